@@ -1,0 +1,152 @@
+"""The ``mia-audit`` command line.
+
+Exit codes: 0 done; 1 a privacy check failed (reserved for the gates); 2 bad input
+or usage (one line on stderr, no traceback, no half-written output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+from .errors import MiaAuditError
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
+    """The demo: an MLP on the bundled Adult data, a random 5 % forget set, every attack."""
+    from .config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
+
+    if quick:
+        data = DataConfig(name="adult", train_size=2000, test_size=2000)
+        model = ModelConfig(name="mlp", params={"hidden": [128, 128]}, training={"epochs": 20})
+        metrics = MetricsConfig(n_bootstrap=50)
+    else:
+        data = DataConfig(name="adult", train_size=10000, test_size=10000)
+        model = ModelConfig(name="mlp", params={"hidden": [256, 256]}, training={"epochs": 40})
+        metrics = MetricsConfig(n_bootstrap=200)
+    return AuditConfig(data=data, model=model, forget=ForgetConfig(kind="random", fraction=0.05),
+                       attacks=AttackConfig(members=["train", "forget"]), metrics=metrics,
+                       seed=seed, device=device)
+
+
+def _run_and_write(config, out: str, *, quiet: bool) -> int:
+    from reports.text_summary import summary_table
+
+    from .runner import run_audit, write_outputs
+
+    start = time.perf_counter()
+    result = run_audit(config)
+    paths = write_outputs(result, out)
+    if not quiet:
+        print(summary_table(result), end="")
+        print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - start:.1f} s")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    config = demo_config(seed=args.seed, device=args.device, quick=args.quick)
+    return _run_and_write(config, args.out, quiet=args.quiet)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .config import AuditConfig
+
+    config = AuditConfig.from_toml(args.config)
+    if args.seed is not None:
+        config.seed = args.seed
+    if args.device is not None:
+        config.device = args.device
+    out = args.out or config.out
+    if not out:
+        raise _UsageError("mia-audit run: --out DIR is required (or set out = \"DIR\" in the config)")
+    config.__post_init__()
+    return _run_and_write(config, out, quiet=args.quiet)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from attacks import ATTACKS
+    from unlearners import UNLEARNERS
+
+    from .data import DATASETS, PREDICATES
+    from .models import MODELS
+
+    sections = [
+        ("attacks", ATTACKS), ("unlearners", UNLEARNERS), ("datasets", DATASETS),
+        ("models", MODELS), ("forget predicates", PREDICATES),
+    ]
+    for title, registry in sections:
+        print(f"{title}:")
+        if not len(registry):
+            print("  (none yet)")
+        for name in registry.names():
+            print(f"  {name:<18} {registry.describe(name)}")
+    print("mitigations:")
+    print(f"  {'label-only':<18} only the predicted label is released (audit.adapters.LabelOnly)")
+    print(f"  {'temperature':<18} softmax at temperature T (audit.adapters.Temperature)")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="mia-audit", description="Membership-inference audits of trained and unlearned models.")
+    parser.add_argument("--version", action="version", version=f"mia-audit {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    def common(p: argparse.ArgumentParser, *, seed_default) -> None:
+        p.add_argument("--seed", type=int, default=seed_default, help="the one seed of the audit")
+        p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None if seed_default is None else "auto",
+                       help="where models train and run ('auto': a GPU when there is one)")
+        p.add_argument("--quiet", action="store_true", help="print nothing on success")
+
+    demo = sub.add_parser("demo", help="audit an MLP trained on the bundled Adult data")
+    demo.add_argument("--out", default="mia-audit-demo", help="output directory (default: ./mia-audit-demo)")
+    demo.add_argument("--quick", action="store_true", help="a smaller, faster run (seconds)")
+    common(demo, seed_default=0)
+    demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser("run", help="run the audit a TOML configuration describes")
+    run.add_argument("config", help="CONFIG.toml")
+    run.add_argument("--out", default=None, help="output directory (overrides the config's out)")
+    common(run, seed_default=None)
+    run.set_defaults(func=_cmd_run)
+
+    lst = sub.add_parser("list", help="show the registered attacks, unlearners, datasets, models and mitigations")
+    lst.set_defaults(func=_cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return EXIT_BAD_INPUT
+        return args.func(args)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MiaAuditError as exc:
+        print(f"mia-audit: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("mia-audit: interrupted; no output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""One audit configuration, as a Python object or a TOML file.
+
+TOML layout (every key optional except ``data.name``)::
+
+    seed = 0
+    device = "auto"            # auto | cpu | cuda | cuda:N
+    out = "audit-out"          # output directory (the CLI's --out wins)
+
+    [data]
+    name = "adult"             # see `mia-audit list`
+    data_dir = "../shared/data"  # for datasets not shipped with the package
+    train_size = 0.5           # fraction of the pool or a count; default: what test leaves
+    test_size = 0.5
+    stratify = true
+    options = { }              # loader options, e.g. { as_ = "sequence" } for digits
+
+    [model]
+    name = "mlp"
+    params = { hidden = [256, 256] }
+    training = { epochs = 30 } # overrides of the default recipe for this model
+
+    [forget]
+    kind = "random"            # random | classes | indices | predicate
+    fraction = 0.05            # or size = 500; classes = [3]; indices = [...]; predicate = "red"
+
+    [attacks]
+    names = ["loss", "loss-lr"] # default: every registered single-model attack
+    members = ["train", "forget"]
+    options = { loss-lr = { n_splits = 5 } }
+
+    [metrics]
+    fprs = [0.001, 0.01, 0.1]
+    n_bootstrap = 200
+    confidence = 0.95
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import DataFileError, InputError, bad_value
+from .seeding import check_seed
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MEMBER_SETS = ("train", "forget", "retain")
+
+
+@dataclass
+class DataConfig:
+    name: str = "adult"
+    data_dir: str | None = None
+    train_size: float | int | None = None
+    test_size: float | int = 0.5
+    stratify: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "mlp"
+    params: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ForgetConfig:
+    kind: str = "random"
+    fraction: float | None = None  # random with neither fraction nor size: 5 % of train
+    size: int | None = None
+    classes: list[int] | None = None
+    indices: list[int] | None = None
+    predicate: Any = None  # a registered predicate name, or (Python API only) a callable
+
+    def to_spec(self) -> dict[str, Any]:
+        spec = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+        if self.kind == "random" and self.fraction is None and self.size is None:
+            spec["fraction"] = 0.05
+        return spec
+
+
+@dataclass
+class AttackConfig:
+    names: list[str] | None = None  # None: every registered attack
+    members: list[str] = field(default_factory=lambda: ["train", "forget"])
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class MetricsConfig:
+    fprs: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1])
+    n_bootstrap: int = 200
+    confidence: float = 0.95
+
+
+@dataclass
+class AuditConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    forget: ForgetConfig = field(default_factory=ForgetConfig)
+    attacks: AttackConfig = field(default_factory=AttackConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    seed: int = 0
+    device: str = "auto"
+    out: str | None = None
+
+    def __post_init__(self) -> None:
+        self.seed = check_seed(self.seed)
+        if not isinstance(self.device, str):
+            raise bad_value("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
+        for m in self.attacks.members:
+            if m not in MEMBER_SETS:
+                raise bad_value("attacks.members", f"a list drawn from {', '.join(MEMBER_SETS)}", self.attacks.members)
+        if not self.attacks.members:
+            raise bad_value("attacks.members", f"a non-empty list drawn from {', '.join(MEMBER_SETS)}", [])
+        n_boot = self.metrics.n_bootstrap
+        if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
+            raise bad_value("metrics.n_bootstrap", "an integer >= 0", n_boot)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; a callable predicate is recorded by its qualified name."""
+        d = dataclasses.asdict(self)
+        pred = self.forget.predicate
+        if callable(pred):
+            d["forget"]["predicate"] = f"<callable {getattr(pred, '__qualname__', repr(pred))}>"
+        return d
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> "AuditConfig":
+        raw = dict(raw)
+        sections = {"data": DataConfig, "model": ModelConfig, "forget": ForgetConfig,
+                    "attacks": AttackConfig, "metrics": MetricsConfig}
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in sections:
+                if not isinstance(value, dict):
+                    raise InputError(f"{source}: [{key}] must be a table; got {type(value).__name__}")
+                kwargs[key] = _build(sections[key], value, f"{source}: [{key}]")
+            elif key in ("seed", "device", "out"):
+                kwargs[key] = value
+            else:
+                allowed = sorted(list(sections) + ["seed", "device", "out"])
+                raise InputError(f"{source}: unknown key {key!r}; allowed keys are {', '.join(allowed)}")
+        return cls(**kwargs)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "AuditConfig":
+        p = Path(path)
+        if not p.is_file():
+            raise DataFileError(f"config file not found: {p}")
+        try:
+            raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"config file {p} is not valid TOML: {exc}") from None
+        return cls.from_dict(raw, source=str(p))
+
+
+def _build(kind: type, values: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InputError(f"{where}: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(names))}")
+    return kind(**values)

@@ -1,0 +1,183 @@
+"""The audit runner: one configuration in, one result (schema v1) out.
+
+Steps: load the data set, split one pool into train/test and a forget set inside
+train, build and train the model, compute every signal once per record set, run
+every attack for each member set against the test set, and measure it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import __version__, TOOL_NAME
+from .config import AuditConfig
+from .environment import environment
+from .errors import InputError, NotApplicableError
+from .metrics import evaluate
+from .progress import progress
+from .seeding import derive_seed
+from .signals import Signals, compute_signals
+
+RESULT_FILE = "report.json"
+ROC_FILE = "roc.png"
+
+
+def membership_signals(adapter, dataset, split) -> dict[str, Signals]:
+    """Signals of one model on train, test, forget and retain (computed once)."""
+    outputs_train = adapter.predict(dataset.X[split.train])
+    outputs_test = adapter.predict(dataset.X[split.test])
+    train = compute_signals(outputs_train, dataset.y[split.train])
+    test = compute_signals(outputs_test, dataset.y[split.test])
+    pos_forget = np.searchsorted(split.train, split.forget)
+    pos_retain = np.searchsorted(split.train, split.retain)
+    return {"train": train, "test": test, "forget": train.take(pos_forget), "retain": train.take(pos_retain)}
+
+
+def accuracy_of(signals: dict[str, Signals]) -> dict[str, float | None]:
+    return {k: (float(s.correct.mean()) if len(s) else None) for k, s in signals.items()}
+
+
+def evaluate_attacks(
+    signals: dict[str, Signals],
+    *,
+    model: str,
+    attack_names: Iterable[str],
+    config: AuditConfig,
+    mitigation: str = "none",
+    show_progress: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Result entries for every attack x member set (members vs the test set)."""
+    from attacks import create_attack
+
+    entries = []
+    jobs = [(a, m) for a in attack_names for m in config.attacks.members]
+    for attack_name, members in progress(jobs, desc=f"attacks on {model}", enabled=show_progress):
+        if len(signals[members]) == 0:
+            continue
+        both = Signals.concat([signals[members], signals["test"]])
+        is_member = np.r_[np.ones(len(signals[members]), bool), np.zeros(len(signals["test"]), bool)]
+        attack = create_attack(attack_name, seed=derive_seed(config.seed, "attack", attack_name),
+                               **config.attacks.options.get(attack_name, {}))
+        try:
+            scores = attack.membership_scores(both, is_member)
+        except NotApplicableError:
+            continue
+        metrics = evaluate(
+            scores[is_member],
+            scores[~is_member],
+            fprs=tuple(config.metrics.fprs),
+            n_bootstrap=config.metrics.n_bootstrap,
+            confidence=config.metrics.confidence,
+            seed=derive_seed(config.seed, "bootstrap", model, mitigation, attack_name, members),
+        )
+        entries.append({"model": model, "mitigation": mitigation, "attack": attack_name,
+                        "members": members, "nonmembers": "test", **metrics.to_dict()})
+    return entries
+
+
+def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict[str, Any]:
+    """Run the audit the configuration describes and return the result (schema v1)."""
+    from attacks import ATTACKS
+    from .adapters import as_adapter, model_sha256
+    from .data import load_dataset, make_split, select_forget
+    from .device import resolve_device
+    from .models import build_model
+    from .training import recipe_for, train_model
+
+    if not isinstance(config, AuditConfig):
+        raise InputError(f"config must be an audit.config.AuditConfig; got {type(config).__name__}")
+    attack_names = list(config.attacks.names) if config.attacks.names is not None else ATTACKS.names()
+    if not attack_names:
+        raise InputError("attacks.names must name at least one attack; got an empty list")
+    for name in attack_names:
+        ATTACKS.get(name)
+    for name in config.attacks.options:
+        ATTACKS.get(name)
+    device = resolve_device(config.device)
+
+    dataset = load_dataset(config.data.name, data_dir=config.data.data_dir, **config.data.options)
+    split = make_split(
+        dataset,
+        train_size=config.data.train_size,
+        test_size=config.data.test_size,
+        stratify=dataset.y if config.data.stratify else None,
+        seed=derive_seed(config.seed, "split"),
+    )
+    split = select_forget(dataset, split, config.forget.to_spec(), seed=derive_seed(config.seed, "forget"))
+
+    model = build_model(
+        config.model.name,
+        input_shape=dataset.input_shape,
+        n_classes=dataset.n_classes,
+        seed=derive_seed(config.seed, "model"),
+        **config.model.params,
+    )
+    recipe = recipe_for(config.model.name, dataset.kind)
+    if config.model.training:
+        if recipe is None:
+            raise InputError(f"model.training: model {config.model.name!r} takes its options in model.params")
+        allowed = {f.name for f in dataclasses.fields(recipe)}
+        unknown = sorted(set(config.model.training) - allowed)
+        if unknown:
+            raise InputError(f"model.training: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
+        recipe = dataclasses.replace(recipe, **config.model.training)
+    trained = train_model(
+        model, dataset.X[split.train], dataset.y[split.train], recipe,
+        seed=derive_seed(config.seed, "train"), device=device, progress=show_progress,
+    )
+    adapter = as_adapter(trained.model, n_classes=dataset.n_classes)
+    signals = membership_signals(adapter, dataset, split)
+
+    results = evaluate_attacks(signals, model="original", attack_names=attack_names,
+                               config=config, show_progress=show_progress)
+    return {
+        "schema_version": 1,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": config.to_dict(),
+        "environment": environment(str(trained.device)),
+        "data": {
+            "name": dataset.name,
+            "sha256": dataset.sha256(),
+            "n_train": int(split.train.size),
+            "n_test": int(split.test.size),
+            "n_forget": int(split.forget.size),
+            "n_retain": int(split.retain.size),
+            "n_features": list(dataset.input_shape),
+            "n_classes": int(dataset.n_classes),
+            "source": dataset.meta.get("source"),
+            "license": dataset.meta.get("license"),
+            "preprocessing": dataset.meta.get("preprocessing"),
+        },
+        "models": [{
+            "name": "original",
+            "role": "original",
+            "unlearner": None,
+            "architecture": config.model.name,
+            "seconds": float(trained.seconds),
+            "sha256": model_sha256(trained.model),
+            "accuracy": accuracy_of(signals),
+        }],
+        "results": results,
+    }
+
+
+def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Render every output of a result into ``out_dir``.
+
+    Everything is rendered in memory first; each file is then written under a
+    temporary name and renamed, so a failure leaves no half-written file.
+    """
+    from reports.result_json import dumps, write_bytes_atomic
+    from reports.roc_plot import roc_png_bytes
+
+    rendered = {RESULT_FILE: dumps(result).encode("utf-8"), ROC_FILE: roc_png_bytes(result)}
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out must be a directory; got the file {out}")
+    return [write_bytes_atomic(out / name, data) for name, data in rendered.items()]

@@ -1,0 +1,44 @@
+"""A short plain-text table of a result, for terminals and logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt_tpr(entry: dict[str, Any], fpr_key: str) -> str:
+    value = entry["tpr_at_fpr"].get(fpr_key)
+    return "-" if value is None else f"{100 * value:.2f}%"
+
+
+def summary_table(result: dict[str, Any]) -> str:
+    fpr_keys = sorted({k for r in result["results"] for k in r["tpr_at_fpr"]}, key=float)
+    head = ["model", "members", "attack", "AUC", "AUC 95% CI"] + [f"TPR@{100 * float(k):g}%" for k in fpr_keys] + ["adv", "eps>="]
+    rows = []
+    for r in result["results"]:
+        ci = r.get("auc_ci")
+        ci_text = "-" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+        model = r["model"] if r["mitigation"] == "none" else f"{r['model']}+{r['mitigation']}"
+        rows.append(
+            [model, f"{r['members']}/{r['nonmembers']}", r["attack"], f"{r['auc']:.3f}", ci_text]
+            + [_fmt_tpr(r, k) for k in fpr_keys]
+            + [f"{r['advantage']:.3f}", f"{r['epsilon_lower_bound']:.2f}"]
+        )
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head] + rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = sorted({w for r in result["results"] for w in r["warnings"]})
+    models = []
+    for m in result["models"]:
+        acc = m["accuracy"]
+        parts = ", ".join(f"{k} {v:.3f}" for k, v in acc.items() if v is not None)
+        secs = "" if m["seconds"] is None else f", trained in {m['seconds']:.1f} s"
+        models.append(f"model {m['name']} ({m['role']}): accuracy {parts}{secs}")
+    d = result["data"]
+    header = (
+        f"data {d['name']}: {d['n_train']} train, {d['n_test']} test, "
+        f"{d['n_forget']} forget, {d['n_retain']} retain"
+    )
+    out = [header, *models, "", *lines]
+    if notes:
+        out += ["", "warnings:"] + [f"  - {w}" for w in notes]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,121 @@
+import math
+
+import numpy as np
+import pytest
+
+from audit.errors import InputError, NotApplicableError
+from audit.outputs import Outputs
+from audit.signals import SIGNAL_NAMES, compute_signals
+
+
+def naive_signals(probs, labels):
+    """Textbook formulas, one sample at a time, in plain Python floats."""
+    out = {k: [] for k in SIGNAL_NAMES}
+    for p, y in zip(probs, labels):
+        p = [float(v) for v in p]
+        py = p[y]
+        out["loss"].append(-math.log(py))
+        out["confidence"].append(py)
+        out["logit_confidence"].append(math.log(py / (1 - py)))
+        out["entropy"].append(-sum(v * math.log(v) for v in p if v > 0))
+        out["modified_entropy"].append(
+            -(1 - py) * math.log(py) - sum(v * math.log(1 - v) for i, v in enumerate(p) if i != y)
+        )
+        out["correct"].append(float(max(range(len(p)), key=lambda i: p[i]) == y))
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 10])
+def test_signals_match_naive_loop_from_logits_and_probs(n_classes):
+    g = np.random.default_rng(0)
+    logits = g.normal(scale=3.0, size=(200, n_classes))
+    labels = g.integers(0, n_classes, 200)
+    expected = naive_signals(softmax(logits), labels)
+    for outputs in (Outputs("logits", logits, n_classes), Outputs("probs", softmax(logits), n_classes)):
+        sig = compute_signals(outputs, labels)
+        for name in SIGNAL_NAMES:
+            np.testing.assert_allclose(getattr(sig, name), expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_golden_tiny_case_by_hand():
+    # p = (0.5, 0.25, 0.25), label 0
+    sig = compute_signals(Outputs("probs", np.array([[0.5, 0.25, 0.25]]), 3), [0])
+    assert sig.loss[0] == pytest.approx(math.log(2))
+    assert sig.confidence[0] == pytest.approx(0.5)
+    assert sig.logit_confidence[0] == pytest.approx(0.0, abs=1e-15)
+    assert sig.entropy[0] == pytest.approx(1.5 * math.log(2))
+    # -(0.5) log 0.5 - 2 * 0.25 log 0.75
+    assert sig.modified_entropy[0] == pytest.approx(0.5 * math.log(2) - 0.5 * math.log(0.75))
+    assert sig.correct[0] == 1.0
+
+
+def test_stable_for_very_confident_logits():
+    # p_y = 1 - 2e-40 rounds to 1.0 in float64; the naive formula gives inf / nan.
+    logits = np.array([[100.0, 10.0, 10.0], [10.0, 100.0, 10.0]])
+    sig = compute_signals(Outputs("logits", logits, 3), [0, 0])
+    for name in SIGNAL_NAMES:
+        assert np.all(np.isfinite(getattr(sig, name))), name
+    # log(p_y/(1-p_y)) = 90 - log 2 exactly for the first row
+    assert sig.logit_confidence[0] == pytest.approx(90 - math.log(2), rel=1e-12)
+    # second row: the true class is far from the top one
+    assert sig.logit_confidence[1] == pytest.approx(10 - 100 - math.log1p(math.exp(-90)), rel=1e-12)
+    assert sig.loss[1] == pytest.approx(90.0, rel=1e-12)
+    # modified entropy of the wrong, confident row: the -p_1 log(1-p_1) term is ~ 90
+    assert sig.modified_entropy[1] > 170
+
+
+def test_hard_zero_probability_stays_finite():
+    sig = compute_signals(Outputs("probs", np.array([[1.0, 0.0]]), 2), [1])
+    assert np.isfinite(sig.loss[0]) and sig.loss[0] > 700
+
+
+def test_label_only_outputs_give_only_correctness():
+    sig = compute_signals(Outputs("labels", np.array([0, 1, 1]), 2), [0, 0, 1])
+    np.testing.assert_array_equal(sig.correct, [1.0, 0.0, 1.0])
+    assert sig.available == ("correct",)
+    with pytest.raises(NotApplicableError, match="label-only"):
+        sig.get("loss")
+
+
+def test_inputs_are_not_mutated():
+    g = np.random.default_rng(1)
+    logits = g.normal(size=(50, 4))
+    labels = g.integers(0, 4, 50)
+    before = (logits.copy(), labels.copy())
+    compute_signals(Outputs("logits", logits, 4), labels)
+    np.testing.assert_array_equal(logits, before[0])
+    np.testing.assert_array_equal(labels, before[1])
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: Outputs("logits", np.array([[0.0, np.nan]]), 2), "finite"),
+        (lambda: Outputs("probs", np.array([[0.2, np.inf]]), 2), "finite"),
+        (lambda: Outputs("probs", np.array([[0.2, 0.3]]), 2), "sum to 1"),
+        (lambda: Outputs("probs", np.array([[1.2, -0.2]]), 2), ">= 0"),
+        (lambda: Outputs("logits", np.zeros((3, 4)), 3), "shape"),
+        (lambda: Outputs("labels", np.array([0, 5]), 3), r"\[0, 2\]"),
+        (lambda: Outputs("scores", np.zeros((3, 2)), 2), "kind"),
+        (lambda: Outputs("logits", np.zeros((3, 1)), 1), "n_classes"),
+    ],
+)
+def test_bad_outputs_raise_clear_errors(make, match):
+    with pytest.raises(InputError, match=match):
+        make()
+
+
+def test_label_errors():
+    out = Outputs("logits", np.zeros((3, 2)), 2)
+    with pytest.raises(InputError, match="same length; got 2 labels and 3 outputs"):
+        compute_signals(out, [0, 1])
+    with pytest.raises(InputError, match=r"\[0, 1\].*e.g. 2"):
+        compute_signals(out, [0, 1, 2])
+    with pytest.raises(InputError, match="integer"):
+        compute_signals(out, [0, 0.5, 1])
