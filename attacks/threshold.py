@@ -29,14 +29,20 @@ class LossAttack(Attack):
 
 @ATTACKS.register("confidence")
 class ConfidenceAttack(Attack):
-    """Confidence on the true class: members get higher p_y (Salem et al. 2019; Song & Mittal 2021)."""
+    """Confidence on the true class: members get higher p_y (Salem et al. 2019; Song & Mittal 2021).
+
+    Scored as log p_y, a strictly increasing function of p_y, so thresholds and ROC are the
+    same as on p_y while confident records do not tie at p_y = 1.0.
+    """
 
     name = "confidence"
     requires = ("confidence",)
     reference = "Song, Mittal. Systematic evaluation of privacy risks of machine learning models. USENIX Security 2021."
 
     def _score(self, signals: Signals) -> np.ndarray:
-        return signals.confidence
+        # log p_y ranks records exactly as p_y does, but stays distinct where p_y rounds to 1.0
+        # in float64 (losses below 1e-16); so this attack's ROC equals the loss attack's.
+        return -signals.loss
 
 
 @ATTACKS.register("entropy")

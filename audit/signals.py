@@ -136,11 +136,11 @@ def compute_signals(outputs: Outputs, labels: object) -> Signals:
         plogp = np.where(p > 0, p * logp, 0.0)
         plog1m = np.where(p > 0, p * log1m, 0.0)
     entropy = -plogp.sum(axis=1)
-    other = plog1m.sum(axis=1) - plog1m[rows, y]
+    plog1m[rows, y] = 0.0  # sum over j != y without cancelling against the large y term
+    other = plog1m.sum(axis=1)
     p_y = p[rows, y]
-    # (1 - p_y) * log p_y, where p_y may be 0 (log p_y = -inf) but 1 - p_y is then 1.
-    term_y = np.where(np.isfinite(logp_y), (1.0 - p_y) * logp_y, -np.inf)
-    modified_entropy = -term_y - other
+    # (1 - p_y) log p_y with 1 - p_y = exp(log(1 - p_y)), exact even where p_y rounds to 1.
+    modified_entropy = -np.exp(log1m[rows, y]) * logp_y - other
     return Signals(
         correct=correct,
         loss=-logp_y,

@@ -119,3 +119,24 @@ def test_label_errors():
         compute_signals(out, [0, 1, 2])
     with pytest.raises(InputError, match="integer"):
         compute_signals(out, [0, 0.5, 1])
+
+
+def test_confident_losses_stay_distinct_not_rounded_to_zero():
+    # margins of 40 and 45: losses exp(-40) ~ 4e-18 and exp(-45) ~ 3e-20, below float64's
+    # epsilon relative to 1, so a naive log-softmax returns 0 for both and they would tie.
+    logits = np.array([[40.0, 0.0], [45.0, 0.0]])
+    sig = compute_signals(Outputs("logits", logits, 2), [0, 0])
+    np.testing.assert_allclose(sig.loss, [math.exp(-40), math.exp(-45)], rtol=1e-12)
+    assert sig.loss[0] > sig.loss[1] > 0
+    np.testing.assert_allclose(sig.logit_confidence, [40.0, 45.0], rtol=1e-12)
+    # modified entropy ~ (1 - p_y)(-log p_y) + p_1^2 = 2 exp(-2 margin), also kept distinct
+    np.testing.assert_allclose(sig.modified_entropy, [2 * math.exp(-80), 2 * math.exp(-90)], rtol=1e-9)
+
+
+def test_log_softmax_matches_scipy_on_ordinary_logits():
+    from scipy.special import log_softmax as scipy_log_softmax
+
+    from audit.outputs import log_softmax
+
+    z = np.random.default_rng(3).normal(scale=5, size=(100, 7))
+    np.testing.assert_allclose(log_softmax(z), scipy_log_softmax(z, axis=1), rtol=1e-12, atol=1e-12)

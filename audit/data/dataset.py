@@ -1,0 +1,316 @@
+"""The :class:`Dataset` container, the dataset registry and :func:`load_dataset`.
+
+A dataset is one *pool* of records; which records are members (train) and which
+are not (test) is decided later by :mod:`audit.data.split`, always inside one pool
+with one preprocessing, so that members and non-members never differ by how they
+were prepared.
+
+Array conventions (``n`` records):
+
+* ``X`` is ``np.float32``: tabular ``(n, d)``; images ``(n, C, H, W)`` in ``[0, 1]``;
+  sequences ``(n, T, F)``.
+* ``y`` is ``np.int64`` with values in ``[0, n_classes)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import DataFileError, InputError, bad_value
+from ..registry import Registry
+
+#: Environment variable naming the folder that holds the (non-bundled) data files.
+DATA_DIR_ENV = "MIA_AUDIT_DATA"
+
+KINDS = ("tabular", "image", "sequence")
+_NDIM = {"tabular": 2, "image": 4, "sequence": 3}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """One pool of labelled records, ready for a model.
+
+    Attributes:
+        name: registry name (``"adult"``, ``"cifar10"``, ...) or a user's label.
+        X: features, ``np.float32``; shape by ``kind`` (see the module docstring).
+        y: labels, ``np.int64`` in ``[0, n_classes)``, shape ``(n,)``.
+        n_classes: number of classes.
+        kind: ``"tabular"``, ``"image"`` or ``"sequence"``.
+        feature_names: one name per column of a tabular ``X`` (else ``None``).
+        class_names: one name per class.
+        raw: optional human-readable columns, each an array of length ``n``
+            (e.g. Adult's original ``age`` and ``sex``), so that forget predicates
+            can select records by real values. ``None`` for images.
+        meta: source, license, citation and a ``preprocessing`` description.
+
+    Arrays given as lists or other dtypes are converted; the arrays are never
+    modified in place by this package.
+    """
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    n_classes: int
+    kind: str
+    feature_names: list[str] | None = None
+    class_names: list[str] | None = None
+    raw: dict[str, np.ndarray] | None = None
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise bad_value("name", "a non-empty string", self.name)
+        if self.kind not in KINDS:
+            raise bad_value("kind", f"one of {', '.join(KINDS)}", self.kind)
+        X = np.asarray(self.X)
+        if X.dtype != np.float32:
+            if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+                raise bad_value("X", "a real numeric array", f"dtype {X.dtype}")
+            X = X.astype(np.float32)
+        if X.ndim != _NDIM[self.kind]:
+            raise bad_value(
+                "X", f"a {_NDIM[self.kind]}-d array for kind {self.kind!r}", f"shape {X.shape}"
+            )
+        n = X.shape[0]
+        y = np.asarray(self.y)
+        if y.ndim != 1 or y.shape[0] != n:
+            raise bad_value("y", f"a 1-d array of length {n} (len(X))", f"shape {y.shape}")
+        if y.dtype != np.int64:
+            if y.dtype.kind in "iu" or y.dtype == bool:
+                y = y.astype(np.int64)
+            elif y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+                y = y.astype(np.int64)
+            else:
+                raise bad_value("y", "integer class labels", f"dtype {y.dtype}")
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 1:
+            raise bad_value("n_classes", "a positive integer", self.n_classes)
+        if n and (y.min() < 0 or y.max() >= self.n_classes):
+            raise bad_value("y", f"labels in [0, {self.n_classes})", f"labels in [{y.min()}, {y.max()}]")
+        feature_names = None if self.feature_names is None else [str(f) for f in self.feature_names]
+        if feature_names is not None and self.kind == "tabular" and len(feature_names) != X.shape[1]:
+            raise bad_value("feature_names", f"{X.shape[1]} names (one per column of X)", f"{len(feature_names)} names")
+        class_names = (
+            [str(i) for i in range(int(self.n_classes))]
+            if self.class_names is None
+            else [str(c) for c in self.class_names]
+        )
+        if len(class_names) != self.n_classes:
+            raise bad_value("class_names", f"{self.n_classes} names (one per class)", f"{len(class_names)} names")
+        raw = None
+        if self.raw is not None:
+            raw = {}
+            for key, col in self.raw.items():
+                col = np.asarray(col)
+                if col.ndim < 1 or col.shape[0] != n:
+                    raise bad_value(f"raw[{key!r}]", f"an array of length {n}", f"shape {col.shape}")
+                raw[str(key)] = col
+        set_ = object.__setattr__
+        set_(self, "X", X)
+        set_(self, "y", y)
+        set_(self, "n_classes", int(self.n_classes))
+        set_(self, "feature_names", feature_names)
+        set_(self, "class_names", class_names)
+        set_(self, "raw", raw)
+        set_(self, "meta", dict(self.meta))
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n(self) -> int:
+        """Number of records in the pool."""
+        return len(self)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one record, ``X.shape[1:]``."""
+        return tuple(int(s) for s in self.X.shape[1:])
+
+    def sha256(self) -> str:
+        """Hex SHA-256 of ``X`` and ``y`` (their dtype, shape and bytes); names and meta excluded."""
+        h = hashlib.sha256()
+        for arr in (self.X, self.y):
+            h.update(f"{arr.dtype.str}{arr.shape};".encode())
+            h.update(np.ascontiguousarray(arr).data)
+        return h.hexdigest()
+
+    def subset(self, indices: Any) -> "Dataset":
+        """A new dataset holding the records at ``indices`` (in that order); arrays are copies."""
+        idx = check_indices(indices, len(self), "indices", allow_duplicates=True, sort=False)
+        meta = dict(self.meta)
+        meta["subset"] = {"n": int(idx.size), "of": len(self)}
+        return dataclasses.replace(
+            self,
+            X=self.X[idx],
+            y=self.y[idx],
+            raw=None if self.raw is None else {k: v[idx] for k, v in self.raw.items()},
+            meta=meta,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Plain-JSON description (for reports): sizes, shape, classes, hash and meta."""
+        counts = np.bincount(self.y, minlength=self.n_classes)
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "n": len(self),
+            "input_shape": list(self.input_shape),
+            "n_classes": self.n_classes,
+            "class_counts": [int(c) for c in counts],
+            "sha256": self.sha256(),
+            "meta": _jsonable(self.meta),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def check_indices(
+    indices: Any, n: int | None, param: str, *, allow_duplicates: bool = False, sort: bool = True
+) -> np.ndarray:
+    """Validate an index set into a pool of ``n`` records; return a new int64 array.
+
+    Booleans, non-integers, negative or out-of-range values (when ``n`` is known) and,
+    unless ``allow_duplicates``, repeated values are refused with an :class:`InputError`.
+    """
+    arr = np.asarray(indices)
+    if arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.ndim != 1:
+        raise bad_value(param, "a 1-d array of integer indices", f"shape {arr.shape}")
+    if arr.dtype == bool or arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise bad_value(param, "integer indices", f"dtype {arr.dtype}")
+    arr = arr.astype(np.int64)  # always a copy
+    if arr.min() < 0:
+        raise bad_value(param, "non-negative indices", int(arr.min()))
+    if n is not None and arr.max() >= n:
+        raise bad_value(param, f"indices in [0, {n})", int(arr.max()))
+    if sort:
+        arr.sort()
+    if not allow_duplicates:
+        ordered = arr if sort else np.sort(arr)
+        dup = ordered[1:][ordered[1:] == ordered[:-1]]
+        if dup.size:
+            raise InputError(
+                f"{param} must be distinct indices; got {np.unique(dup).size} repeated (first: {int(dup[0])})"
+            )
+    return arr
+
+
+# ----------------------------------------------------------------------------------
+# Registry and loading
+# ----------------------------------------------------------------------------------
+
+DATASETS: Registry[Dataset] = Registry("dataset")
+
+
+def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, **options: Any) -> Dataset:
+    """Load the registered dataset ``name`` as one preprocessed pool.
+
+    Args:
+        name: one of ``DATASETS.names()`` (``adult``, ``cardio``, ``cifar10``,
+            ``credit``, ``digits``).
+        data_dir: folder holding the data files. When ``None``, the environment
+            variable ``MIA_AUDIT_DATA`` is used. ``adult`` ships inside the package and
+            ``digits`` with scikit-learn, so neither needs it.
+        **options: loader options (e.g. ``as_="sequence"`` for digits,
+            ``limit=50`` for cifar10).
+
+    Raises:
+        InputError: unknown name (the message lists valid names) or option.
+        DataFileError: a data file is missing; the message names its full path.
+    """
+    loader = DATASETS.get(name)
+    params = inspect.signature(loader).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        valid = [p for p in params if p != "data_dir"]
+        for key in options:
+            if key not in valid:
+                raise InputError(
+                    f"option {key!r} is not known to dataset {name!r}; "
+                    f"valid options: {', '.join(valid) if valid else '(none)'}"
+                )
+    return loader(data_dir=data_dir, **options)
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None, dataset: str) -> Path:
+    """The folder to read ``dataset``'s files from: ``data_dir`` or ``$MIA_AUDIT_DATA``."""
+    if data_dir is None:
+        env = os.environ.get(DATA_DIR_ENV)
+        if not env:
+            raise InputError(
+                f"dataset {dataset!r} needs a data directory: pass data_dir=... "
+                f"(option data_dir) or set the environment variable {DATA_DIR_ENV}"
+            )
+        data_dir = env
+    path = Path(data_dir).expanduser()
+    if not path.is_dir():
+        raise DataFileError(
+            f"data directory for dataset {dataset!r} does not exist or is not a folder: {path.resolve()}; "
+            f"pass an existing folder as data_dir or set {DATA_DIR_ENV}"
+        )
+    return path
+
+
+def require_file(folder: Path, filename: str, dataset: str) -> Path:
+    """``folder / filename``, or a :class:`DataFileError` naming the full path and the fix."""
+    path = Path(folder) / filename
+    if not path.is_file():
+        raise DataFileError(
+            f"data file for dataset {dataset!r} not found: {path.resolve()}; "
+            f"put {filename} in a folder and pass it as data_dir=... "
+            f"or set the environment variable {DATA_DIR_ENV} to that folder"
+        )
+    return path
+
+
+def standardize(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Z-score each column over the pool (population sd); constant columns become 0.
+
+    Returns ``(z, mean, sd)``; ``columns`` is not modified.
+    """
+    cols = np.asarray(columns, dtype=np.float64)
+    mean = cols.mean(axis=0)
+    sd = cols.std(axis=0)
+    safe = np.where(sd > 0, sd, 1.0)
+    return (cols - mean) / safe, mean, sd
+
+
+def one_hot(values: np.ndarray, column: str) -> tuple[np.ndarray, list[str], list[str]]:
+    """One-hot code ``values`` with categories sorted; returns ``(matrix, names, categories)``."""
+    cats, inverse = np.unique(np.asarray(values), return_inverse=True)
+    mat = np.zeros((inverse.size, cats.size), dtype=np.float64)
+    mat[np.arange(inverse.size), inverse.ravel()] = 1.0
+    return mat, [f"{column}={c}" for c in cats], [str(c) for c in cats]
+
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "DATASETS",
+    "Dataset",
+    "KINDS",
+    "check_indices",
+    "load_dataset",
+    "require_file",
+    "resolve_data_dir",
+]
+

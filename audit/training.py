@@ -1,0 +1,495 @@
+"""Train any model of the toolkit with one routine: ``train_model(model, X, y, recipe, *, seed)``.
+
+Torch models
+    The input module is deep-copied, moved to the resolved device and trained there; the
+    caller's module is never touched. Data are kept as tensors on that device; each
+    epoch's order comes from ``torch.randperm`` with an explicit CPU ``torch.Generator``
+    seeded from ``seed`` (so the order is the same on every device), as do the
+    augmentation draws. Dropout draws from torch's default generators, which are forked
+    and seeded for the duration of training (CPU, and the GPU in use), so the caller's
+    global RNG state is unchanged afterwards. On CUDA the forward pass runs under
+    ``torch.autocast(dtype=torch.bfloat16)`` (``amp=True`` in the result; bf16 needs no
+    gradient scaler); on the CPU everything is float32 and the same seed gives
+    bitwise-identical weights. (On a GPU, cuDNN kernels may still be non-deterministic.)
+
+XGBoost
+    An ``XGBClassifier`` is cloned (``sklearn.base.clone``) and fitted with
+    ``device="cuda:N"`` when the resolved device is a GPU, else ``"cpu"``; its
+    ``random_state`` is set from ``seed``. ``recipe`` is ignored (the boosting settings
+    live in the estimator) and may be None. ``history`` is the training log-loss per round.
+
+Default recipes (:func:`recipe_for`)
+    ========  ==========  ====================================================================
+    model     data kind   recipe
+    ========  ==========  ====================================================================
+    mlp       tabular     adam lr 1e-3, 30 epochs, batch 128
+    mlp       image       adam lr 1e-3, 30 epochs, batch 128 (images flattened by the caller)
+    cnn       image       adam lr 1e-3, 30 epochs, batch 64
+    resnet18  image       sgd lr 0.1, momentum 0.9, weight decay 5e-4, onecycle, 30 epochs,
+                          batch 512, flip-crop augmentation
+    lstm      sequence    adam lr 3e-3, 40 epochs, batch 128
+    bilstm    sequence    adam lr 3e-3, 40 epochs, batch 128
+    xgboost   tabular     None (settings live in the estimator: build_model params)
+    ========  ==========  ====================================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from .device import cuda_index, model_dtype, resolve_device, synchronize
+from .errors import InputError, bad_value
+from .seeding import check_seed, derive_seed, isolated_torch_seed
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "cosine", "onecycle")
+AUGMENTS = (None, "flip-crop")
+DATASET_KINDS = ("tabular", "image", "sequence")
+CROP_PADDING = 4  # pixels of zero padding around an image before a random crop
+
+
+# ---------------------------------------------------------------------------- recipe
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """How to train a torch model. Validated on construction.
+
+    epochs          full passes over the training set (int >= 1)
+    batch_size      records per optimiser step (int >= 1); a last batch of one record is
+                    merged into the one before (BatchNorm cannot train on one record)
+    lr              learning rate; the peak rate for ``onecycle`` (finite > 0)
+    optimizer       "adam" (torch Adam, L2 weight decay) or "sgd" (with ``momentum``)
+    momentum        SGD momentum in [0, 1) (ignored by adam)
+    weight_decay    L2 penalty >= 0
+    label_smoothing cross-entropy label smoothing in [0, 1)
+    schedule        "none", "cosine" (cosine decay to 0 over all steps) or "onecycle"
+                    (torch OneCycleLR with max_lr=lr over all steps, momentum not cycled)
+    augment         None, or "flip-crop" for (n, C, H, W) images: random horizontal flip
+                    and a random crop after 4-pixel zero padding, per record, per epoch
+    amp             bfloat16 autocast on CUDA (ignored on CPU)
+    """
+
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    schedule: str = "none"
+    augment: Optional[str] = None
+    amp: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise bad_value(f"recipe.{name}", "an integer >= 1", value)
+            object.__setattr__(self, name, int(value))
+        _number("recipe.lr", self.lr, low=0.0, low_open=True)
+        _number("recipe.momentum", self.momentum, low=0.0, high=1.0)
+        _number("recipe.weight_decay", self.weight_decay, low=0.0)
+        _number("recipe.label_smoothing", self.label_smoothing, low=0.0, high=1.0)
+        if self.optimizer not in OPTIMIZERS:
+            raise bad_value("recipe.optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
+        if self.schedule not in SCHEDULES:
+            raise bad_value("recipe.schedule", f"one of {', '.join(SCHEDULES)}", self.schedule)
+        augment = None if self.augment in (None, "none") else self.augment
+        if augment not in AUGMENTS:
+            raise bad_value("recipe.augment", "None or 'flip-crop'", self.augment)
+        object.__setattr__(self, "augment", augment)
+        if not isinstance(self.amp, bool):
+            raise bad_value("recipe.amp", "True or False", self.amp)
+
+    def replace(self, **changes: Any) -> "TrainRecipe":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _number(param: str, value: object, *, low: float, high: float | None = None, low_open: bool = False) -> None:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)  # type: ignore[arg-type]
+        ok = math.isfinite(v) and (v > low if low_open else v >= low) and (high is None or v < high)
+    if not ok:
+        low_text = f"> {low:g}" if low_open else f">= {low:g}"
+        allowed = f"a finite number {low_text}" + ("" if high is None else f" and < {high:g}")
+        raise bad_value(param, allowed, value)
+
+
+_RECIPES: dict[tuple[str, str], Optional[TrainRecipe]] = {
+    ("mlp", "tabular"): TrainRecipe(epochs=30, batch_size=128, lr=1e-3, optimizer="adam"),
+    ("mlp", "image"): TrainRecipe(epochs=30, batch_size=128, lr=1e-3, optimizer="adam"),
+    ("cnn", "image"): TrainRecipe(epochs=30, batch_size=64, lr=1e-3, optimizer="adam"),
+    ("resnet18", "image"): TrainRecipe(
+        epochs=30,
+        batch_size=512,
+        lr=0.1,
+        optimizer="sgd",
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="onecycle",
+        augment="flip-crop",
+    ),
+    ("lstm", "sequence"): TrainRecipe(epochs=40, batch_size=128, lr=3e-3, optimizer="adam"),
+    ("bilstm", "sequence"): TrainRecipe(epochs=40, batch_size=128, lr=3e-3, optimizer="adam"),
+    ("xgboost", "tabular"): None,
+}
+
+
+def recipe_for(model_name: str, dataset_kind: str) -> Optional[TrainRecipe]:
+    """The default recipe for a model on a kind of data ("tabular", "image", "sequence").
+
+    See the module docstring for the table; ``None`` for xgboost. Pairs without a
+    default (e.g. resnet18 on tabular data) raise :class:`InputError` naming the kinds
+    that model has a recipe for. Change fields with ``recipe.replace(epochs=...)``.
+    """
+    if dataset_kind not in DATASET_KINDS:
+        raise bad_value("dataset_kind", f"one of {', '.join(DATASET_KINDS)}", dataset_kind)
+    models = sorted({m for m, _ in _RECIPES})
+    if model_name not in models:
+        raise bad_value("model_name", f"one of {', '.join(models)}", model_name)
+    if (model_name, dataset_kind) not in _RECIPES:
+        kinds = [k for m, k in _RECIPES if m == model_name]
+        raise InputError(
+            f"no default recipe for model {model_name!r} on {dataset_kind!r} data; "
+            f"it has defaults for: {', '.join(kinds)}"
+        )
+    return _RECIPES[(model_name, dataset_kind)]
+
+
+# ---------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A trained model and how it was trained.
+
+    model    a trained deep copy (torch: on ``device``, in eval mode; xgboost: a fitted clone)
+    seconds  wall-clock time of the whole call (copying model and data to the device
+             included; CUDA synchronised before the clock stops)
+    device   the device it was trained on, e.g. "cpu" or "cuda:0"
+    history  per-epoch mean training loss (xgboost: training log-loss per round)
+    amp      True when bfloat16 autocast was used
+    """
+
+    model: Any
+    seconds: float
+    device: str
+    history: tuple[float, ...]
+    amp: bool
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+def train_model(
+    model: Any,
+    X: Any,
+    y: Any,
+    recipe: Optional[TrainRecipe] = None,
+    *,
+    seed: int,
+    device: Any = "auto",
+    progress: bool = False,
+) -> TrainResult:
+    """Train a copy of ``model`` on ``X`` (n, ...) and integer labels ``y`` (n,).
+
+    ``model`` is a torch ``nn.Module`` returning logits (n, C) (``recipe`` required) or an
+    ``xgboost.XGBClassifier`` (``recipe`` may be None). ``X`` and ``y`` may be numpy
+    arrays or torch tensors; they are not modified. ``progress=True`` shows a bar over
+    epochs on a terminal.
+    """
+    seed = check_seed(seed)
+    torch_device = resolve_device(device)
+    if _is_xgboost(model):
+        return _train_xgboost(model, X, y, seed=seed, device=torch_device)
+
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise bad_value("model", "a torch nn.Module or an xgboost XGBClassifier", type(model).__name__)
+    if recipe is None:
+        raise InputError("recipe is required for torch models; got None (see audit.training.recipe_for)")
+    if not isinstance(recipe, TrainRecipe):
+        raise bad_value("recipe", "a TrainRecipe", recipe)
+    return _train_torch(model, X, y, recipe, seed=seed, device=torch_device, progress=progress)
+
+
+# ---------------------------------------------------------------------------- torch
+
+
+def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progress: bool) -> TrainResult:
+    import torch
+    from tqdm.auto import tqdm
+
+    start = time.perf_counter()
+    net = copy.deepcopy(model).to(device)
+    X_t, y_t = _torch_data(X, y, device=device, dtype=model_dtype(net))
+    n = int(X_t.shape[0])
+    if recipe.augment == "flip-crop" and X_t.dim() != 4:
+        raise InputError(
+            f"recipe.augment 'flip-crop' needs images X of shape (n, C, H, W); got shape {tuple(X_t.shape)}"
+        )
+    n_batches = _n_batches(n, recipe.batch_size)
+    total_steps = recipe.epochs * n_batches
+
+    optimizer = _optimizer(net, recipe)
+    scheduler = _scheduler(optimizer, recipe, total_steps)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=float(recipe.label_smoothing))
+    amp = device.type == "cuda" and recipe.amp and torch.cuda.is_bf16_supported()
+    autocast = (
+        (lambda: torch.autocast(device_type="cuda", dtype=torch.bfloat16)) if amp else contextlib.nullcontext
+    )
+    data_gen = torch.Generator(device="cpu")
+    data_gen.manual_seed(derive_seed(seed, "train", "data"))
+    y_max = int(y_t.max().item()) if n else -1
+
+    history: list[float] = []
+    checked = False
+    show = bool(progress) and sys.stderr.isatty()
+    with _seeded_default_generators(derive_seed(seed, "train"), device):
+        net.train()
+        bar = tqdm(range(recipe.epochs), desc="train", unit="epoch", disable=not show, leave=False)
+        for epoch in bar:
+            order = torch.randperm(n, generator=data_gen).to(device, non_blocking=True)
+            total = torch.zeros((), device=device, dtype=torch.float32)
+            for index in _batches(order, recipe.batch_size):
+                xb, yb = X_t[index], y_t[index]
+                if recipe.augment == "flip-crop":
+                    xb = flip_crop(xb, data_gen)
+                with autocast():
+                    logits = net(xb)
+                    if not checked:
+                        _check_logits(logits, y_max)
+                        checked = True
+                    loss = loss_fn(logits.float(), yb)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                total += loss.detach().float() * index.numel()
+            mean = total.item() / n
+            if not math.isfinite(mean):
+                raise InputError(
+                    f"training loss became {mean} in epoch {epoch + 1}; lower recipe.lr (got {recipe.lr:g}) "
+                    "or check the data"
+                )
+            history.append(mean)
+            bar.set_postfix(loss=f"{mean:.4f}")
+        bar.close()
+    net.eval()
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    return TrainResult(model=net, seconds=seconds, device=str(device), history=tuple(history), amp=amp)
+
+
+def _check_logits(logits, y_max: int) -> None:
+    if logits.dim() != 2:
+        raise InputError(f"the model must return logits of shape (n, C); got shape {tuple(logits.shape)}")
+    if y_max >= logits.shape[1]:
+        raise InputError(
+            f"labels y must lie in [0, {logits.shape[1] - 1}] for a model with {logits.shape[1]} outputs; "
+            f"got a label {y_max}"
+        )
+
+
+def _torch_data(X, y, *, device, dtype):
+    """X and y as tensors on ``device`` (copies where a conversion is needed, never in place)."""
+    import torch
+
+    X_t = X if isinstance(X, torch.Tensor) else torch.as_tensor(_writable(np.asarray(X)))
+    y_t = y if isinstance(y, torch.Tensor) else torch.as_tensor(_writable(np.asarray(y)))
+    if X_t.dim() < 2:
+        raise bad_value("X", "an array of shape (n, ...) with one record per row", f"shape {tuple(X_t.shape)}")
+    if y_t.dim() != 1 or y_t.shape[0] != X_t.shape[0]:
+        raise InputError(
+            f"y must be a 1-D array with one label per row of X ({X_t.shape[0]} rows); got shape {tuple(y_t.shape)}"
+        )
+    if X_t.shape[0] == 0:
+        raise InputError("X must have at least one row; got 0")
+    if y_t.is_floating_point():
+        if not bool(torch.all(y_t == torch.round(y_t))):
+            raise InputError(f"y must hold integer class labels; got non-integer values of dtype {y_t.dtype}")
+    elif y_t.dtype == torch.bool or y_t.is_complex():
+        raise InputError(f"y must hold integer class labels; got dtype {y_t.dtype}")
+    if int(y_t.min().item()) < 0:
+        raise InputError(f"y must hold class labels >= 0; got a minimum of {int(y_t.min().item())}")
+    if X_t.is_floating_point():
+        X_t = X_t.to(device=device, dtype=dtype)
+        if not bool(torch.isfinite(X_t).all()):
+            raise InputError("X must be finite for training; it contains NaN or inf")
+    else:
+        X_t = X_t.to(device=device)
+    return X_t, y_t.to(device=device, dtype=torch.int64)
+
+
+def _writable(a: np.ndarray) -> np.ndarray:
+    # torch warns on read-only arrays (e.g. memory-mapped data); copy those instead.
+    return a if a.flags.writeable else a.copy()
+
+
+def _n_batches(n: int, batch_size: int) -> int:
+    count = -(-n // batch_size)
+    if count > 1 and n % batch_size == 1:
+        count -= 1
+    return count
+
+
+def _batches(order, batch_size: int):
+    parts = list(order.split(batch_size))
+    if len(parts) > 1 and parts[-1].numel() == 1:
+        import torch
+
+        parts[-2] = torch.cat([parts[-2], parts[-1]])
+        parts.pop()
+    return parts
+
+
+def _optimizer(net, recipe: TrainRecipe):
+    import torch
+
+    params = [p for p in net.parameters() if p.requires_grad]
+    if not params:
+        raise InputError("the model has no trainable parameters")
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def _scheduler(optimizer, recipe: TrainRecipe, total_steps: int):
+    import torch
+
+    if recipe.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if recipe.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=total_steps, cycle_momentum=False
+        )
+    return None
+
+
+@contextlib.contextmanager
+def _seeded_default_generators(seed: int, device) -> Iterator[None]:
+    """Seed torch's default CPU generator (and the GPU's, when training on CUDA) for a
+    block, restoring the caller's states afterwards. Dropout draws from these."""
+    import torch
+
+    with isolated_torch_seed(seed):
+        if device.type == "cuda":
+            index = cuda_index(device)
+            with torch.random.fork_rng(devices=[index], device_type="cuda"):
+                torch.cuda.default_generators[index].manual_seed(seed)
+                yield
+        else:
+            yield
+
+
+def flip_crop(images, generator, padding: int = CROP_PADDING):
+    """Random horizontal flip and random crop (after ``padding`` zero pixels) per image.
+
+    ``images`` (B, C, H, W) on any device; the random draws come from ``generator`` (a CPU
+    ``torch.Generator``) and the image work runs in batched ops on the images' device.
+    Returns a new tensor; the input is not modified.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    B, C, H, W = images.shape
+    flip = torch.rand(B, generator=generator) < 0.5
+    shift = torch.randint(0, 2 * padding + 1, (B, 2), generator=generator)
+    dev = images.device
+    flip, shift = flip.to(dev, non_blocking=True), shift.to(dev, non_blocking=True)
+    out = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    if padding == 0:
+        return out
+    padded = F.pad(out, (padding, padding, padding, padding))
+    rows = shift[:, 0:1] + torch.arange(H, device=dev)  # (B, H)
+    cols = shift[:, 1:2] + torch.arange(W, device=dev)  # (B, W)
+    batch = torch.arange(B, device=dev)[:, None, None]
+    cropped = padded[batch, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return cropped.permute(0, 3, 1, 2).contiguous()
+
+
+# ---------------------------------------------------------------------------- xgboost
+
+
+def _is_xgboost(model: Any) -> bool:
+    return type(model).__module__.split(".")[0] == "xgboost"
+
+
+def _train_xgboost(model, X, y, *, seed: int, device) -> TrainResult:
+    import xgboost
+    from sklearn.base import clone
+
+    from .models.xgb import xgboost_seed
+
+    if not isinstance(model, xgboost.XGBClassifier):
+        raise bad_value("model", "an unfitted xgboost.XGBClassifier (see build_model('xgboost', ...))", type(model).__name__)
+    X_np = _numpy(X)
+    y_np = _numpy(y)
+    if X_np.ndim != 2:
+        raise bad_value("X", "a 2-D array (n, F) for xgboost", f"shape {X_np.shape}")
+    if y_np.ndim != 1 or y_np.shape[0] != X_np.shape[0]:
+        raise InputError(
+            f"y must be a 1-D array with one label per row of X ({X_np.shape[0]} rows); got shape {y_np.shape}"
+        )
+    if y_np.size == 0 or not np.all(np.isfinite(y_np)) or np.any(y_np != np.round(y_np)):
+        raise InputError("y must hold integer class labels (at least one)")
+    y_np = y_np.astype(np.int64)
+    params = model.get_params()
+    expected = 2 if str(params.get("objective", "")).startswith("binary") else params.get("num_class")
+    present = np.unique(y_np)
+    if expected is not None:
+        missing = sorted(set(range(int(expected))) - set(present.tolist()))
+        extra = sorted(set(present.tolist()) - set(range(int(expected))))
+        if missing or extra:
+            raise InputError(
+                f"XGBoost needs every class 0..{int(expected) - 1} in the training labels; "
+                + (f"missing: {missing}" if missing else "")
+                + ("; " if missing and extra else "")
+                + (f"unexpected: {extra}" if extra else "")
+            )
+    elif not np.array_equal(present, np.arange(present.size)):
+        raise InputError(f"XGBoost needs training labels 0..C-1 with every class present; got classes {present.tolist()}")
+
+    start = time.perf_counter()
+    estimator = clone(model)
+    estimator.set_params(device=str(device) if device.type == "cuda" else "cpu", random_state=xgboost_seed(seed))
+    estimator.fit(X_np, y_np, eval_set=[(X_np, y_np)], verbose=False)
+    seconds = time.perf_counter() - start
+    history: tuple[float, ...] = ()
+    try:
+        results = estimator.evals_result()["validation_0"]
+        history = tuple(float(v) for v in next(iter(results.values())))
+    except Exception:  # pragma: no cover - history is informative only
+        history = ()
+    return TrainResult(model=estimator, seconds=seconds, device=str(device), history=history, amp=False)
+
+
+def _numpy(a: Any) -> np.ndarray:
+    try:
+        import torch
+
+        if isinstance(a, torch.Tensor):
+            return a.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    return np.asarray(a)
+
+
+__all__ = ["TrainRecipe", "TrainResult", "train_model", "recipe_for", "flip_crop", "DATASET_KINDS"]
