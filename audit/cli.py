@@ -45,8 +45,9 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
 def _run_and_write(config, out: str, *, quiet: bool) -> int:
     from reports.text_summary import summary_table
 
-    from .runner import run_audit, write_outputs
+    from .runner import check_out_dir, run_audit, write_outputs
 
+    check_out_dir(out)  # a bad --out fails now, not after the audit
     start = time.perf_counter()
     result = run_audit(config)
     paths = write_outputs(result, out)
@@ -99,6 +100,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _device_arg(text: str) -> str:
+    if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N; got {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -108,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser, *, seed_default) -> None:
         p.add_argument("--seed", type=int, default=seed_default, help="the one seed of the audit")
-        p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None if seed_default is None else "auto",
+        p.add_argument("--device", type=_device_arg, default=None if seed_default is None else "auto",
+                       metavar="{auto,cpu,cuda,cuda:N}",
                        help="where models train and run ('auto': a GPU when there is one)")
         p.add_argument("--quiet", action="store_true", help="print nothing on success")
 
@@ -142,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except MiaAuditError as exc:
         print(f"mia-audit: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. a full disk or a read-only output directory
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"mia-audit: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("mia-audit: interrupted; no output was written", file=sys.stderr)

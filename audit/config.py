@@ -4,11 +4,11 @@ TOML layout (every key optional except ``data.name``)::
 
     seed = 0
     device = "auto"            # auto | cpu | cuda | cuda:N
-    out = "audit-out"          # output directory (the CLI's --out wins)
+    out = "audit-out"          # output directory, relative to this file (the CLI's --out wins)
 
     [data]
     name = "adult"             # see `mia-audit list`
-    data_dir = "../shared/data"  # for datasets not shipped with the package
+    data_dir = "../shared/data"  # for datasets not shipped with the package (relative to this file)
     train_size = 0.5           # fraction of the pool or a count; default: what test leaves
     test_size = 0.5
     stratify = true
@@ -115,6 +115,9 @@ class AuditConfig:
         self.seed = check_seed(self.seed)
         if not isinstance(self.device, str):
             raise bad_value("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
+        if self.out is not None and not isinstance(self.out, str):
+            raise bad_value("out", "a directory path (text)", self.out)
+        self._check_types()
         for m in self.attacks.members:
             if m not in MEMBER_SETS:
                 raise bad_value("attacks.members", f"a list drawn from {', '.join(MEMBER_SETS)}", self.attacks.members)
@@ -123,6 +126,37 @@ class AuditConfig:
         n_boot = self.metrics.n_bootstrap
         if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
             raise bad_value("metrics.n_bootstrap", "an integer >= 0", n_boot)
+
+    def _check_types(self) -> None:
+        """Wrongly typed values fail here, naming the key, not later as a TypeError."""
+        from .metrics import check_confidence, check_fprs
+
+        for section, kind in (("data", DataConfig), ("model", ModelConfig), ("forget", ForgetConfig),
+                              ("attacks", AttackConfig), ("metrics", MetricsConfig)):
+            if not isinstance(getattr(self, section), kind):
+                raise bad_value(section, f"an audit.config.{kind.__name__}", getattr(self, section))
+        for where, value in (("data.name", self.data.name), ("model.name", self.model.name),
+                             ("forget.kind", self.forget.kind)):
+            if not isinstance(value, str):
+                raise bad_value(where, "a name (text)", value)
+        if self.data.data_dir is not None and not isinstance(self.data.data_dir, str):
+            raise bad_value("data.data_dir", "a folder path (text)", self.data.data_dir)
+        if not isinstance(self.data.stratify, bool):
+            raise bad_value("data.stratify", "true or false", self.data.stratify)
+        for where, value in (("data.options", self.data.options), ("model.params", self.model.params),
+                             ("model.training", self.model.training), ("attacks.options", self.attacks.options)):
+            if not isinstance(value, dict):
+                raise bad_value(where, "a table of options", value)
+        for name, options in self.attacks.options.items():
+            if not isinstance(options, dict):
+                raise bad_value(f"attacks.options.{name}", "a table of options", options)
+        names = self.attacks.names
+        if names is not None and (not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names)):
+            raise bad_value("attacks.names", "a list of attack names (see `mia-audit list`)", names)
+        if not isinstance(self.attacks.members, (list, tuple)):
+            raise bad_value("attacks.members", f"a list drawn from {', '.join(MEMBER_SETS)}", self.attacks.members)
+        check_fprs(self.metrics.fprs, "metrics.fprs")
+        check_confidence(self.metrics.confidence, "metrics.confidence")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; a callable predicate is recorded by its qualified name."""
@@ -159,6 +193,12 @@ class AuditConfig:
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"config file {p} is not valid TOML: {exc}") from None
+        for section, key in (("data", "data_dir"), (None, "out")):
+            table = raw.get(section, {}) if section else raw
+            value = table.get(key) if isinstance(table, dict) else None
+            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                # relative paths in a config file are relative to that file, not to the caller's cwd
+                table[key] = str(p.parent / Path(value).expanduser())
         return cls.from_dict(raw, source=str(p))
 
 

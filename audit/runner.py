@@ -94,10 +94,12 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
     attack_names = list(config.attacks.names) if config.attacks.names is not None else ATTACKS.names()
     if not attack_names:
         raise InputError("attacks.names must name at least one attack; got an empty list")
-    for name in attack_names:
-        ATTACKS.get(name)
+    from attacks import create_attack
+
     for name in config.attacks.options:
         ATTACKS.get(name)
+    for name in attack_names:  # unknown names and options fail now, not after training
+        create_attack(name, seed=config.seed, **config.attacks.options.get(name, {}))
     device = resolve_device(config.device)
 
     dataset = load_dataset(config.data.name, data_dir=config.data.data_dir, **config.data.options)
@@ -176,8 +178,23 @@ def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     from reports.result_json import dumps, write_bytes_atomic
     from reports.roc_plot import roc_png_bytes
 
+    out = check_out_dir(out_dir)
     rendered = {RESULT_FILE: dumps(result).encode("utf-8"), ROC_FILE: roc_png_bytes(result)}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the output directory: {exc.strerror or exc}") from None
+    return [write_bytes_atomic(out / name, data) for name, data in rendered.items()]
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path; refuses a file, or a path below a file, before any work is done."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out must be a directory; got the file {out}")
-    return [write_bytes_atomic(out / name, data) for name, data in rendered.items()]
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"--out must be a directory; {out} lies below the file {parent}")
+            break
+    return out

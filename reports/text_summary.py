@@ -12,7 +12,9 @@ def _fmt_tpr(entry: dict[str, Any], fpr_key: str) -> str:
 
 def summary_table(result: dict[str, Any]) -> str:
     fpr_keys = sorted({k for r in result["results"] for k in r["tpr_at_fpr"]}, key=float)
-    head = ["model", "members", "attack", "AUC", "AUC 95% CI"] + [f"TPR@{100 * float(k):g}%" for k in fpr_keys] + ["adv", "eps>="]
+    levels = {float(r.get("confidence", 0.95)) for r in result["results"]}
+    ci_head = f"AUC {100 * levels.pop():g}% CI" if len(levels) == 1 else "AUC CI"
+    head = ["model", "members", "attack", "AUC", ci_head] + [f"TPR@{100 * float(k):g}%" for k in fpr_keys] + ["adv", "eps>="]
     rows = []
     for r in result["results"]:
         ci = r.get("auc_ci")

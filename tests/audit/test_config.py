@@ -1,0 +1,309 @@
+"""AuditConfig: TOML reading, validation of keys and values, defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from audit.config import (
+    MEMBER_SETS,
+    AttackConfig,
+    AuditConfig,
+    DataConfig,
+    ForgetConfig,
+    MetricsConfig,
+    ModelConfig,
+)
+from audit.errors import DataFileError, InputError
+
+FULL_TOML = """\
+seed = 7
+device = "cpu"
+out = "audit-out"
+
+[data]
+name = "adult"
+data_dir = "../shared/data"
+train_size = 0.4
+test_size = 0.3
+stratify = false
+options = { }
+
+[model]
+name = "mlp"
+params = { hidden = [64, 32] }
+training = { epochs = 5 }
+
+[forget]
+kind = "random"
+fraction = 0.1
+
+[attacks]
+names = ["loss", "loss-lr"]
+members = ["train", "forget", "retain"]
+options = { loss-lr = { n_splits = 3 } }
+
+[metrics]
+fprs = [0.01, 0.1]
+n_bootstrap = 50
+confidence = 0.9
+"""
+
+
+def _write(tmp_path, text, name="audit.toml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v + '"'
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f'"{k}" = {_toml_value(x)}' for k, x in v.items()) + " }"
+    raise TypeError(v)
+
+
+def _to_toml(d):
+    """A tiny TOML writer for AuditConfig.to_dict() output (None values are left out)."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in d.items() if not isinstance(v, dict) and v is not None]
+    for section, values in d.items():
+        if isinstance(values, dict):
+            lines.append(f"[{section}]")
+            lines += [f'"{k}" = {_toml_value(v)}' for k, v in values.items() if v is not None]
+    return "\n".join(lines) + "\n"
+
+
+def test_full_example_is_read_field_by_field(tmp_path):
+    path = _write(tmp_path, FULL_TOML)
+    cfg = AuditConfig.from_toml(path)
+    # relative paths are taken relative to the config file's folder
+    assert cfg.seed == 7 and cfg.device == "cpu" and cfg.out == str(path.parent / "audit-out")
+    assert cfg.data == DataConfig(name="adult", data_dir=str(path.parent / "../shared/data"), train_size=0.4, test_size=0.3,
+                                  stratify=False, options={})
+    assert cfg.model == ModelConfig(name="mlp", params={"hidden": [64, 32]}, training={"epochs": 5})
+    assert cfg.forget == ForgetConfig(kind="random", fraction=0.1)
+    assert cfg.attacks == AttackConfig(names=["loss", "loss-lr"], members=["train", "forget", "retain"],
+                                       options={"loss-lr": {"n_splits": 3}})
+    assert cfg.metrics == MetricsConfig(fprs=[0.01, 0.1], n_bootstrap=50, confidence=0.9)
+
+
+def test_round_trip_through_dict_and_toml(tmp_path):
+    cfg = AuditConfig.from_toml(_write(tmp_path, FULL_TOML))
+    d = cfg.to_dict()
+    assert AuditConfig.from_dict(d) == cfg
+    again = AuditConfig.from_toml(_write(tmp_path, _to_toml(d), "again.toml"))
+    assert again == cfg
+    assert again.to_dict() == d
+
+
+def test_docstring_example_parses(tmp_path):
+    """The layout documented in the module docstring is itself a valid configuration."""
+    import audit.config as mod
+
+    doc = mod.__doc__
+    block = doc[doc.index("::") + 2: doc.index('"""') if '"""' in doc else None]
+    text = textwrap.dedent("\n".join(line for line in block.splitlines()))
+    cfg = AuditConfig.from_toml(_write(tmp_path, text))
+    assert cfg.data.name == "adult"
+    assert cfg.model.params == {"hidden": [256, 256]}
+    assert cfg.attacks.options == {"loss-lr": {"n_splits": 5}}
+    assert cfg.metrics.fprs == [0.001, 0.01, 0.1]
+
+
+def test_only_data_name_is_needed(tmp_path):
+    cfg = AuditConfig.from_toml(_write(tmp_path, '[data]\nname = "digits"\n'))
+    assert cfg.data.name == "digits"
+    assert cfg.seed == 0 and cfg.device == "auto" and cfg.out is None
+    assert cfg.attacks.names is None and cfg.attacks.members == ["train", "forget"]
+    assert cfg.model == ModelConfig()
+
+
+def test_unknown_top_level_key_names_it_and_lists_allowed(tmp_path):
+    path = _write(tmp_path, 'seed = 1\nsede = 2\n[data]\nname = "adult"\n')
+    with pytest.raises(InputError) as err:
+        AuditConfig.from_toml(path)
+    msg = str(err.value)
+    assert "'sede'" in msg and str(path) in msg
+    for allowed in ("attacks", "data", "device", "forget", "metrics", "model", "out", "seed"):
+        assert allowed in msg
+
+
+@pytest.mark.parametrize("section, key", [("data", "nmae"), ("model", "epochs"), ("forget", "frac"),
+                                          ("attacks", "name"), ("metrics", "fpr")])
+def test_unknown_section_key_names_it_and_lists_allowed(tmp_path, section, key):
+    path = _write(tmp_path, f'[{section}]\n{key} = 1\n')
+    with pytest.raises(InputError) as err:
+        AuditConfig.from_toml(path)
+    msg = str(err.value)
+    assert f"[{section}]" in msg and repr(key) in msg
+    kind = {"data": DataConfig, "model": ModelConfig, "forget": ForgetConfig,
+            "attacks": AttackConfig, "metrics": MetricsConfig}[section]
+    for f in dataclasses.fields(kind):
+        assert f.name in msg
+
+
+def test_section_that_is_not_a_table(tmp_path):
+    with pytest.raises(InputError, match=r"\[data\] must be a table"):
+        AuditConfig.from_toml(_write(tmp_path, 'data = "adult"\n'))
+
+
+def test_invalid_toml(tmp_path):
+    path = _write(tmp_path, "[data\nname = adult\n")
+    with pytest.raises(InputError, match="not valid TOML") as err:
+        AuditConfig.from_toml(path)
+    assert str(path) in str(err.value)
+
+
+def test_not_utf8_is_invalid_toml(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[data]\nname = "\xe9"\n'.encode("latin-1"))
+    with pytest.raises(InputError, match="not valid TOML"):
+        AuditConfig.from_toml(path)
+
+
+def test_missing_file_names_the_path(tmp_path):
+    path = tmp_path / "nope" / "audit.toml"
+    with pytest.raises(DataFileError) as err:
+        AuditConfig.from_toml(path)
+    assert str(path) in str(err.value)
+    assert isinstance(err.value, InputError) and isinstance(err.value, FileNotFoundError)
+
+
+def test_a_directory_is_not_a_config_file(tmp_path):
+    with pytest.raises(DataFileError):
+        AuditConfig.from_toml(tmp_path)
+
+
+@pytest.mark.parametrize("seed", [-1, "1", 1.5, True, 2**63, None])
+def test_bad_seed(seed):
+    with pytest.raises(InputError, match="seed"):
+        AuditConfig(seed=seed)
+
+
+def test_bad_seed_in_toml(tmp_path):
+    with pytest.raises(InputError, match=r"seed must be .*; got -3"):
+        AuditConfig.from_toml(_write(tmp_path, 'seed = -3\n[data]\nname = "adult"\n'))
+
+
+def test_numpy_seed_is_accepted():
+    np = pytest.importorskip("numpy")
+    cfg = AuditConfig(seed=np.int64(5))
+    assert cfg.seed == 5 and type(cfg.seed) is int
+
+
+@pytest.mark.parametrize("members", [["train", "test"], ["members"], [], "train", 5, ["train", 1]])
+def test_bad_attack_members(members):
+    with pytest.raises(InputError, match="attacks.members") as err:
+        AuditConfig(attacks=AttackConfig(members=members))
+    for name in MEMBER_SETS:
+        assert name in str(err.value)
+
+
+def test_bad_attack_members_in_toml(tmp_path):
+    with pytest.raises(InputError, match="attacks.members"):
+        AuditConfig.from_toml(_write(tmp_path, '[attacks]\nmembers = ["train", "nonmembers"]\n'))
+
+
+def test_every_member_set_is_accepted():
+    cfg = AuditConfig(attacks=AttackConfig(members=list(MEMBER_SETS)))
+    assert cfg.attacks.members == list(MEMBER_SETS)
+
+
+@pytest.mark.parametrize("n", [-1, 1.5, "10", True])
+def test_bad_n_bootstrap(n):
+    with pytest.raises(InputError, match="n_bootstrap"):
+        AuditConfig(metrics=MetricsConfig(n_bootstrap=n))
+
+
+def test_bad_device_type():
+    with pytest.raises(InputError, match="device"):
+        AuditConfig(device=0)
+
+
+@pytest.mark.parametrize("section, key, value", [
+    ("data", "options", "[1, 2]"),
+    ("model", "params", "5"),
+    ("model", "training", '"fast"'),
+    ("attacks", "options", '"loss"'),
+    ("attacks", "names", '"loss"'),
+    ("attacks", "options", '{ loss = 3 }'),
+    ("metrics", "fprs", '"0.01"'),
+    ("metrics", "fprs", "[0.0, 0.1]"),
+    ("metrics", "confidence", "1.5"),
+    ("data", "stratify", '"yes"'),
+    ("data", "name", "3"),
+])
+def test_wrongly_typed_values_are_input_errors(tmp_path, section, key, value):
+    """A value of the wrong type is an InputError naming the key, not a TypeError later."""
+    with pytest.raises(InputError, match=rf"{section}\.{key}.* must be .*; got"):
+        AuditConfig.from_toml(_write(tmp_path, f"[{section}]\n{key} = {value}\n"))
+
+
+def test_forget_random_default_is_five_percent():
+    assert ForgetConfig().to_spec() == {"kind": "random", "fraction": 0.05}
+    assert AuditConfig().forget.to_spec()["fraction"] == 0.05
+
+
+def test_forget_spec_keeps_what_was_given():
+    assert ForgetConfig(kind="random", size=12).to_spec() == {"kind": "random", "size": 12}
+    assert ForgetConfig(kind="random", fraction=0.2).to_spec() == {"kind": "random", "fraction": 0.2}
+    assert ForgetConfig(kind="classes", classes=[1]).to_spec() == {"kind": "classes", "classes": [1]}
+    assert ForgetConfig(kind="indices", indices=[3, 4]).to_spec() == {"kind": "indices", "indices": [3, 4]}
+
+
+def test_forget_default_from_toml(tmp_path):
+    cfg = AuditConfig.from_toml(_write(tmp_path, '[forget]\nkind = "random"\n'))
+    assert cfg.forget.to_spec() == {"kind": "random", "fraction": 0.05}
+
+
+def test_to_dict_records_a_callable_predicate_by_name():
+    def my_rule(dataset, idx):
+        return idx % 2 == 0
+
+    cfg = AuditConfig(forget=ForgetConfig(kind="predicate", predicate=my_rule))
+    d = cfg.to_dict()
+    assert re.fullmatch(r"<callable .*my_rule>", d["forget"]["predicate"])
+    assert cfg.forget.predicate is my_rule  # the object itself is unchanged
+    import json
+
+    json.dumps(d)  # JSON-ready
+
+
+def test_from_dict_does_not_mutate_its_input():
+    raw = {"seed": 3, "data": {"name": "adult"}, "attacks": {"members": ["train"]}}
+    before = repr(raw)
+    AuditConfig.from_dict(raw)
+    assert repr(raw) == before
+
+
+def test_mutable_defaults_are_not_shared():
+    a, b = AuditConfig(), AuditConfig()
+    a.attacks.members.append("retain")
+    a.metrics.fprs.append(0.5)
+    assert b.attacks.members == ["train", "forget"]
+    assert b.metrics.fprs == [0.001, 0.01, 0.1]
+
+
+def test_relative_paths_in_a_config_file_are_relative_to_that_file(tmp_path, monkeypatch):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = folder / "audit.toml"
+    path.write_text('out = "results"\n[data]\nname = "cardio"\ndata_dir = "../data"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config = AuditConfig.from_toml(path)
+    assert Path(config.out) == folder / "results"
+    assert Path(config.data.data_dir) == folder / "../data"
+    absolute = tmp_path / "abs"
+    path.write_text(f'out = "{absolute}"\n', encoding="utf-8")
+    assert Path(AuditConfig.from_toml(path).out) == absolute

@@ -1,0 +1,230 @@
+"""The mia-audit command line, run in-process (plus one real console-script call)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import audit
+from audit.cli import EXIT_BAD_INPUT, EXIT_OK, main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+TINY_TOML = """\
+seed = 0
+device = "cpu"
+
+[data]
+name = "adult"
+train_size = 300
+test_size = 300
+
+[model]
+name = "mlp"
+params = { hidden = [16] }
+training = { epochs = 2 }
+
+[forget]
+kind = "random"
+fraction = 0.1
+
+[attacks]
+names = ["loss", "confidence"]
+members = ["train", "forget"]
+
+[metrics]
+n_bootstrap = 10
+"""
+
+
+def _config(tmp_path, text=TINY_TOML, name="audit.toml", **replace):
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def _one_line_error(capsys) -> str:
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert "Traceback" not in err and "Traceback" not in out
+    return lines[0]
+
+
+# ------------------------------------------------------------------ successful runs
+
+
+def test_demo_quick_writes_report_and_plot(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--device", "cpu", "--out", str(out)]) == EXIT_OK
+    stdout, stderr = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "roc.png"]
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema_version"] == 1 and report["data"]["n_train"] == 2000
+    assert (out / "roc.png").read_bytes()[:8] == PNG_MAGIC
+    for attack in {r["attack"] for r in report["results"]}:
+        assert attack in stdout
+    assert "AUC" in stdout and "train/test" in stdout and "forget/test" in stdout
+    assert f"wrote {out / 'report.json'}" in stdout
+
+
+def test_run_config_writes_outputs_and_keeps_unrelated_files(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    cfg = _config(tmp_path)
+    assert main(["run", str(cfg), "--out", str(out), "--seed", "3"]) == EXIT_OK
+    stdout, _ = capsys.readouterr()
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.json", "roc.png"]
+    assert (out / "notes.txt").read_text() == "mine"
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["seed"] == 3  # --seed wins over the file
+    assert {(r["attack"], r["members"]) for r in report["results"]} == {
+        (a, m) for a in ("loss", "confidence") for m in ("train", "forget")}
+    assert "loss" in stdout and "confidence" in stdout
+
+
+def test_run_uses_out_from_config_and_quiet(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = _config(tmp_path, **{'device = "cpu"': 'device = "cpu"\nout = "from-config"'})
+    assert main(["run", str(cfg), "--quiet"]) == EXIT_OK
+    stdout, stderr = capsys.readouterr()
+    assert stdout == "" and stderr == ""
+    assert sorted(p.name for p in (tmp_path / "from-config").iterdir()) == ["report.json", "roc.png"]
+
+
+def test_list_shows_every_registry(capsys):
+    from attacks import ATTACKS
+    from audit.data import DATASETS, PREDICATES
+    from audit.models import MODELS
+
+    assert main(["list"]) == EXIT_OK
+    out = capsys.readouterr().out
+    for title in ("attacks:", "datasets:", "models:", "forget predicates:", "mitigations:", "unlearners:"):
+        assert title in out
+    for registry in (ATTACKS, DATASETS, MODELS, PREDICATES):
+        assert len(registry) > 0
+        for name in registry.names():
+            assert f"  {name} " in out
+    for name in ("loss", "adult", "digits", "mlp", "red", "older", "label-only"):
+        assert f"  {name} " in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mia-audit {audit.__version__}"
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert main([]) == EXIT_BAD_INPUT
+    assert "usage: mia-audit" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ bad input: exit 2, one line, no output
+
+
+def _bad_cases():
+    no_gpu = not _cuda_available()
+    cases = [
+        ("unknown-subcommand", lambda cfg, out: ["audit-me", "--out", out], "invalid choice"),
+        ("unknown-option", lambda cfg, out: ["demo", "--quick", "--out", out, "--fast"], "--fast"),
+        ("bad-device-choice", lambda cfg, out: ["demo", "--quick", "--out", out, "--device", "tpu"], "tpu"),
+        ("seed-not-a-number", lambda cfg, out: ["demo", "--out", out, "--seed", "x"], "--seed"),
+        ("negative-seed", lambda cfg, out: ["run", cfg(), "--out", out, "--seed", "-1"], "seed"),
+        ("missing-config", lambda cfg, out: ["run", str(Path(out).parent / "nope.toml"), "--out", out], "nope.toml"),
+        ("unknown-attack", lambda cfg, out: ["run", cfg(**{'"confidence"]': '"lira-typo"]'}), "--out", out],
+         "lira-typo"),
+        ("unknown-dataset", lambda cfg, out: ["run", cfg(**{'name = "adult"': 'name = "adlut"'}), "--out", out],
+         "adlut"),
+        ("unknown-model", lambda cfg, out: ["run", cfg(**{'name = "mlp"': 'name = "gpt"'}), "--out", out], "gpt"),
+        ("unknown-key", lambda cfg, out: ["run", cfg(**{"seed = 0": "sed = 0"}), "--out", out], "'sed'"),
+        ("bad-toml", lambda cfg, out: ["run", cfg(**{"[data]": "[data"}), "--out", out], "not valid TOML"),
+        ("wrong-type", lambda cfg, out: ["run", cfg(**{"{ hidden = [16] }": "16"}), "--out", out], "model.params"),
+        ("no-out", lambda cfg, out: ["run", cfg()], "--out"),
+    ]
+    if no_gpu:
+        cases.append(("cuda-without-gpu", lambda cfg, out: ["demo", "--quick", "--out", out, "--device", "cuda"],
+                      "cuda"))
+        cases.append(("cuda-in-config", lambda cfg, out: ["run", cfg(**{'device = "cpu"': 'device = "cuda:0"'}),
+                                                          "--out", out], "cuda"))
+    return cases
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("case", _bad_cases(), ids=lambda c: c[0])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch, case):
+    _, make_argv, needle = case
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    argv = make_argv(lambda **kw: str(_config(tmp_path, **kw)), str(out))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(argv) == EXIT_BAD_INPUT
+    line = _one_line_error(capsys)
+    assert line.startswith("mia-audit")
+    assert needle in line
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing else appeared either
+
+
+def test_bad_input_leaves_an_existing_out_dir_alone(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    cfg = _config(tmp_path, **{'"confidence"]': '"nope"]'})
+    assert main(["run", str(cfg), "--out", str(out)]) == EXIT_BAD_INPUT
+    assert "'nope'" in _one_line_error(capsys)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_out_that_is_a_file_is_refused_and_kept(tmp_path, capsys):
+    target = tmp_path / "report"
+    target.write_text("keep")
+    assert main(["run", str(_config(tmp_path)), "--out", str(target)]) == EXIT_BAD_INPUT
+    assert "directory" in _one_line_error(capsys)
+    assert target.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.toml", "report"]
+
+
+def test_out_below_a_file_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "afile").write_text("keep")
+    assert main(["run", str(_config(tmp_path)), "--out", str(tmp_path / "afile" / "out")]) == EXIT_BAD_INPUT
+    assert "afile" in _one_line_error(capsys)
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
+# ------------------------------------------------------------------ the installed console script
+
+
+def test_console_script(tmp_path):
+    exe = Path(sys.executable).with_name("mia-audit")
+    script = str(exe) if exe.exists() else shutil.which("mia-audit")
+    if script is None:
+        pytest.skip("the mia-audit console script is not installed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == f"mia-audit {audit.__version__}"
+    out = tmp_path / "out"
+    done = subprocess.run([script, "run", str(tmp_path / "missing.toml"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stderr.count("\n") == 1 and "missing.toml" in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == "" and not out.exists()

@@ -1,0 +1,60 @@
+"""Fixtures shared by the whole test suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_one_thread():
+    """Run torch on one intra-op thread for the whole session (restored after).
+
+    The tests train tiny models; on a 2-core machine two spinning intra-op threads
+    per tiny op make training up to 10-20x slower than one thread.
+    """
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def shared_data_dir() -> Path:
+    """The shared data folder: ``$MIA_AUDIT_DATA``, else ``<repo>/../shared/data``; skips if absent."""
+    env = os.environ.get("MIA_AUDIT_DATA")
+    path = Path(env) if env else REPO.parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(f"shared data directory not found: {path} (set MIA_AUDIT_DATA or provide <repo>/../shared/data)")
+    return path
+
+
+@pytest.fixture
+def tiny_config():
+    """Factory of a small, fast audit configuration (adult, 300/300, 1-layer MLP, 3 epochs)."""
+    from audit.config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
+
+    def make(*, seed: int = 0, attacks=None, members=("train", "forget"), data=None, model=None,
+             forget=None, n_bootstrap: int = 20, device: str = "cpu") -> AuditConfig:
+        return AuditConfig(
+            data=data or DataConfig(name="adult", train_size=300, test_size=300),
+            model=model or ModelConfig(name="mlp", params={"hidden": [32]}, training={"epochs": 3}),
+            forget=forget or ForgetConfig(kind="random", fraction=0.1),
+            attacks=AttackConfig(names=None if attacks is None else list(attacks), members=list(members)),
+            metrics=MetricsConfig(n_bootstrap=n_bootstrap),
+            seed=seed,
+            device=device,
+        )
+
+    return make

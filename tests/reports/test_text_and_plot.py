@@ -1,0 +1,118 @@
+"""Text summary and ROC plot, rendered from a result JSON alone (no model, no data)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from audit.metrics import evaluate
+from reports.result_json import dumps, load_result, write_json_atomic
+from reports.roc_plot import roc_png_bytes, write_roc_png
+from reports.text_summary import summary_table
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _entry(attack, members, shift, *, n1=150, n0=300, seed=0, mitigation="none", **kw):
+    gen = np.random.default_rng(seed)
+    m = evaluate(gen.normal(shift, 1, n1), gen.normal(0, 1, n0), seed=seed, **kw)
+    return {"model": "original", "mitigation": mitigation, "attack": attack, "members": members,
+            "nonmembers": "test", **m.to_dict()}
+
+
+def _result(entries, *, seconds=1.25):
+    return {
+        "schema_version": 1,
+        "tool": {"name": "mia-audit", "version": "0"},
+        "config": {},
+        "environment": {},
+        "data": {"name": "toy", "sha256": "0" * 64, "n_train": 150, "n_test": 300, "n_forget": 15, "n_retain": 135},
+        "models": [{"name": "original", "role": "original", "unlearner": None, "architecture": "mlp",
+                    "seconds": seconds, "sha256": "1" * 64,
+                    "accuracy": {"train": 0.9, "test": 0.8, "forget": None, "retain": 0.91}}],
+        "results": entries,
+    }
+
+
+@pytest.fixture(scope="module")
+def result():
+    entries = [_entry("loss", "train", 1.0, n_bootstrap=20), _entry("entropy", "train", 0.3, seed=1, n_bootstrap=20),
+               _entry("loss", "forget", 0.5, n1=15, seed=2, n_bootstrap=20),
+               _entry("loss", "train", 0.2, seed=3, n_bootstrap=20, mitigation="label-only")]
+    return _result(entries)
+
+
+def test_summary_lists_every_attack_and_member_set(result):
+    text = summary_table(result)
+    lines = text.splitlines()
+    for r in result["results"]:
+        row = [ln for ln in lines if f" {r['attack']} " in f" {ln} " and f"{r['members']}/test" in ln
+               and f"{r['auc']:.3f}" in ln]
+        assert row, f"no row for {r['attack']} {r['members']}:\n{text}"
+    assert "original+label-only" in text
+    assert "data toy: 150 train, 300 test, 15 forget, 135 retain" in text
+    assert "accuracy train 0.900, test 0.800, retain 0.910" in text and "trained in 1.2 s" in text
+
+
+def test_summary_shows_tpr_columns_and_ci(result):
+    text = summary_table(result)
+    header = text.splitlines()[3]
+    for col in ("AUC", "TPR@0.1%", "TPR@1%", "TPR@10%", "adv", "eps>="):
+        assert col in header
+    ci = result["results"][0]["auc_ci"]
+    assert f"[{ci[0]:.3f}, {ci[1]:.3f}]" in text
+
+
+def test_summary_lists_the_warnings_once(result):
+    warnings = {w for r in result["results"] for w in r["warnings"]}
+    assert warnings, "the toy result should carry the small-sample warnings"
+    text = summary_table(result)
+    assert "warnings:" in text
+    for w in warnings:
+        assert text.count(w) == 1
+
+
+def test_summary_without_warnings_or_bootstrap():
+    entry = _entry("loss", "train", 1.0, n_bootstrap=0, fprs=[0.1])
+    assert not entry["warnings"]
+    text = summary_table(_result([entry], seconds=None))
+    assert "warnings:" not in text and "trained in" not in text
+    assert " - " in text.splitlines()[-1] + " "  # no CI: a dash
+
+
+def test_summary_header_names_the_confidence_level():
+    entry = _entry("loss", "train", 1.0, n_bootstrap=20, confidence=0.9)
+    text = summary_table(_result([entry]))
+    header = text.splitlines()[3]
+    assert "AUC 90% CI" in header and "95%" not in header
+
+
+def test_summary_reads_a_result_from_json(result, tmp_path):
+    path = write_json_atomic(tmp_path / "report.json", result)
+    assert summary_table(load_result(path)) == summary_table(json.loads(dumps(result)))
+
+
+def test_roc_png_from_json_alone(result, tmp_path):
+    path = write_json_atomic(tmp_path / "report.json", result)
+    png = roc_png_bytes(load_result(path), dpi=40)
+    assert png[:8] == PNG_MAGIC and len(png) > 1000
+
+
+def test_roc_png_without_any_curve():
+    png = roc_png_bytes(_result([]), dpi=30)
+    assert png[:8] == PNG_MAGIC
+
+
+def test_write_roc_png(result, tmp_path):
+    path = write_roc_png(result, tmp_path / "plots" / "roc.png", dpi=30)
+    assert path.read_bytes()[:8] == PNG_MAGIC
+    assert [p.name for p in path.parent.iterdir()] == ["roc.png"]
+
+
+def test_rendering_does_not_mutate_the_result(result):
+    before = dumps(result)
+    summary_table(result)
+    roc_png_bytes(result, dpi=30)
+    assert dumps(result) == before
