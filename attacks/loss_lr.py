@@ -5,6 +5,12 @@ starting kit, used by seed paper 002 (Salgado Herrera et al. 2024): the losses o
 the two sets are labelled 1 (member) / 0 (non-member), a logistic regression is
 trained with stratified k-fold cross-validation, and each sample is scored by the
 fold model that did not see it. Its AUC is therefore measured on held-out folds.
+
+The feature is the raw loss, as in the kit. For confident predictions the loss is
+tiny (1e-10 and below), and the fitted ``sigmoid(a + b * loss)`` then rounds to the
+same probability for all of them, so many records tie at the top score. Its AUC
+matches the loss threshold's, but its TPR at FPR <= 1 % is often 0 where the loss
+attack's is not: read the two together.
 """
 
 from __future__ import annotations

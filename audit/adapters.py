@@ -15,6 +15,7 @@ Inputs ``X`` are not validated (a NaN in X is the model's business) and never mo
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import hashlib
 import math
@@ -92,7 +93,7 @@ def _is_xgboost(obj: Any) -> bool:
 # ---------------------------------------------------------------------------- base
 
 
-class ModelAdapter:
+class ModelAdapter(abc.ABC):
     """Per-sample outputs of one model, in batches.
 
     Subclasses set ``n_classes``, ``output_kind``, ``batch_size`` (None = one batch) and
@@ -136,9 +137,9 @@ class ModelAdapter:
         """Mitigation wrappers applied, innermost first (empty for a raw model)."""
         return ()
 
+    @abc.abstractmethod
     def unwrap(self) -> Any:
         """The underlying model object (torch module, estimator, booster, callable)."""
-        raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         """A short description for reports: framework, kind, n_classes, wrappers."""
@@ -152,8 +153,9 @@ class ModelAdapter:
     def _session(self) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
-    def _predict_batch(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _predict_batch(self, X: Any) -> np.ndarray:
+        """Raw outputs of one batch, one row per record (subclasses implement this)."""
 
     def __repr__(self) -> str:
         d = self.describe()
@@ -409,8 +411,12 @@ class _Wrapper(ModelAdapter):
     def predict(self, X: Any, *, batch_size: Optional[int] = None) -> Outputs:
         return self._transform(self.inner.predict(X, batch_size=batch_size))
 
-    def _transform(self, outputs: Outputs) -> Outputs:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _predict_batch(self, X: Any) -> np.ndarray:
+        return self.predict(X).values
+
+    @abc.abstractmethod
+    def _transform(self, outputs: Outputs) -> Outputs:
+        """The wrapped model's outputs, transformed (subclasses implement this)."""
 
 
 class LabelOnly(_Wrapper):

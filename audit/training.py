@@ -229,6 +229,16 @@ def train_model(
     return _train_torch(model, X, y, recipe, seed=seed, device=torch_device, progress=progress)
 
 
+def _check_two_classes(y: Any) -> None:
+    """A classifier cannot be trained, nor membership measured, on labels of one class."""
+    labels = _numpy(y).reshape(-1)
+    if labels.size and np.all(labels == labels[0]):
+        raise InputError(
+            f"y must contain at least 2 classes to train a classifier; got only class {labels[0].item()} "
+            f"in all {labels.size} records"
+        )
+
+
 # ---------------------------------------------------------------------------- torch
 
 
@@ -335,6 +345,7 @@ def _torch_data(X, y, *, device, dtype):
             raise InputError("X must be finite for training; it contains NaN or inf")
     else:
         X_t = X_t.to(device=device)
+    _check_two_classes(y_t)
     return X_t, y_t.to(device=device, dtype=torch.int64)
 
 
@@ -451,6 +462,7 @@ def _train_xgboost(model, X, y, *, seed: int, device) -> TrainResult:
     if y_np.size == 0 or not np.all(np.isfinite(y_np)) or np.any(y_np != np.round(y_np)):
         raise InputError("y must hold integer class labels (at least one)")
     y_np = y_np.astype(np.int64)
+    _check_two_classes(y_np)
     params = model.get_params()
     expected = 2 if str(params.get("objective", "")).startswith("binary") else params.get("num_class")
     present = np.unique(y_np)

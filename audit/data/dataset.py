@@ -89,8 +89,8 @@ class Dataset:
                 y = y.astype(np.int64)
             else:
                 raise bad_value("y", "integer class labels", f"dtype {y.dtype}")
-        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 1:
-            raise bad_value("n_classes", "a positive integer", self.n_classes)
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:
+            raise bad_value("n_classes", "an integer >= 2 (a classifier needs two classes)", self.n_classes)
         if n and (y.min() < 0 or y.max() >= self.n_classes):
             raise bad_value("y", f"labels in [0, {self.n_classes})", f"labels in [{y.min()}, {y.max()}]")
         feature_names = None if self.feature_names is None else [str(f) for f in self.feature_names]

@@ -298,3 +298,13 @@ def test_cifar10_limited():
     assert np.allclose(d.X * 255, np.round(d.X * 255), atol=1e-4)
     with pytest.raises(InputError, match="limit"):
         load_dataset("cifar10", data_dir=_need("cifar10_jpeg.npz"), limit=0)
+
+
+def test_a_single_class_dataset_is_refused():
+    import numpy as np
+
+    from audit.data import Dataset
+    from audit.errors import InputError
+
+    with pytest.raises(InputError, match="n_classes must be an integer >= 2"):
+        Dataset(name="one", X=np.zeros((3, 2), np.float32), y=np.zeros(3, np.int64), n_classes=1, kind="tabular")

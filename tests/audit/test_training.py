@@ -257,7 +257,7 @@ def test_progress_bar_runs():
     "X, y, needle",
     [
         (np.zeros((10, 6), np.float32), np.zeros(9, int), "one label per row"),
-        (np.zeros((10, 6), np.float32), np.full(10, 5), r"\[0, 1\]"),
+        (np.zeros((10, 6), np.float32), np.r_[np.zeros(5, int), np.full(5, 5)], r"\[0, 1\]"),
         (np.zeros((10, 6), np.float32), np.full(10, -1), ">= 0"),
         (np.zeros((10, 6), np.float32), np.full(10, 0.5), "integer"),
         (np.full((10, 6), np.nan, np.float32), np.zeros(10, int), "finite"),
@@ -370,3 +370,18 @@ def test_cuda_flip_crop_matches_cpu():
     cpu = flip_crop(images, torch.Generator().manual_seed(1))
     gpu = flip_crop(images.to("cuda"), torch.Generator().manual_seed(1))
     assert torch.equal(cpu, gpu.cpu())
+
+
+def test_a_single_class_is_refused_clearly():
+    import numpy as np
+
+    from audit.errors import InputError
+    from audit.models import build_model
+    from audit.training import TrainRecipe, train_model
+
+    X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    y = np.ones(20, dtype=np.int64)
+    for name in ("mlp", "xgboost"):
+        model = build_model(name, input_shape=(3,), n_classes=2, seed=0)
+        with pytest.raises(InputError, match="at least 2 classes.*only class 1 in all 20 records"):
+            train_model(model, X, y, TrainRecipe(epochs=1), seed=0, device="cpu")
