@@ -19,7 +19,7 @@ from .config import AuditConfig
 from .environment import environment
 from .errors import InputError, NotApplicableError
 from .metrics import evaluate
-from .progress import progress
+from .progress import progress, progress_enabled
 from .seeding import derive_seed
 from .signals import Signals, compute_signals
 
@@ -130,7 +130,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         recipe = dataclasses.replace(recipe, **config.model.training)
     trained = train_model(
         model, dataset.X[split.train], dataset.y[split.train], recipe,
-        seed=derive_seed(config.seed, "train"), device=device, progress=show_progress,
+        seed=derive_seed(config.seed, "train"), device=device, progress=progress_enabled(show_progress),
     )
     adapter = as_adapter(trained.model, n_classes=dataset.n_classes)
     signals = membership_signals(adapter, dataset, split)
