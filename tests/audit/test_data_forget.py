@@ -122,7 +122,7 @@ def test_red_predicate_on_synthetic_images():
     X = np.zeros((n, 3, 8, 8), dtype=np.float32)
     X[:, 2] = 0.8  # blue
     X[::3, :, :4, :] = np.array([0.9, 0.05, 0.05], dtype=np.float32)[:, None, None]  # half red
-    data = Dataset(name="synthetic", X=X, y=np.zeros(n, dtype=int), n_classes=1, kind="image")
+    data = Dataset(name="synthetic", X=X, y=np.zeros(n, dtype=int), n_classes=2, kind="image")
     split = Split(train=np.arange(8), test=np.arange(8, 12), n=n)
     f = select_forget(data, split, {"kind": "predicate", "predicate": "red"}, seed=0)
     assert f.forget.tolist() == [0, 3, 6]
