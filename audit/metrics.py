@@ -402,3 +402,26 @@ def evaluate(member_scores: object, nonmember_scores: object, *, fprs: Iterable[
         confidence=confidence,
         n_bootstrap=n_bootstrap,
     )
+
+
+def score_histogram(member_scores: object, nonmember_scores: object, *, bins: int = 30,
+                    clip_quantile: float = 0.005) -> dict[str, list[float]]:
+    """Histograms of member and non-member scores on shared, equal-width bins.
+
+    The bins span the pooled ``clip_quantile`` to ``1 - clip_quantile`` quantiles, so
+    a few extreme scores (losses of hundreds) do not squeeze the rest into one bin;
+    scores outside are counted in the end bins. Only counts leave this function (no
+    per-record value), so a report built from it holds no training record.
+    """
+    members = as_scores(member_scores, "member_scores")
+    nonmembers = as_scores(nonmember_scores, "nonmember_scores")
+    bins = check_count(bins, "bins", 1)
+    pooled = np.concatenate((members, nonmembers))
+    lo, hi = np.quantile(pooled, [clip_quantile, 1.0 - clip_quantile])
+    if not hi > lo:
+        lo, hi = float(pooled.min()), float(pooled.max())
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = np.linspace(lo, hi, bins + 1)
+    count = lambda s: np.histogram(np.clip(s, lo, hi), bins=edges)[0]  # noqa: E731
+    return {"bins": edges.tolist(), "members": count(members).tolist(), "nonmembers": count(nonmembers).tolist()}

@@ -18,7 +18,7 @@ from . import __version__, TOOL_NAME
 from .config import AuditConfig
 from .environment import environment
 from .errors import InputError, NotApplicableError
-from .metrics import evaluate
+from .metrics import evaluate, score_histogram
 from .progress import progress, progress_enabled
 from .seeding import derive_seed
 from .signals import Signals, compute_signals
@@ -76,7 +76,8 @@ def evaluate_attacks(
             seed=derive_seed(config.seed, "bootstrap", model, mitigation, attack_name, members),
         )
         entries.append({"model": model, "mitigation": mitigation, "attack": attack_name,
-                        "members": members, "nonmembers": "test", **metrics.to_dict()})
+                        "members": members, "nonmembers": "test", **metrics.to_dict(),
+                        "histogram": score_histogram(scores[is_member], scores[~is_member])})
     return entries
 
 

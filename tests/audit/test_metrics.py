@@ -350,3 +350,20 @@ def test_epsilon_from_counts_matches_public_function():
     m, n = scores(13, 400, 500, shift=1.0, decimals=1)
     r = ScoreRanking(m, n)
     assert epsilon_lower_bound_from_counts(r.member_counts, r.nonmember_counts) == epsilon_lower_bound(m, n)
+
+
+def test_score_histogram_counts_every_score_on_shared_bins():
+    from audit.metrics import score_histogram
+
+    g = np.random.default_rng(0)
+    m, n = g.normal(1, 1, 500), np.r_[g.normal(0, 1, 400), [-1e6]]  # one extreme score
+    h = score_histogram(m, n, bins=20)
+    assert len(h["bins"]) == 21 and len(h["members"]) == len(h["nonmembers"]) == 20
+    assert sum(h["members"]) == 500 and sum(h["nonmembers"]) == 401
+    assert h["bins"][0] > -10  # the extreme score is clipped into the first bin, not stretching it
+    assert h["nonmembers"][0] >= 1
+    # members sit to the right of non-members
+    centres = (np.array(h["bins"][1:]) + np.array(h["bins"][:-1])) / 2
+    assert np.average(centres, weights=h["members"]) > np.average(centres, weights=h["nonmembers"])
+    tie = score_histogram(np.ones(3), np.ones(2), bins=4)
+    assert sum(tie["members"]) == 3 and sum(tie["nonmembers"]) == 2
