@@ -13,6 +13,7 @@ from .base import Attack
 from .registry import ATTACKS
 from . import threshold as _threshold  # noqa: F401  (registers loss, confidence, entropy, modified-entropy)
 from . import loss_lr as _loss_lr  # noqa: F401  (registers loss-lr)
+from . import label_only as _label_only  # noqa: F401  (registers gap)
 
 
 def create_attack(name: str, /, *, seed: int | None = None, **options) -> Attack:

@@ -547,3 +547,230 @@ __all__ = [
     "as_adapter",
     "model_sha256",
 ]
+
+
+# ---------------------------------------------------------------------------- more output mitigations
+#
+# Top-k, rounding and output noise release probabilities (kind "probs"); each accepts an inner
+# model giving logits or probs (softmax / renormalised first) and refuses a label-only one.
+
+
+def _check_int_param(param: str, value: Any, low: int, high: Optional[int] = None, note: str = "") -> int:
+    """``value`` as an int in [low, high]; an InputError naming ``param`` otherwise."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, np.integer))
+    if ok:
+        ok = value >= low and (high is None or value <= high)
+    if not ok:
+        allowed = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+        raise bad_value(param, allowed + note, value)
+    return int(value)
+
+
+def _check_sigma(value: Any) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    if not ok or not math.isfinite(float(value)) or float(value) < 0:
+        raise bad_value("sigma", "a finite number >= 0", value)
+    return float(value)
+
+
+def _check_seed_param(value: Any) -> int:
+    from .seeding import check_seed
+
+    return check_seed(value)
+
+
+def _needs_posteriors(inner: ModelAdapter, what: str) -> None:
+    if inner.output_kind == "labels":
+        raise InputError(f"{what} needs logits or probs; the inner model gives labels only")
+
+
+def _probabilities(outputs: Outputs) -> np.ndarray:
+    """Rows of probabilities (n, C), float64, summing to 1 (softmax of logits; probs renormalised)."""
+    if outputs.kind == "logits":
+        return np.exp(outputs.log_probs())
+    p = outputs.values
+    if p.shape[0] == 0:
+        return p.astype(np.float64)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    out = np.zeros((labels.shape[0], n_classes))
+    out[np.arange(labels.shape[0]), labels] = 1.0
+    return out
+
+
+class TopK(_Wrapper):
+    """Release the k largest probabilities; the remaining mass is spread evenly over the
+    other C - k classes, so rows still sum to 1 (outputs of kind "probs").
+
+    The k classes kept are the k largest, ties broken by the lower class index (as argmax
+    does). The spread value is the mean of the dropped probabilities, which is never above
+    the smallest kept one, so the argmax never changes. ``k`` is an integer from 1 to
+    n_classes (k = n_classes changes nothing). With 2 classes top-1 is the identity: the one
+    dropped class gets exactly its own mass back.
+    """
+
+    output_kind = "probs"
+
+    def __init__(self, inner: Any, k: int = 1):
+        super().__init__(inner)
+        _needs_posteriors(self.inner, "top-k")
+        self.k = _check_int_param("k", k, 1, self.n_classes, f" (the model has {self.n_classes} classes)")
+
+    @property
+    def tag(self) -> str:  # type: ignore[override]
+        return f"top-k(k={self.k})"
+
+    def _transform(self, outputs: Outputs) -> Outputs:
+        p = _probabilities(outputs)
+        n, C = p.shape
+        if self.k >= C or n == 0:
+            return Outputs("probs", p, self.n_classes)
+        order = np.argsort(-p, axis=1, kind="stable")  # descending, lower index first among ties
+        keep = order[:, : self.k]
+        rows = np.arange(n)[:, None]
+        kept = p[rows, keep]
+        rest = np.clip(1.0 - kept.sum(axis=1), 0.0, None) / (C - self.k)
+        out = np.repeat(rest[:, None], C, axis=1)
+        out[rows, keep] = kept
+        return Outputs("probs", out, self.n_classes)
+
+
+class Rounding(_Wrapper):
+    """Probabilities rounded to ``decimals`` decimal places, then renormalised (kind "probs").
+
+    Rounding is numpy's (half to even). A row whose every entry rounds to 0 (possible for
+    small ``decimals``, e.g. 0.4 / 0.3 / 0.3 at 0 decimals) becomes the one-hot vector of
+    the model's predicted class. Rounding can tie the top class with another one; the
+    top class is then raised by one unit in the last place (``np.nextafter``) so that the
+    released vector's argmax is still the model's prediction (the label an API releases
+    anyway), so accuracy is unchanged. ``decimals`` is an integer >= 0.
+    """
+
+    output_kind = "probs"
+
+    def __init__(self, inner: Any, decimals: int = 1):
+        super().__init__(inner)
+        _needs_posteriors(self.inner, "rounding")
+        self.decimals = _check_int_param("decimals", decimals, 0)
+
+    @property
+    def tag(self) -> str:  # type: ignore[override]
+        return f"rounding(decimals={self.decimals})"
+
+    def _transform(self, outputs: Outputs) -> Outputs:
+        p = _probabilities(outputs)
+        n = p.shape[0]
+        if n == 0:
+            return Outputs("probs", p, self.n_classes)
+        top = np.argmax(p, axis=1)
+        r = np.round(p, self.decimals)
+        sums = r.sum(axis=1)
+        zero = sums <= 0.0
+        r[zero] = _one_hot(top[zero], self.n_classes)
+        sums[zero] = 1.0
+        r = r / sums[:, None]
+        rows = np.arange(n)
+        others = r.copy()
+        others[rows, top] = -np.inf
+        tied = others.max(axis=1) >= r[rows, top]
+        r[rows[tied], top[tied]] = np.nextafter(r[rows[tied], top[tied]], np.inf)
+        return Outputs("probs", r, self.n_classes)
+
+
+def _exact_numpy(X: Any) -> np.ndarray:
+    """X as a numpy array without loss of precision (torch tensors keep their dtype; bfloat16 becomes float32)."""
+    if hasattr(X, "iloc"):
+        return np.asarray(X)
+    try:
+        import torch
+
+        if isinstance(X, torch.Tensor):
+            t = X.detach().cpu()
+            return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    return np.asarray(X)
+
+
+def _row_digests(X: Any, n_bytes: int, seed: int) -> np.ndarray:
+    """``n_bytes`` pseudo-random bytes per row of X, a function of (seed, the row's content) only.
+
+    Each row is canonicalised (numeric values as little-endian float64 with -0.0 made 0.0,
+    anything else as the repr of its values) and fed with the seed and the row's shape to
+    SHAKE-256, an extendable-output hash. Returns a uint8 array (n, n_bytes).
+    """
+    arr = _exact_numpy(X)
+    n = _n_rows(arr)
+    out = np.empty((n, n_bytes), dtype=np.uint8)
+    prefix = b"mia-audit output-noise\0" + seed.to_bytes(8, "little") + repr(tuple(arr.shape[1:])).encode() + b"\0"
+    numeric = np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating) or arr.dtype == np.bool_
+    if numeric:
+        canon = np.ascontiguousarray(arr.astype("<f8") + 0.0).reshape(n, -1)
+        for i in range(n):
+            out[i] = np.frombuffer(hashlib.shake_256(prefix + canon[i].tobytes()).digest(n_bytes), np.uint8)
+    else:
+        for i in range(n):
+            row = repr(np.asarray(arr[i]).tolist()).encode()
+            out[i] = np.frombuffer(hashlib.shake_256(prefix + row).digest(n_bytes), np.uint8)
+    return out
+
+
+def record_normals(X: Any, n_classes: int, seed: int) -> np.ndarray:
+    """Standard normal draws (n, n_classes), a function of (seed, each row's content) only.
+
+    16 hash bytes per class give two 53-bit uniforms u1 in (0, 1] and u2 in [0, 1);
+    the Box-Muller transform sqrt(-2 ln u1) cos(2 pi u2) makes them one standard normal.
+    """
+    raw = _row_digests(X, 16 * n_classes, seed)
+    words = raw.view("<u8").reshape(raw.shape[0], n_classes, 2)
+    u1 = ((words[..., 0] >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53
+    u2 = (words[..., 1] >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+class OutputNoise(_Wrapper):
+    """Gaussian noise N(0, sigma^2) added to each probability, clipped at 0 and renormalised
+    (outputs of kind "probs").
+
+    How the seed is used: the noise of a record is a function of (seed, the record's own
+    content) only, drawn from a SHAKE-256 hash of both (:func:`record_normals`). So the
+    same record gets the same noise in every call, in any batch, at any batch size and
+    position, and after any other calls: an attacker cannot average the noise away by
+    asking again, and results do not depend on the order of calls. Two identical records
+    get identical outputs (as from a deterministic model). Different seeds give
+    independent noise. Noise can change the argmax (and so the accuracy). A row whose
+    every entry is clipped to 0 becomes the one-hot vector of its largest noisy value.
+    """
+
+    output_kind = "probs"
+
+    def __init__(self, inner: Any, sigma: float = 0.1, seed: int = 0):
+        super().__init__(inner)
+        _needs_posteriors(self.inner, "output noise")
+        self.sigma = _check_sigma(sigma)
+        self.seed = _check_seed_param(seed)
+
+    @property
+    def tag(self) -> str:  # type: ignore[override]
+        return f"output-noise(sigma={self.sigma:g}, seed={self.seed})"
+
+    def predict(self, X: Any, *, batch_size: Optional[int] = None) -> Outputs:
+        X = _as_input(X)
+        p = _probabilities(self.inner.predict(X, batch_size=batch_size))
+        if p.shape[0] == 0 or self.sigma == 0.0:
+            return Outputs("probs", p, self.n_classes)
+        noisy = p + self.sigma * record_normals(X, self.n_classes, self.seed)
+        clipped = np.clip(noisy, 0.0, None)
+        sums = clipped.sum(axis=1)
+        zero = sums <= 0.0
+        clipped[zero] = _one_hot(np.argmax(noisy[zero], axis=1), self.n_classes)
+        sums[zero] = 1.0
+        return Outputs("probs", clipped / sums[:, None], self.n_classes)
+
+    def _transform(self, outputs: Outputs) -> Outputs:  # pragma: no cover - predict needs X
+        raise NotImplementedError("OutputNoise needs the inputs; call predict(X)")
+
+
+__all__ += ["TopK", "Rounding", "OutputNoise", "record_normals"]

@@ -26,7 +26,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
-    """The demo: an MLP on the bundled Adult data, a random 5 % forget set, every attack."""
+    """The demo: an MLP on the bundled Adult data, a random 5 % forget set, every attack,
+    with and without the label-only and (fitted) temperature mitigations."""
     from .config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
 
     if quick:
@@ -37,9 +38,11 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
         data = DataConfig(name="adult", train_size=10000, test_size=10000)
         model = ModelConfig(name="mlp", params={"hidden": [256, 256]}, training={"epochs": 40})
         metrics = MetricsConfig(n_bootstrap=200)
+    data.validation_size = 1000  # from records outside train and test: fits the temperature
+    mitigations = [{"name": "label-only"}, {"name": "temperature", "T": "fit"}]
     return AuditConfig(data=data, model=model, forget=ForgetConfig(kind="random", fraction=0.05),
                        attacks=AttackConfig(members=["train", "forget"]), metrics=metrics,
-                       seed=seed, device=device)
+                       mitigations=mitigations, seed=seed, device=device)
 
 
 def _run_and_write(config, out: str, *, quiet: bool) -> int:
@@ -82,11 +85,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from unlearners import UNLEARNERS
 
     from .data import DATASETS, PREDICATES
+    from .mitigations import MITIGATIONS
     from .models import MODELS
 
     sections = [
         ("attacks", ATTACKS), ("unlearners", UNLEARNERS), ("datasets", DATASETS),
-        ("models", MODELS), ("forget predicates", PREDICATES),
+        ("models", MODELS), ("forget predicates", PREDICATES), ("mitigations", MITIGATIONS),
     ]
     for title, registry in sections:
         print(f"{title}:")
@@ -94,9 +98,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
             print("  (none yet)")
         for name in registry.names():
             print(f"  {name:<18} {registry.describe(name)}")
-    print("mitigations:")
-    print(f"  {'label-only':<18} only the predicted label is released (audit.adapters.LabelOnly)")
-    print(f"  {'temperature':<18} softmax at temperature T (audit.adapters.Temperature)")
     return EXIT_OK
 
 

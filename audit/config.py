@@ -11,6 +11,7 @@ TOML layout (every key optional except ``data.name``)::
     data_dir = "../shared/data"  # for datasets not shipped with the package (relative to this file)
     train_size = 0.5           # fraction of the pool or a count; default: what test leaves
     test_size = 0.5
+    validation_size = 1000     # for mitigations that fit something (temperature T = "fit")
     stratify = true
     options = { }              # loader options, e.g. { as_ = "sequence" } for digits
 
@@ -27,6 +28,12 @@ TOML layout (every key optional except ``data.name``)::
     names = ["loss", "loss-lr"] # default: every registered single-model attack
     members = ["train", "forget"]
     options = { loss-lr = { n_splits = 5 } }
+
+    [[mitigations]]            # each evaluated on the trained model (see `mia-audit list`)
+    name = "label-only"
+    [[mitigations]]
+    name = "temperature"
+    T = "fit"                  # fitted on data.validation_size records from outside train and test
 
     [metrics]
     fprs = [0.001, 0.01, 0.1]
@@ -59,6 +66,7 @@ class DataConfig:
     data_dir: str | None = None
     train_size: float | int | None = None
     test_size: float | int = 0.5
+    validation_size: float | int | None = None  # drawn from records in neither train nor test
     stratify: bool = True
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -107,6 +115,7 @@ class AuditConfig:
     forget: ForgetConfig = field(default_factory=ForgetConfig)
     attacks: AttackConfig = field(default_factory=AttackConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    mitigations: list[dict[str, Any]] = field(default_factory=list)  # [{name = "temperature", T = "fit"}, ...]
     seed: int = 0
     device: str = "auto"
     out: str | None = None
@@ -155,6 +164,11 @@ class AuditConfig:
             raise bad_value("attacks.names", "a list of attack names (see `mia-audit list`)", names)
         if not isinstance(self.attacks.members, (list, tuple)):
             raise bad_value("attacks.members", f"a list drawn from {', '.join(MEMBER_SETS)}", self.attacks.members)
+        if not isinstance(self.mitigations, (list, tuple)) or not all(
+            isinstance(m, dict) and isinstance(m.get("name"), str) for m in self.mitigations
+        ):
+            raise bad_value("mitigations", 'a list of tables, each with a name, e.g. [[mitigations]] name = "label-only"',
+                            self.mitigations)
         check_fprs(self.metrics.fprs, "metrics.fprs")
         check_confidence(self.metrics.confidence, "metrics.confidence")
 
@@ -177,10 +191,10 @@ class AuditConfig:
                 if not isinstance(value, dict):
                     raise InputError(f"{source}: [{key}] must be a table; got {type(value).__name__}")
                 kwargs[key] = _build(sections[key], value, f"{source}: [{key}]")
-            elif key in ("seed", "device", "out"):
+            elif key in ("seed", "device", "out", "mitigations"):
                 kwargs[key] = value
             else:
-                allowed = sorted(list(sections) + ["seed", "device", "out"])
+                allowed = sorted(list(sections) + ["seed", "device", "out", "mitigations"])
                 raise InputError(f"{source}: unknown key {key!r}; allowed keys are {', '.join(allowed)}")
         return cls(**kwargs)
 

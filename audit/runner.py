@@ -65,7 +65,9 @@ def evaluate_attacks(
                                **config.attacks.options.get(attack_name, {}))
         try:
             scores = attack.membership_scores(both, is_member)
-        except NotApplicableError:
+        except NotApplicableError as exc:  # e.g. a loss attack on label-only outputs: n/a, never 0.5
+            entries.append({"model": model, "mitigation": mitigation, "attack": attack_name, "members": members,
+                            "nonmembers": "test", "applicable": False, "reason": str(exc)})
             continue
         metrics = evaluate(
             scores[is_member],
@@ -76,7 +78,7 @@ def evaluate_attacks(
             seed=derive_seed(config.seed, "bootstrap", model, mitigation, attack_name, members),
         )
         entries.append({"model": model, "mitigation": mitigation, "attack": attack_name,
-                        "members": members, "nonmembers": "test", **metrics.to_dict(),
+                        "members": members, "nonmembers": "test", "applicable": True, **metrics.to_dict(),
                         "histogram": score_histogram(scores[is_member], scores[~is_member])})
     return entries
 
@@ -101,6 +103,10 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         ATTACKS.get(name)
     for name in attack_names:  # unknown names and options fail now, not after training
         create_attack(name, seed=config.seed, **config.attacks.options.get(name, {}))
+    from .mitigations import create_mitigation
+
+    mitigations = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
+                   for m in config.mitigations]
     device = resolve_device(config.device)
 
     dataset = load_dataset(config.data.name, data_dir=config.data.data_dir, **config.data.options)
@@ -138,6 +144,16 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
 
     results = evaluate_attacks(signals, model="original", attack_names=attack_names,
                                config=config, show_progress=show_progress)
+    utility: list[dict[str, Any]] = []
+    if mitigations:
+        from .mitigations import evaluate_mitigations
+
+        entries, utility = evaluate_mitigations(
+            adapter, dataset, split, mitigations=mitigations, attack_names=attack_names, config=config,
+            model_name="original", validation_indices=validation_indices(split, config),
+            show_progress=show_progress,
+        )
+        results += entries
     return {
         "schema_version": 1,
         "tool": {"name": TOOL_NAME, "version": __version__},
@@ -167,7 +183,30 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             "accuracy": accuracy_of(signals),
         }],
         "results": results,
+        **({"mitigations": utility} if mitigations else {}),
     }
+
+
+def validation_indices(split, config: AuditConfig) -> np.ndarray | None:
+    """``data.validation_size`` records drawn (seeded) from those in neither train nor test."""
+    size = config.data.validation_size
+    if size is None:
+        return None
+    unused = split.unused
+    if isinstance(size, float) and not isinstance(size, bool) and 0 < size < 1:
+        count = int(round(size * split.n))
+    elif isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        count = size
+    else:
+        raise InputError(f"data.validation_size must be a fraction in (0, 1) or a positive count; got {size!r}")
+    if count > unused.size:
+        raise InputError(
+            f"data.validation_size asks for {count} records, but only {unused.size} are in neither train nor test; "
+            "lower data.train_size or data.test_size"
+        )
+    from .seeding import rng
+
+    return np.sort(rng(config.seed, "validation").choice(unused, size=count, replace=False))
 
 
 def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:

@@ -11,15 +11,20 @@ def _fmt_tpr(entry: dict[str, Any], fpr_key: str) -> str:
 
 
 def summary_table(result: dict[str, Any]) -> str:
-    fpr_keys = sorted({k for r in result["results"] for k in r["tpr_at_fpr"]}, key=float)
-    levels = {float(r.get("confidence", 0.95)) for r in result["results"]}
+    measured = [r for r in result["results"] if r.get("applicable", True)]
+    fpr_keys = sorted({k for r in measured for k in r["tpr_at_fpr"]}, key=float)
+    levels = {float(r.get("confidence", 0.95)) for r in measured}
     ci_head = f"AUC {100 * levels.pop():g}% CI" if len(levels) == 1 else "AUC CI"
     head = ["model", "members", "attack", "AUC", ci_head] + [f"TPR@{100 * float(k):g}%" for k in fpr_keys] + ["adv", "eps>="]
     rows = []
     for r in result["results"]:
+        model = r["model"] if r["mitigation"] == "none" else f"{r['model']}+{r['mitigation']}"
+        if not r.get("applicable", True):  # e.g. a loss attack on label-only outputs
+            rows.append([model, f"{r['members']}/{r['nonmembers']}", r["attack"], "n/a", "-"]
+                        + ["-"] * len(fpr_keys) + ["-", "-"])
+            continue
         ci = r.get("auc_ci")
         ci_text = "-" if not ci else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
-        model = r["model"] if r["mitigation"] == "none" else f"{r['model']}+{r['mitigation']}"
         rows.append(
             [model, f"{r['members']}/{r['nonmembers']}", r["attack"], f"{r['auc']:.3f}", ci_text]
             + [_fmt_tpr(r, k) for k in fpr_keys]
@@ -28,7 +33,7 @@ def summary_table(result: dict[str, Any]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths)).rstrip() for line in [head] + rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = sorted({w for r in result["results"] for w in r["warnings"]})
+    notes = sorted({w for r in measured for w in r["warnings"]})
     models = []
     for m in result["models"]:
         acc = m["accuracy"]

@@ -268,3 +268,40 @@ def test_unknown_attack_option_fails_before_training(tiny_config, monkeypatch):
     config.attacks.options = {"loss-lr": {"bogus": 1}}
     with pytest.raises(InputError, match="unknown option 'bogus'"):
         run_audit(config)
+
+
+def test_mitigations_join_the_result_with_na_entries_and_utility(tiny_config):
+    import jsonschema
+
+    from reports.result_json import schema
+
+    config = tiny_config(attacks=["loss", "gap"])
+    config.data.validation_size = 200
+    config.mitigations = [{"name": "label-only"}, {"name": "temperature", "T": "fit"}]
+    result = json.loads(dumps(run_audit(config)))
+    jsonschema.validate(result, schema())
+    by = {(r["mitigation"], r["attack"], r["members"]): r for r in result["results"]}
+    na = by[("label-only", "loss", "train")]
+    assert na["applicable"] is False and "auc" not in na and "label-only" in na["reason"]
+    assert by[("label-only", "gap", "train")]["applicable"] is True
+    # a fitted temperature never changes a prediction, so the gap attack is unchanged
+    assert by[("temperature(T=fit)", "gap", "train")]["auc"] == by[("none", "gap", "train")]["auc"]
+    labels = {m["label"] for m in result["mitigations"]}
+    assert labels == {"label-only", "temperature(T=fit)"}
+    temp = next(m for m in result["mitigations"] if m["name"] == "temperature")
+    assert temp["params"]["T"] == "fit" and temp["params"]["fitted_T"] > 0 and temp["ece"] is not None and temp["ece_before"] is not None
+
+
+def test_unknown_mitigation_fails_before_training(tiny_config):
+    config = tiny_config()
+    config.mitigations = [{"name": "labels-only"}]
+    with pytest.raises(InputError, match="mitigation must be one of .*label-only"):
+        run_audit(config)
+
+
+def test_validation_size_larger_than_the_unused_pool(tiny_config):
+    config = tiny_config()
+    config.data.validation_size = 10**6
+    config.mitigations = [{"name": "temperature", "T": "fit"}]
+    with pytest.raises(InputError, match="validation_size asks for 1000000 records"):
+        run_audit(config)

@@ -1,0 +1,112 @@
+"""``mia-audit check``: the privacy regression gate for pipelines.
+
+    mia-audit check RESULT.json [--max-auc X] [--max-tpr FPR:TPR ...]
+                    [--baseline OLD.json [--tolerance T]] [--model NAME ...] [--members SET ...]
+
+Exit codes: 0 every figure within its limits (prints "all N figures within limits");
+1 a limit or the baseline is exceeded (prints the table of violations); 2 bad input
+(one line on stderr, from :func:`audit.cli.main`).
+
+This module does not import :mod:`audit.cli` (which imports it); input errors are
+raised as :class:`~audit.errors.InputError` or ``argparse.ArgumentTypeError``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any
+
+from .errors import InputError
+
+EXIT_OK, EXIT_CHECK_FAILED = 0, 1
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1]; got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1]; got {text!r}")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0; got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0; got {text!r}")
+    return value
+
+
+def parse_tpr_limit(text: str) -> tuple[float, float]:
+    """``"FPR:TPR"`` (e.g. ``"0.001:0.01"``) as ``(fpr, tpr)``, FPR in (0, 1), TPR in [0, 1]."""
+    allowed = "FPR:TPR with FPR in (0, 1) and TPR in [0, 1], e.g. 0.001:0.01"
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"must be {allowed}; got {text!r}")
+    try:
+        fpr, tpr = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {allowed}; got {text!r}") from None
+    if not 0.0 < fpr < 1.0 or not 0.0 <= tpr <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be {allowed}; got {text!r}")
+    return fpr, tpr
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from reports.result_json import load_result
+
+    from .gates import Limits, check_result, format_violations, summary_line
+
+    if args.tolerance is not None and args.baseline is None:
+        raise InputError("--tolerance needs --baseline OLD.json")
+    tprs: dict[float, float] = {}
+    for fpr, tpr in args.max_tpr or []:
+        if fpr in tprs and tprs[fpr] != tpr:
+            raise InputError(f"--max-tpr gives two limits for FPR {fpr!r}: {tprs[fpr]!r} and {tpr!r}")
+        tprs[fpr] = tpr
+    limits = Limits(max_auc=args.max_auc, max_tpr_at_fpr=tprs)
+    if limits.is_empty and args.baseline is None:
+        raise InputError("check needs a limit (--max-auc, --max-tpr FPR:TPR) or --baseline OLD.json")
+    result = load_result(args.result)
+    baseline = load_result(args.baseline) if args.baseline is not None else None
+    report = check_result(result, limits=None if limits.is_empty else limits, baseline=baseline,
+                          tolerance=args.tolerance or 0.0, models=args.model, members=args.members)
+    if report:
+        print(summary_line(report))
+        print(format_violations(report), end="")
+        return EXIT_CHECK_FAILED
+    for note in report.notes:
+        print(f"note: {note}")
+    print(summary_line(report))
+    return EXIT_OK
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``check`` command to the CLI's subparsers; returns its parser."""
+    p = subparsers.add_parser(
+        "check", help="fail (exit 1) when a result's AUC or TPR@FPR exceeds a limit or a baseline",
+        description="Check a result JSON against limits and/or a baseline result. Exit 0: all figures "
+                    "within limits; 1: a limit or the baseline is exceeded (table printed); 2: bad input.")
+    p.add_argument("result", metavar="RESULT.json", help="the result to check")
+    p.add_argument("--max-auc", type=_unit_float, default=None, metavar="X",
+                   help="highest AUC allowed for every checked entry")
+    p.add_argument("--max-tpr", type=parse_tpr_limit, action="extend", nargs="+", default=None,
+                   metavar="FPR:TPR", help="highest TPR allowed at an FPR, e.g. 0.001:0.01 (repeatable)")
+    p.add_argument("--baseline", default=None, metavar="OLD.json",
+                   help="a previous result: fail when a figure rose above it by more than --tolerance")
+    p.add_argument("--tolerance", type=_tolerance, default=None, metavar="T",
+                   help="how much a figure may rise over the baseline (default 0)")
+    p.add_argument("--model", action="extend", nargs="+", default=None, metavar="NAME",
+                   help="check only these models (default: all)")
+    p.add_argument("--members", action="extend", nargs="+", default=None, metavar="SET",
+                   help="check only these member sets: train, forget, retain (default: all)")
+    p.set_defaults(func=_cmd_check)
+    return p
+
+
+__all__ = ["register", "parse_tpr_limit"]

@@ -1,0 +1,339 @@
+"""Mitigations against membership inference, and what they change.
+
+A :class:`Mitigation` holds a name and parameters. ``apply(adapter)`` returns a new
+adapter wrapping the given one (:mod:`audit.adapters` wrappers), so every attack runs
+on a defended model unchanged; the given adapter and its model are never modified.
+
+``MITIGATIONS`` (``create_mitigation(name, **params)``):
+
+==============  ===================================================  ==================
+name            what the model releases                              parameters
+==============  ===================================================  ==================
+label-only      the predicted label only                             none
+temperature     softmax(logits / T); T = "fit": the T minimising     T (a number > 0 or
+                the NLL on the validation data given to ``apply``     "fit"), default "fit"
+top-k           the k largest probabilities, the rest spread evenly  k = 1
+rounding        probabilities rounded to ``decimals`` places         decimals = 1
+output-noise    probabilities + N(0, sigma^2), clipped, renormalised sigma = 0.1, seed = 0
+dp-sgd          (training time) DP-SGD with opacus: optional extra   not available yet
+==============  ===================================================  ==================
+
+Output mitigations (all but dp-sgd) are applied after training; dp-sgd changes training
+and needs ``pip install 'mia-audit[dp]'``.
+
+:func:`evaluate_mitigations` runs attacks on each mitigated model and measures the
+utility it keeps (accuracy, expected calibration error). It is orchestration: it imports
+:mod:`audit.runner` (and through it :mod:`attacks`) when called, never at import time,
+so importing this module stays core-only and ``audit.runner`` can import it in turn.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+
+from .adapters import LabelOnly, ModelAdapter, OutputNoise, Rounding, Temperature, TopK, as_adapter
+from .adapters import _check_int_param, _check_seed_param, _check_sigma
+from .errors import InputError, bad_value
+from .registry import Registry
+
+MITIGATIONS: Registry = Registry("mitigation")
+
+DP_EXTRA_MESSAGE = "dp-sgd needs the optional extra: pip install 'mia-audit[dp]'"
+
+
+# ---------------------------------------------------------------------------- the contract
+
+
+class Mitigation:
+    """A named defence with parameters; ``apply`` wraps an adapter (never modifies it).
+
+    ``kind`` is "output" (wraps a trained model's outputs) or "training" (changes training).
+    ``label`` names this mitigation with its parameters, e.g. ``temperature(T=2)``; it is the
+    ``mitigation`` field of result entries, so two mitigations of one audit must differ in it.
+    """
+
+    name: str = ""
+    kind: str = "output"
+    needs_validation: bool = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = dict(params)
+
+    def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
+        """A new adapter releasing the mitigated outputs of ``adapter`` (a model or an adapter).
+
+        ``validation`` = (X, y): records neither in the audit's members nor non-members, for
+        mitigations that fit something (temperature with T = "fit"); others ignore it.
+        """
+        raise NotImplementedError  # pragma: no cover
+
+    def applied_params(self, wrapped: ModelAdapter) -> dict[str, Any]:
+        """The parameters with what ``apply`` fitted (e.g. the fitted temperature) added."""
+        return dict(self.params)
+
+    @property
+    def label(self) -> str:
+        if not self.params:
+            return self.name
+        return f"{self.name}({', '.join(f'{k}={_fmt(v)}' for k, v in self.params.items())})"
+
+    def describe(self) -> dict[str, Any]:
+        """{"name", "label", "kind", "params"} for reports."""
+        return {"name": self.name, "label": self.label, "kind": self.kind, "params": dict(self.params)}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{type(self).__name__}({params})"
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _check_validation(validation: Any) -> tuple[Any, np.ndarray]:
+    if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+        raise bad_value("validation", "a pair (X, y) of validation records and their labels",
+                        type(validation).__name__)
+    X, y = validation
+    return X, np.asarray(y)
+
+
+# ---------------------------------------------------------------------------- output mitigations
+
+
+@MITIGATIONS.register("label-only", help="only the predicted label is released (Chen et al. 2021, seed paper 003)")
+class LabelOnlyMitigation(Mitigation):
+    name = "label-only"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
+        return LabelOnly(as_adapter(adapter))
+
+
+@MITIGATIONS.register("temperature", help="softmax at temperature T, fixed or fitted on validation data (Guo et al. 2017)")
+class TemperatureMitigation(Mitigation):
+    name = "temperature"
+
+    def __init__(self, *, T: Any = "fit") -> None:
+        if T != "fit":
+            ok = isinstance(T, (int, float, np.integer, np.floating)) and not isinstance(T, bool)
+            if not ok or not math.isfinite(float(T)) or float(T) <= 0:
+                raise bad_value("T", "a finite number > 0 or 'fit'", T)
+            T = float(T)
+        super().__init__(T=T)
+        self.needs_validation = T == "fit"
+
+    def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
+        from .calibration import fit_temperature
+
+        adapter = as_adapter(adapter)
+        T = self.params["T"]
+        if T == "fit":
+            if adapter.output_kind == "labels":
+                raise InputError("temperature scaling needs logits or probs; the inner model gives labels only")
+            if validation is None:
+                raise InputError(
+                    "temperature with T='fit' needs validation data: apply(adapter, validation=(X, y)) "
+                    "(in evaluate_mitigations: validation_indices), or a fixed T"
+                )
+            X, y = _check_validation(validation)
+            T = fit_temperature(adapter.predict(X), y)
+        return Temperature(adapter, T)
+
+    def applied_params(self, wrapped: ModelAdapter) -> dict[str, Any]:
+        params = dict(self.params)
+        if params["T"] == "fit" and isinstance(wrapped, Temperature):
+            params["fitted_T"] = wrapped.T
+        return params
+
+
+@MITIGATIONS.register("top-k", help="only the k largest probabilities; the rest spread evenly")
+class TopKMitigation(Mitigation):
+    name = "top-k"
+
+    def __init__(self, *, k: int = 1) -> None:
+        super().__init__(k=_check_int_param("k", k, 1))
+
+    def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
+        return TopK(as_adapter(adapter), self.params["k"])
+
+
+@MITIGATIONS.register("rounding", help="probabilities rounded to a number of decimals")
+class RoundingMitigation(Mitigation):
+    name = "rounding"
+
+    def __init__(self, *, decimals: int = 1) -> None:
+        super().__init__(decimals=_check_int_param("decimals", decimals, 0))
+
+    def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
+        return Rounding(as_adapter(adapter), self.params["decimals"])
+
+
+@MITIGATIONS.register("output-noise", help="Gaussian noise on the probabilities, fixed per record by a seed")
+class OutputNoiseMitigation(Mitigation):
+    name = "output-noise"
+
+    def __init__(self, *, sigma: float = 0.1, seed: int = 0) -> None:
+        super().__init__(sigma=_check_sigma(sigma), seed=_check_seed_param(seed))
+
+    def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
+        return OutputNoise(as_adapter(adapter), self.params["sigma"], self.params["seed"])
+
+
+# ---------------------------------------------------------------------------- training-time mitigations
+
+
+class DPSGDMitigation(Mitigation):
+    """Placeholder for DP-SGD training (opacus); it cannot wrap an already trained model."""
+
+    name = "dp-sgd"
+    kind = "training"
+
+    def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
+        raise InputError(
+            "dp-sgd is a training-time mitigation: it changes how the model is trained and cannot wrap "
+            "an already trained model; DP-SGD training is not available in this version"
+        )
+
+
+@MITIGATIONS.register("dp-sgd", help="(training time) DP-SGD with opacus; optional extra mia-audit[dp]")
+def _dp_sgd(**params: Any) -> Mitigation:
+    try:
+        import opacus  # noqa: F401
+    except ImportError:
+        raise InputError(DP_EXTRA_MESSAGE) from None
+    return DPSGDMitigation(**params)
+
+
+# ---------------------------------------------------------------------------- factory
+
+
+def create_mitigation(name: str, /, **params: Any) -> Mitigation:
+    """The mitigation registered as ``name`` with ``params``; unknown names and parameters
+    raise an :class:`InputError` listing what is allowed."""
+    factory = MITIGATIONS.get(name)
+    accepted = inspect.signature(factory).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            allowed = ", ".join(sorted(accepted)) or "none"
+            raise InputError(f"parameters of mitigation {name!r}: unknown parameter {unknown[0]!r}; allowed: {allowed}")
+    return factory(**params)
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def evaluate_mitigations(
+    adapter: Any,
+    dataset: Any,
+    split: Any,
+    *,
+    mitigations: Sequence[Mitigation],
+    attack_names: Iterable[str],
+    config: Any,
+    model_name: str = "original",
+    validation_indices: Any = None,
+    show_progress: Optional[bool] = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Attack results and utility of every mitigation applied to one model.
+
+    adapter             the (unmitigated) model or its adapter; never modified
+    dataset, split      the audit's data set and split (members: config.attacks.members;
+                        non-members: split.test)
+    mitigations         Mitigation objects (``create_mitigation``); their labels must differ
+    attack_names        attacks to run (names in ``attacks.ATTACKS``)
+    config              the :class:`~audit.config.AuditConfig` (member sets, metrics, seed)
+    validation_indices  pool indices of records for mitigations that fit something
+                        (temperature with T = "fit"); they must lie outside train and test
+
+    Returns ``(entries, utility)``. ``entries`` are result entries as
+    :func:`audit.runner.evaluate_attacks` makes them, with ``"mitigation"`` = the
+    mitigation's label and ``"applicable": True``; an attack that needs signals the
+    mitigated outputs do not give (a loss from labels only) gets, per member set, an entry
+    ``{"model", "mitigation", "attack", "members", "nonmembers", "applicable": False,
+    "reason"}`` with no figures. ``utility`` holds one dict per mitigation:
+    ``{"name", "label", "model", "params", "accuracy": {"train", "test", "forget",
+    "retain"}, "ece", "ece_before"}``, ECE on the test set (None for label-only outputs).
+    """
+    from attacks import ATTACKS
+
+    from .calibration import expected_calibration_error
+    from .config import AuditConfig
+    from .data.dataset import check_indices
+    from .runner import accuracy_of, evaluate_attacks, membership_signals
+
+    if not isinstance(config, AuditConfig):
+        raise InputError(f"config must be an audit.config.AuditConfig; got {type(config).__name__}")
+    if not isinstance(mitigations, (list, tuple)):
+        raise bad_value("mitigations", "a list of Mitigation objects (create_mitigation)", type(mitigations).__name__)
+    for m in mitigations:
+        if not isinstance(m, Mitigation):
+            raise bad_value("mitigations", "a list of Mitigation objects (create_mitigation)", m)
+    labels = [m.label for m in mitigations]
+    repeated = sorted({x for x in labels if labels.count(x) > 1})
+    if repeated:
+        raise InputError(f"mitigations must differ in name or parameters; {repeated[0]!r} is given twice")
+    if isinstance(attack_names, str):
+        raise bad_value("attack_names", "a list of attack names", attack_names)
+    attack_names = list(attack_names)
+    for name in attack_names:
+        ATTACKS.get(name)
+    adapter = as_adapter(adapter, n_classes=dataset.n_classes)
+
+    validation = None
+    if validation_indices is not None:
+        idx = check_indices(validation_indices, len(dataset), "validation_indices")
+        for part in ("train", "test"):
+            both = np.intersect1d(idx, getattr(split, part))
+            if both.size:
+                raise InputError(
+                    f"validation_indices must lie outside the audit's {part} set; {both.size} of them are in it "
+                    f"(first: {int(both[0])}); use records of neither set, e.g. split.unused"
+                )
+        if idx.size:
+            validation = (dataset.X[idx], dataset.y[idx])
+    for m in mitigations:
+        if m.needs_validation and validation is None:
+            raise InputError(f"mitigation {m.label!r} fits on validation data; give validation_indices")
+
+    X_test, y_test = dataset.X[split.test], dataset.y[split.test]
+    before = adapter.predict(X_test)
+    ece_before = expected_calibration_error(before, y_test) if before.has_posteriors and len(before) else None
+
+    entries: list[dict[str, Any]] = []
+    utility: list[dict[str, Any]] = []
+    for mitigation in mitigations:
+        wrapped = mitigation.apply(adapter, validation=validation)
+        signals = membership_signals(wrapped, dataset, split)
+        entries += evaluate_attacks(signals, model=model_name, attack_names=attack_names, config=config,
+                                    mitigation=mitigation.label, show_progress=show_progress)
+        test_outputs = wrapped.predict(X_test) if wrapped.output_kind != "labels" else None
+        utility.append({
+            "name": mitigation.name,
+            "label": mitigation.label,
+            "model": model_name,
+            "params": mitigation.applied_params(wrapped),
+            "accuracy": accuracy_of(signals),
+            "ece": (expected_calibration_error(test_outputs, y_test)
+                    if test_outputs is not None and len(test_outputs) else None),
+            "ece_before": ece_before,
+        })
+    return entries, utility
+
+
+__all__ = [
+    "MITIGATIONS",
+    "Mitigation",
+    "create_mitigation",
+    "evaluate_mitigations",
+    "DP_EXTRA_MESSAGE",
+]

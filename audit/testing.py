@@ -1,0 +1,265 @@
+"""A privacy assertion for test suites: :func:`assert_membership_privacy`.
+
+::
+
+    from audit.testing import assert_membership_privacy
+
+    def test_model_does_not_leak():
+        assert_membership_privacy(model, (X_train, y_train), (X_test, y_test),
+                                  max_auc=0.6, max_tpr_at_fpr={0.01: 0.05})
+
+The model is attacked with every applicable registered attack (members = the
+training records given, non-members = held-out records), the figures are checked
+against the limits and/or a stored baseline (:mod:`audit.gates`), and an
+``AssertionError`` with a table of the figures that exceed is raised. On success the
+result (schema v1) is returned, so it can be saved as the next baseline.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .errors import InputError, NotApplicableError, bad_value
+from .gates import GateReport, Limits, check_result, check_tolerance, format_violations, summary_line
+from .metrics import DEFAULT_FPRS, check_count, check_fprs, evaluate
+from .seeding import check_seed, derive_seed
+
+MODEL_NAME = "model"
+
+
+class MembershipPrivacyError(AssertionError):
+    """A membership-privacy assertion failed. ``result`` is the audit (schema v1, with its
+    ``gate`` section) and ``violations`` the :class:`~audit.gates.GateReport`."""
+
+    def __init__(self, message: str, *, result: dict[str, Any], violations: GateReport):
+        super().__init__(message)
+        self.result = result
+        self.violations = violations
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _pair(value: object, param: str) -> tuple[Any, Any]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise bad_value(param, "a pair (X, y)", type(value).__name__)
+    return value[0], value[1]
+
+
+def _n_rows(X: Any) -> int:
+    shape = getattr(X, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) >= 1 else len(X)
+
+
+def _as_numpy(a: Any) -> np.ndarray:
+    if hasattr(a, "to_numpy"):  # pandas
+        return np.asarray(a.to_numpy())
+    if hasattr(a, "detach") and hasattr(a, "cpu"):  # torch
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def _hash_arrays(digest: "hashlib._Hash", *arrays: Any) -> None:
+    for a in arrays:
+        arr = _as_numpy(a)
+        digest.update(f"{arr.dtype.str}:{arr.shape}\0".encode())
+        if arr.dtype.hasobject:
+            digest.update(repr(arr.tolist()).encode())
+        else:
+            digest.update(np.ascontiguousarray(arr).tobytes())
+
+
+def _device_of(model: Any) -> str:
+    try:
+        from .adapters import _is_torch_module
+
+        if _is_torch_module(model):
+            from .device import model_device
+
+            return str(model_device(model))
+        inner = getattr(model, "unwrap", None)
+        if callable(inner) and _is_torch_module(inner()):
+            from .device import model_device
+
+            return str(model_device(inner()))
+    except Exception:  # pragma: no cover - the device is informative only
+        pass
+    return "cpu"
+
+
+def _attack_needs_references(factory: Any) -> bool:
+    """Attacks that need reference (shadow) models cannot run from one model's signals."""
+    for attr in ("requires_references", "requires_reference_models", "needs_references", "requires_reference"):
+        if getattr(factory, attr, False):
+            return True
+    return False
+
+
+def _load_baseline(baseline: object) -> dict[str, Any] | None:
+    if baseline is None:
+        return None
+    if isinstance(baseline, (str, Path)):
+        from reports.result_json import load_result
+
+        return load_result(baseline)
+    if isinstance(baseline, Mapping):
+        return dict(baseline)
+    raise bad_value("baseline", "a path to a result JSON, a result dict or None", type(baseline).__name__)
+
+
+def _baseline_fprs(baseline: Mapping[str, Any] | None) -> set[float]:
+    out: set[float] = set()
+    if baseline is None:
+        return out
+    for entry in baseline.get("results") or []:
+        tprs = entry.get("tpr_at_fpr") if isinstance(entry, Mapping) else None
+        if isinstance(tprs, Mapping):
+            for k in tprs:
+                try:
+                    f = float(k)
+                except (TypeError, ValueError):
+                    continue
+                if 0.0 < f < 1.0:
+                    out.add(f)
+    return out
+
+
+# ---------------------------------------------------------------------------- the audit
+
+
+def audit_model(
+    model: Any,
+    members: tuple[Any, Any],
+    nonmembers: tuple[Any, Any],
+    *,
+    attacks: Iterable[str] | None = None,
+    fprs: Iterable[float] = DEFAULT_FPRS,
+    n_classes: int | None = None,
+    seed: int = 0,
+    n_bootstrap: int = 0,
+) -> dict[str, Any]:
+    """A minimal schema-v1 result: every attack on ``model``, members vs non-members.
+
+    Signals are computed once per set. With ``attacks=None`` every registered attack
+    that works from one model's signals runs (attacks needing reference models, or
+    signals the outputs do not give, are left out); named attacks must all apply.
+    """
+    from attacks import ATTACKS, create_attack
+
+    from . import TOOL_NAME, __version__
+    from .adapters import as_adapter, model_sha256
+    from .environment import environment
+    from .signals import Signals, compute_signals
+
+    seed = check_seed(seed)
+    n_bootstrap = check_count(n_bootstrap, "n_bootstrap", 0)
+    targets = tuple(sorted(set(check_fprs(tuple(fprs)))))
+    X_in, y_in = _pair(members, "members")
+    X_out, y_out = _pair(nonmembers, "nonmembers")
+    if _n_rows(X_in) == 0 or _n_rows(X_out) == 0:
+        raise InputError(f"members and nonmembers must each hold at least one record; "
+                         f"got {_n_rows(X_in)} and {_n_rows(X_out)}")
+    if attacks is None:
+        names = [n for n in ATTACKS.names() if not _attack_needs_references(ATTACKS.get(n))]
+        explicit = False
+    else:
+        names = [attacks] if isinstance(attacks, str) else list(attacks)
+        if not names:
+            raise bad_value("attacks", "a non-empty list of attack names or None", attacks)
+        explicit = True
+    built = {n: create_attack(n, seed=derive_seed(seed, "attack", n)) for n in names}  # unknown names fail now
+
+    adapter = as_adapter(model, n_classes=n_classes)
+    sig_in = compute_signals(adapter.predict(X_in), _as_numpy(y_in))
+    sig_out = compute_signals(adapter.predict(X_out), _as_numpy(y_out))
+    both = Signals.concat([sig_in, sig_out])
+    is_member = np.r_[np.ones(len(sig_in), bool), np.zeros(len(sig_out), bool)]
+
+    entries = []
+    for name, attack in built.items():
+        missing = [s for s in getattr(attack, "requires", ()) if s not in both.available]
+        if missing and not explicit:
+            continue
+        try:
+            scores = attack.membership_scores(both, is_member)
+        except NotApplicableError as exc:
+            if explicit:
+                raise InputError(f"attacks: {name!r} cannot run on this model's outputs: {exc}") from None
+            continue
+        metrics = evaluate(scores[is_member], scores[~is_member], fprs=targets, n_bootstrap=n_bootstrap,
+                           seed=derive_seed(seed, "bootstrap", MODEL_NAME, "none", name, "train"))
+        entries.append({"model": MODEL_NAME, "mitigation": "none", "attack": name, "members": "train",
+                        "nonmembers": "test", **metrics.to_dict()})
+    if not entries:
+        raise InputError(f"no attack applies to this model's outputs ({adapter.output_kind}); "
+                         f"the registered attacks need {', '.join(sorted(both.available)) or 'posteriors'}")
+
+    digest = hashlib.sha256()
+    _hash_arrays(digest, X_in, y_in, X_out, y_out)
+    acc_in, acc_out = float(sig_in.correct.mean()), float(sig_out.correct.mean())
+    return {
+        "schema_version": 1,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {"kind": "assert_membership_privacy", "attacks": list(built), "seed": seed,
+                   "metrics": {"fprs": list(targets), "n_bootstrap": n_bootstrap}},
+        "environment": environment(_device_of(model)),
+        "data": {"name": "given", "sha256": digest.hexdigest(), "n_train": _n_rows(X_in), "n_test": _n_rows(X_out),
+                 "n_forget": 0, "n_retain": _n_rows(X_in)},
+        "models": [{"name": MODEL_NAME, "role": "original", "unlearner": None,
+                    "architecture": type(adapter.unwrap()).__name__, "seconds": None,
+                    "sha256": model_sha256(model),
+                    "accuracy": {"train": acc_in, "test": acc_out, "retain": acc_in, "forget": None}}],
+        "results": entries,
+    }
+
+
+def assert_membership_privacy(
+    model: Any,
+    members: tuple[Any, Any],
+    nonmembers: tuple[Any, Any],
+    *,
+    max_auc: float | None = None,
+    max_tpr_at_fpr: Mapping[float, float] | None = None,
+    attacks: Iterable[str] | None = None,
+    baseline: str | Path | Mapping[str, Any] | None = None,
+    tolerance: float = 0.0,
+    n_classes: int | None = None,
+    seed: int = 0,
+    n_bootstrap: int = 0,
+) -> dict[str, Any]:
+    """Fail (``AssertionError`` with a table) when membership inference works too well.
+
+    ``members`` / ``nonmembers``: ``(X, y)`` of records the model was / was not trained
+    on. ``model``: anything :func:`audit.adapters.as_adapter` accepts (a callable needs
+    ``n_classes``; wrap it in a ``CallableAdapter`` to say what it returns).
+    ``max_auc``, ``max_tpr_at_fpr`` ({FPR: TPR}): limits on every attack's figures;
+    ``baseline``: a result (path or dict) whose figures must not rise by more than
+    ``tolerance``. At least one of the three is required. Returns the result (schema v1,
+    with a ``gate`` section). Neither the model nor the arrays are changed.
+    """
+    limits = Limits(max_auc=max_auc, max_tpr_at_fpr=dict(max_tpr_at_fpr or {}))
+    tolerance = check_tolerance(tolerance)
+    base = _load_baseline(baseline)
+    if limits.is_empty and base is None:
+        raise InputError("assert_membership_privacy needs max_auc, max_tpr_at_fpr or a baseline; got none")
+    if base is not None and base.get("schema_version") != 1:
+        raise InputError(f"baseline: schema_version must be 1; got {base.get('schema_version')!r}")
+    fprs = set(DEFAULT_FPRS) | set(limits.max_tpr_at_fpr) | _baseline_fprs(base)
+    result = audit_model(model, members, nonmembers, attacks=attacks, fprs=fprs, n_classes=n_classes,
+                         seed=seed, n_bootstrap=n_bootstrap)
+    report = check_result(result, limits=None if limits.is_empty else limits, baseline=base, tolerance=tolerance)
+    result["gate"] = {"limits": limits.to_dict(), "baseline": str(baseline) if isinstance(baseline, (str, Path))
+                      else (None if base is None else "given"), "tolerance": tolerance, **report.to_dict()}
+    if report:
+        message = f"membership privacy check failed: {summary_line(report)}\n{format_violations(report)}"
+        raise MembershipPrivacyError(message, result=result, violations=report)
+    return result
+
+
+__all__ = ["assert_membership_privacy", "audit_model", "MembershipPrivacyError"]

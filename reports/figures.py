@@ -1,0 +1,132 @@
+"""Figures of the PDF report (matplotlib, Agg backend), drawn from result entries alone.
+
+Every function returns PNG bytes and closes its figure. Panels come in rows of at most
+two so that the report can place them row by row and break pages between rows.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Sequence
+
+from .roc_plot import attack_styles, plot_roc_panel
+
+#: Width of one figure row in inches: the printable width of an A4 page with 10 mm margins.
+ROW_WIDTH_IN = 7.48
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure_png(fig, *, dpi: int) -> bytes:
+    """The figure as PNG bytes; the figure is closed afterwards."""
+    plt = _pyplot()
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def roc_row_png(panels: Sequence[tuple[str, list[dict[str, Any]]]], *, styles: dict[str, dict[str, Any]],
+                dpi: int = 150) -> bytes:
+    """One row of at most two ROC panels, each ``(title, entries)``, log-log axes.
+
+    Up to five attacks per panel, each panel has its own legend (with the AUCs); with more,
+    one legend of attack names goes below the row so that it never hides the curves.
+    """
+    plt = _pyplot()
+    from matplotlib.lines import Line2D
+
+    if not 1 <= len(panels) <= 2:
+        raise ValueError(f"a row holds one or two panels; got {len(panels)}")
+    attacks = list(dict.fromkeys(e["attack"] for _, entries in panels for e in entries))
+    shared = max(len(entries) for _, entries in panels) > 5
+    ncol = 3
+    legend_rows = (len(attacks) + 1 + ncol - 1) // ncol if shared else 0
+    legend_in = 0.17 * legend_rows + 0.1 if shared else 0.0
+    height = 3.1 + legend_in
+    fig, axes = plt.subplots(1, 2, figsize=(ROW_WIDTH_IN, height), squeeze=False)
+    for ax, (title, entries) in zip(axes.flat, panels):
+        plot_roc_panel(ax, entries, title=title, styles=styles, legend_fontsize=6.5, legend=not shared)
+        ax.xaxis.label.set_size(8)
+        ax.yaxis.label.set_size(8)
+        ax.title.set_size(9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if shared:
+        handles = [Line2D([], [], linewidth=1.4, **styles.get(a, {})) for a in attacks]
+        handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=1))
+        fig.legend(handles, attacks + ["random guess"], loc="lower center", ncol=ncol, fontsize=6.5,
+                   frameon=False, title="attacks (AUCs in the tables)", title_fontsize=6.5)
+    # fixed margins (in inches) instead of tight_layout: one layout pass less, same look
+    bottom = legend_in + 0.5
+    fig.subplots_adjust(left=0.6 / ROW_WIDTH_IN, right=1 - 0.12 / ROW_WIDTH_IN, wspace=0.3,
+                        bottom=bottom / height, top=1 - 0.3 / height)
+    return figure_png(fig, dpi=dpi)
+
+
+def styles_for(attacks: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Colour and line style per attack (shared by every ROC panel of a report)."""
+    return attack_styles(list(attacks))
+
+
+def valid_histogram(hist: Any) -> bool:
+    """Whether ``hist`` is ``{"bins": edges, "members": counts, "nonmembers": counts}`` with
+    one more edge than counts."""
+    if not isinstance(hist, dict):
+        return False
+    bins, mem, non = hist.get("bins"), hist.get("members"), hist.get("nonmembers")
+    if not all(isinstance(v, list) for v in (bins, mem, non)):
+        return False
+    if len(bins) < 2 or len(mem) != len(bins) - 1 or len(non) != len(bins) - 1:
+        return False
+    return all(isinstance(v, (int, float)) for v in (*bins, *mem, *non))
+
+
+def histogram_row_png(panels: Sequence[tuple[str, dict[str, Any], str]], *, dpi: int = 150) -> bytes:
+    """One row of at most two score histograms, each ``(title, histogram, members_label)``.
+
+    Counts are drawn as shares of each group (members and non-members differ in size).
+    """
+    plt = _pyplot()
+    if not 1 <= len(panels) <= 2:
+        raise ValueError(f"a row holds one or two panels; got {len(panels)}")
+    fig, axes = plt.subplots(1, 2, figsize=(ROW_WIDTH_IN, 2.6), squeeze=False)
+    for ax, (title, hist, members_label) in zip(axes.flat, panels):
+        edges = [float(x) for x in hist["bins"]]
+        shares = {}
+        for key in ("members", "nonmembers"):
+            counts = [float(c) for c in hist[key]]
+            total = sum(counts) or 1.0
+            shares[key] = ([c / total for c in counts], int(sum(counts)))
+        peak = max(max(v[0], default=0.0) for v in shares.values())
+        positive = [x for v in shares.values() for x in v[0] if x > 0]
+        log = peak > 0.3 and bool(positive)  # most records in one bin: a log scale shows the tails
+        floor = min(positive) / 2 if log else 0.0
+        for key, label, color in (("members", members_label, "tab:red"), ("nonmembers", "non-members (test)", "tab:blue")):
+            values, n = shares[key]
+            ax.stairs(values, edges, baseline=floor, fill=True, alpha=0.35, color=color, label=f"{label}, n={n}")
+            ax.stairs(values, edges, baseline=floor, color=color, linewidth=1.0)
+        if log:
+            ax.set_yscale("log", nonpositive="clip")
+            ax.set_ylim(floor, 1.5 * peak)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("attack score (higher = more likely a member)", fontsize=8)
+        ax.set_ylabel("share of records" + (" (log scale)" if log else ""), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6.5, loc="upper left")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.subplots_adjust(left=0.6 / ROW_WIDTH_IN, right=1 - 0.12 / ROW_WIDTH_IN, wspace=0.3,
+                        bottom=0.5 / 2.6, top=1 - 0.3 / 2.6)
+    return figure_png(fig, dpi=dpi)

@@ -1,0 +1,86 @@
+"""A short Markdown summary of a result: verdict, worst attack per model, compact table.
+
+For pull-request comments, CI job summaries and notebooks; rendered from the result JSON alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .pdf_report import (
+    Policy,
+    entry_order,
+    fmt_auc,
+    fmt_tpr,
+    format_created,
+    fpr_levels,
+    is_applicable,
+    model_label,
+    verdict_text,
+    worst_attacks,
+)
+
+
+def _cell(text: Any) -> str:
+    """Table-cell text: pipes escaped, line breaks flattened."""
+    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _fpr_label(fpr: float) -> str:
+    return f"{100 * fpr:g}%"
+
+
+def summary_markdown(result: Mapping[str, Any], *, policy: Policy | None = None) -> str:
+    """Markdown: title line, the verdict against ``policy`` (default: AUC <= 0.6 and
+    TPR@0.1% <= 1%), the worst attack per model, and a table of AUC [CI] and TPR at each FPR
+    for every model, mitigation, member set and attack ('n/a' where an attack does not apply)."""
+    data = result.get("data") or {}
+    tool = result.get("tool") or {}
+    verdict = verdict_text(result, policy)
+    status, _, rest = verdict.partition(": ")
+    lines = [
+        f"## Membership-inference audit: {data.get('name', '?')}",
+        "",
+        f"{format_created(result.get('created'))} · {tool.get('name', 'mia-audit')} {tool.get('version', '')}".rstrip()
+        + f" · n_train {data.get('n_train', '?')}, n_test {data.get('n_test', '?')}, "
+          f"n_forget {data.get('n_forget', '?')}, n_retain {data.get('n_retain', '?')}",
+        "",
+        f"**{status}**: {rest}",
+        "",
+    ]
+    worst = worst_attacks(result)
+    if worst:
+        lines.append("**Worst attack per model**")
+        lines.append("")
+        for w in worst:
+            parts = []
+            if w["by_auc"] is not None:
+                e = w["by_auc"]
+                parts.append(f"highest AUC {fmt_auc(e)} ({e['attack']}, {e['members']} vs test)")
+            if w["by_tpr"] is not None:
+                e = w["by_tpr"]
+                parts.append(f"highest TPR@{_fpr_label(w['fpr'])} {fmt_tpr(e, w['fpr'], ci=False)} "
+                             f"({e['attack']}, {e['members']} vs test)")
+            lines.append(f"- `{model_label(w['model'], w['mitigation'])}`: " + ("; ".join(parts) or "no applicable attack"))
+        lines.append("")
+    fprs = fpr_levels(result)
+    entries = sorted(result.get("results", []), key=entry_order(result))
+    if entries:
+        show_mit = any(e.get("mitigation", "none") != "none" for e in entries)
+        head = ["model"] + (["mitigation"] if show_mit else []) + ["members", "attack", "AUC [95% CI]"] \
+            + [f"TPR@{_fpr_label(f)}" for f in fprs]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "|".join(["---"] * (len(head) - 1 - len(fprs)) + ["---:"] * (1 + len(fprs))) + "|")
+        for e in entries:
+            row = [e["model"]] + ([e.get("mitigation", "none")] if show_mit else []) \
+                + [f"{e['members']} vs test", e["attack"], fmt_auc(e)] + [fmt_tpr(e, f, ci=False) for f in fprs]
+            lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+        lines.append("")
+        warnings = list(dict.fromkeys(w for e in entries if is_applicable(e) for w in e.get("warnings") or []))
+        if warnings:
+            lines.append("Warnings:")
+            lines += [f"- {w}" for w in warnings]
+            lines.append("")
+    else:
+        lines += ["The result holds no attack results.", ""]
+    return "\n".join(lines)
