@@ -7,6 +7,7 @@ or usage (one line on stderr, no traceback, no half-written output).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Sequence
@@ -80,6 +81,29 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _run_and_write(config, out, quiet=args.quiet)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Re-render a result JSON (no model, no data, no GPU) to PDF and/or Markdown."""
+    from reports.markdown_summary import summary_markdown
+    from reports.pdf_report import render_pdf
+    from reports.result_json import load_result, write_bytes_atomic
+
+    from .runner import check_out_dir
+
+    if not args.pdf and not args.md:
+        raise _UsageError("mia-audit report: give --pdf OUT.pdf and/or --md OUT.md")
+    result = load_result(args.result)
+    targets = [(p, kind) for p, kind in ((args.pdf, "pdf"), (args.md, "md")) if p]
+    for path, _ in targets:
+        check_out_dir(os.path.dirname(os.path.abspath(path)))
+    rendered = [(path, render_pdf(result) if kind == "pdf" else summary_markdown(result).encode("utf-8"))
+                for path, kind in targets]
+    for path, data in rendered:
+        write_bytes_atomic(path, data)
+        if not args.quiet:
+            print(f"wrote {path}")
+    return EXIT_OK
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from attacks import ATTACKS
     from unlearners import UNLEARNERS
@@ -133,8 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
     common(run, seed_default=None)
     run.set_defaults(func=_cmd_run)
 
+    rep = sub.add_parser("report", help="render a result JSON to a PDF audit report and/or a Markdown summary")
+    rep.add_argument("result", help="RESULT.json written by demo or run")
+    rep.add_argument("--pdf", default=None, help="write the PDF report here")
+    rep.add_argument("--md", default=None, help="write the Markdown summary here")
+    rep.add_argument("--quiet", action="store_true", help="print nothing on success")
+    rep.set_defaults(func=_cmd_report)
+
     lst = sub.add_parser("list", help="show the registered attacks, unlearners, datasets, models and mitigations")
     lst.set_defaults(func=_cmd_list)
+
+    from . import cli_check
+
+    cli_check.register(sub)
     return parser
 
 

@@ -24,6 +24,8 @@ from .seeding import derive_seed
 from .signals import Signals, compute_signals
 
 RESULT_FILE = "report.json"
+PDF_FILE = "report.pdf"
+SUMMARY_FILE = "summary.md"
 ROC_FILE = "roc.png"
 
 
@@ -215,11 +217,18 @@ def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     Everything is rendered in memory first; each file is then written under a
     temporary name and renamed, so a failure leaves no half-written file.
     """
+    from reports.markdown_summary import summary_markdown
+    from reports.pdf_report import render_pdf
     from reports.result_json import dumps, write_bytes_atomic
     from reports.roc_plot import roc_png_bytes
 
     out = check_out_dir(out_dir)
-    rendered = {RESULT_FILE: dumps(result).encode("utf-8"), ROC_FILE: roc_png_bytes(result)}
+    rendered = {
+        RESULT_FILE: dumps(result).encode("utf-8"),
+        PDF_FILE: render_pdf(result),
+        SUMMARY_FILE: summary_markdown(result).encode("utf-8"),
+        ROC_FILE: roc_png_bytes(result),
+    }
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

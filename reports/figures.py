@@ -112,7 +112,8 @@ def histogram_row_png(panels: Sequence[tuple[str, dict[str, Any], str]], *, dpi:
         positive = [x for v in shares.values() for x in v[0] if x > 0]
         log = peak > 0.3 and bool(positive)  # most records in one bin: a log scale shows the tails
         floor = min(positive) / 2 if log else 0.0
-        for key, label, color in (("members", members_label, "tab:red"), ("nonmembers", "non-members (test)", "tab:blue")):
+        groups = (("members", members_label, "tab:red"), ("nonmembers", "non-members (test)", "tab:blue"))
+        for key, label, color in groups:
             values, n = shares[key]
             ax.stairs(values, edges, baseline=floor, fill=True, alpha=0.35, color=color, label=f"{label}, n={n}")
             ax.stairs(values, edges, baseline=floor, color=color, linewidth=1.0)
@@ -127,6 +128,7 @@ def histogram_row_png(panels: Sequence[tuple[str, dict[str, Any], str]], *, dpi:
         ax.legend(fontsize=6.5, loc="upper left")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
+    two_lines = any("\n" in title for title, _, _ in panels)
     fig.subplots_adjust(left=0.6 / ROW_WIDTH_IN, right=1 - 0.12 / ROW_WIDTH_IN, wspace=0.3,
-                        bottom=0.5 / 2.6, top=1 - 0.3 / 2.6)
+                        bottom=0.5 / 2.6, top=1 - (0.45 if two_lines else 0.3) / 2.6)
     return figure_png(fig, dpi=dpi)

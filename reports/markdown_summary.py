@@ -61,7 +61,8 @@ def summary_markdown(result: Mapping[str, Any], *, policy: Policy | None = None)
                 e = w["by_tpr"]
                 parts.append(f"highest TPR@{_fpr_label(w['fpr'])} {fmt_tpr(e, w['fpr'], ci=False)} "
                              f"({e['attack']}, {e['members']} vs test)")
-            lines.append(f"- `{model_label(w['model'], w['mitigation'])}`: " + ("; ".join(parts) or "no applicable attack"))
+            label = model_label(w["model"], w["mitigation"])
+            lines.append(f"- `{label}`: " + ("; ".join(parts) or "no applicable attack"))
         lines.append("")
     fprs = fpr_levels(result)
     entries = sorted(result.get("results", []), key=entry_order(result))

@@ -136,7 +136,8 @@ class Policy:
             try:
                 f, t = float(fpr), float(tpr)
             except (TypeError, ValueError):
-                raise bad_value("max_tpr_at_fpr", "a mapping of numbers {fpr: max tpr}", dict(self.max_tpr_at_fpr)) from None
+                raise bad_value("max_tpr_at_fpr", "a mapping of numbers {fpr: max tpr}",
+                                dict(self.max_tpr_at_fpr)) from None
             if not 0.0 < f < 1.0:
                 raise bad_value("max_tpr_at_fpr keys", "FPRs in (0, 1)", fpr)
             if not 0.0 <= t <= 1.0:
@@ -193,7 +194,8 @@ def verdict_text(result: Mapping[str, Any], policy: Policy | None = None, *, max
     passed, checks = policy_verdict(result, policy)
     applicable = [c for c in checks if c.applicable]
     n_models = len({c.model for c in applicable})
-    scope = f"{len(applicable)} attack result{'s' if len(applicable) != 1 else ''} on {n_models} model{'s' if n_models != 1 else ''}"
+    scope = (f"{len(applicable)} attack result{'s' if len(applicable) != 1 else ''} on "
+             f"{n_models} model{'s' if n_models != 1 else ''}")
     limits = []
     if policy.max_auc is not None:
         limits.append(f"AUC {policy.max_auc:.2f}")
@@ -451,8 +453,19 @@ def pretty_json(value: Any, indent: int = 0, step: int = 2) -> str:
     return json.dumps(value, default=str)
 
 
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, Mapping):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def _compact_json(value: Any, limit: int = 160) -> str:
-    text = json.dumps(summarise_config(value), sort_keys=True, default=str)
+    """One-line JSON for table cells: summarised, floats to 4 significant digits, cut at ``limit``."""
+    text = json.dumps(_rounded(summarise_config(value)), sort_keys=True, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -694,7 +707,8 @@ def _section_summary(doc: _Doc, result: Mapping[str, Any], policy: Policy) -> No
     pdf.set_draw_color(*((40, 120, 60) if passed else (170, 30, 30)))
     pdf.set_line_width(0.5)
     pdf.set_font("Helvetica", "B", 11)
-    pdf.multi_cell(0, 5.6, text.replace(" %", "\xa0%"), border=1, fill=True, padding=3, align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5.6, text.replace(" %", "\xa0%"), border=1, fill=True, padding=3, align="L",
+                   new_x="LMARGIN", new_y="NEXT")
     pdf.set_line_width(0.2)
     pdf.set_draw_color(0, 0, 0)
     pdf.set_fill_color(255, 255, 255)
@@ -764,7 +778,8 @@ def _section_summary(doc: _Doc, result: Mapping[str, Any], policy: Policy) -> No
     pdf.cell(0, 6, "Review", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     pdf.ln(5)
-    pdf.cell(0, 7, "Reviewed by: _________________________________    Date: _______________", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, "Reviewed by: _________________________________    Date: _______________",
+             new_x="LMARGIN", new_y="NEXT")
     pdf.ln(7)
     pdf.cell(0, 7, "Signature: ___________________________________    Decision:  [ ] accepted   [ ] rejected",
              new_x="LMARGIN", new_y="NEXT")
@@ -833,18 +848,18 @@ def _section_tables(doc: _Doc, result: Mapping[str, Any], checks: list[PolicyChe
             + [f"TPR@{_fpr_label(f)} [CI]" for f in fprs] + ["adv.", "eps >="]
         rows = []
         notes: dict[str, int] = {}
+        not_applicable: dict[tuple[str, str, str], list[str]] = {}
         for e in entries:
             c = check_of.get((e["model"], e.get("mitigation", "none"), e["attack"], e["members"]))
             bad = {v.metric for v in c.violations} if c else set()
-            n_mem, n_non = e.get("n_members", "?"), e.get("n_nonmembers", "?")
-            row: list[Any] = ([e.get("mitigation", "none")] if show_mit else []) + \
-                [f"{e['members']} ({n_mem}) vs test ({n_non})", e["attack"]]
+            n_mem, n_non = e.get("n_members"), e.get("n_nonmembers")
+            members = (f"{e['members']} ({n_mem}) vs test ({n_non})" if n_mem is not None and n_non is not None
+                       else f"{e['members']} vs test")
+            row: list[Any] = ([e.get("mitigation", "none")] if show_mit else []) + [members, e["attack"]]
             if not is_applicable(e):
                 row += [_muted("n/a")] * (1 + len(fprs) + 2)
-                reason = e.get("reason") or e.get("note")
-                notes[f"{e['attack']} ({e['members']} vs test"
-                      + ("" if e.get("mitigation", "none") == "none" else f", {e['mitigation']}")
-                      + "): not applicable" + (f": {reason}" if reason else "")] = 1
+                key = (e["attack"], e.get("mitigation", "none"), str(e.get("reason") or e.get("note") or ""))
+                not_applicable.setdefault(key, []).append(e["members"])
             else:
                 auc = _nbsp(fmt_auc(e, sep="\n"))
                 row.append(_bad(auc) if "AUC" in bad else auc)
@@ -855,6 +870,11 @@ def _section_tables(doc: _Doc, result: Mapping[str, Any], checks: list[PolicyChe
             for w in e.get("warnings") or []:
                 notes[w] = notes.get(w, 0) + 1
             rows.append(row)
+        for (attack, mitigation, reason), member_sets in not_applicable.items():
+            where = " and ".join(dict.fromkeys(member_sets)) + " vs test"
+            if mitigation != "none":
+                where += f", {mitigation}"
+            notes[f"{attack} ({where}): not applicable" + (f": {reason}" if reason else "")] = 1
         n_fixed = (1 if show_mit else 0) + 2
         doc.table(head, rows, aligns=["LEFT"] * n_fixed + ["RIGHT"] * (len(head) - n_fixed), full_width=True)
         if notes:
@@ -901,14 +921,15 @@ def _section_unlearning(doc: _Doc, result: Mapping[str, Any]) -> None:
         share = (f"{100 * secs / rt_seconds:.1f} %" if has_rt_time and isinstance(secs, (int, float))
                  and m.get("role") != "original" else "-")
         f_acc, t_acc = acc.get("forget"), acc.get("test")
-        ratio = f"{f_acc / t_acc:.3f}" if isinstance(f_acc, (int, float)) and isinstance(t_acc, (int, float)) and t_acc else "-"
+        ratio = f"{f_acc / t_acc:.3f}" if _is_num(f_acc) and _is_num(t_acc) and t_acc else "-"
         method = m.get("unlearner") or ("retrain" if m.get("role") == "retrained" else "-")
         rows.append([str(m.get("name")), str(m.get("role")), str(method), _fmt_seconds(secs), share,
                      _fmt_acc(acc.get("retain")), _fmt_acc(f_acc), _fmt_acc(t_acc), ratio])
     doc.table(["Model", "Role", "Method", "Time (s)", "Time share of retraining", "Acc. retain", "Acc. forget",
                "Acc. test", "Forget / test acc."], rows, aligns=["LEFT"] * 3 + ["RIGHT"] * 6, full_width=True)
 
-    forget = [e for e in result.get("results", []) if e["members"] == "forget" and e.get("mitigation", "none") == "none"]
+    forget = [e for e in result.get("results", [])
+              if e["members"] == "forget" and e.get("mitigation", "none") == "none"]
     if not forget:
         doc.para("The result has no forget-vs-test attack results, so no AUC gaps are shown.")
         return
@@ -917,7 +938,7 @@ def _section_unlearning(doc: _Doc, result: Mapping[str, Any]) -> None:
     head = ["Attack (forget vs test)"]
     if retrained is not None:
         head.append(f"{retrained['name']}: AUC")
-    head += [f"{name}: AUC (gap)" for name in compared]
+    head += [f"{name}: AUC" + (" (gap)" if retrained is not None else "") for name in compared]
     rows = []
     for attack in attack_names(result):
         rt = by.get((retrained["name"], attack)) if retrained else None
@@ -937,7 +958,7 @@ def _section_unlearning(doc: _Doc, result: Mapping[str, Any]) -> None:
             else:
                 row.append(f"{e['auc']:.3f}")
         rows.append(row)
-    doc.subheading("AUC gap to the retrained model")
+    doc.subheading("AUC gap to the retrained model" if retrained is not None else "AUC on the forget set")
     doc.table(head, rows, aligns=["LEFT"] + ["RIGHT"] * (len(head) - 1), full_width=True)
 
 
@@ -986,26 +1007,33 @@ def _section_mitigations(doc: _Doc, result: Mapping[str, Any]) -> None:
         model = str(item.get("model", "-"))
         before = (model_info(result, model).get("accuracy") or {}).get("test")
         after = (item.get("accuracy") or {}).get("test") if isinstance(item.get("accuracy"), Mapping) else None
-        cost = (f"{before - after:+.3f}" if isinstance(before, (int, float)) and isinstance(after, (int, float))
-                else "-")
-        rows.append([str(item.get("name", "-")), model, _fmt_acc(before), _fmt_acc(after), cost,
-                     _num(item.get("ece"), 3), _compact_json(item.get("params") or {}, 120)])
-    doc.table(["Mitigation", "Model", "Test acc. without", "Test acc. with", "Accuracy cost", "ECE", "Parameters"],
-              rows, aligns=["LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "LEFT"], full_width=True)
+        cost = (f"{before - after:+.3f}" if _is_num(before) and _is_num(after) else "-")
+        rows.append([str(item.get("label") or item.get("name", "-")), model, _fmt_acc(before), _fmt_acc(after), cost,
+                     _num(item.get("ece_before"), 3), _num(item.get("ece"), 3),
+                     _compact_json(item.get("params") or {}, 120)])
+    doc.para("Accuracy cost = test accuracy without minus with the mitigation (positive = utility lost). "
+             "ECE = expected calibration error on the test set ('-' where the outputs carry no probabilities).",
+             size=8.5)
+    doc.table(["Mitigation", "Model", "Test acc. without", "Test acc. with", "Accuracy cost", "ECE without",
+               "ECE with", "Parameters"],
+              rows, aligns=["LEFT", "LEFT"] + ["RIGHT"] * 5 + ["LEFT"], full_width=True)
+
+
+def _is_num(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _section_histograms(doc: _Doc, result: Mapping[str, Any]) -> None:
     from .figures import ROW_WIDTH_IN, histogram_row_png, valid_histogram
 
-    doc.heading("Score distributions of the strongest attack")
+    title = "Score distributions of the strongest attack"
     results = [e for e in result.get("results", []) if e.get("mitigation", "none") == "none" and is_applicable(e)]
     if not any(valid_histogram(e.get("histogram")) for e in results):
+        doc.heading(title)
         doc.para("The result has no histogram data, so no score distributions are shown.")
         return
-    doc.para("For each model, the attack with the highest AUC: the share of member and of non-member records "
-             "in each score bin (scores beyond the 0.5 % and 99.5 % pooled quantiles are counted in the end "
-             "bins). Well-separated distributions mean the attack tells members apart.", size=8.5)
     key = entry_order(result)
+    blocks = []  # (model, attack, [png, ...])
     for model in model_names(result):
         entries = [e for e in results if e["model"] == model]
         if not entries:
@@ -1013,12 +1041,25 @@ def _section_histograms(doc: _Doc, result: Mapping[str, Any]) -> None:
         strongest = max(entries, key=lambda e: e["auc"])
         attack = strongest["attack"]
         same = sorted((e for e in entries if e["attack"] == attack), key=key)
-        panels = [(f"{attack}: {e['members']} vs test (AUC {e['auc']:.3f})", e["histogram"], f"members ({e['members']})")
-                  for e in same if valid_histogram(e.get("histogram"))]
-        pngs = [histogram_row_png(panels[i:i + 2], dpi=doc.dpi) for i in range(0, len(panels), 2)]
+        panels = []
+        for e in same:
+            if valid_histogram(e.get("histogram")):
+                caption = f"{_shorten(attack, 40)}: {e['members']} vs test (AUC {e['auc']:.3f})"
+                if len(caption) > 44:  # keep the panel title inside its panel
+                    caption = caption.replace(": ", "\n", 1)
+                panels.append((caption, e["histogram"], f"members ({e['members']})"))
+        blocks.append((model, attack, [histogram_row_png(panels[i:i + 2], dpi=doc.dpi)
+                                       for i in range(0, len(panels), 2)]))
+    first = next((pngs[0] for _, _, pngs in blocks if pngs), None)
+    first_h = doc.image_size(first, width_in=ROW_WIDTH_IN)[1] if first else 0.0
+    doc.heading(title, keep=first_h + 30)
+    doc.para("For each model, the attack with the highest AUC: the share of member and of non-member records "
+             "in each score bin (scores beyond the 0.5 % and 99.5 % pooled quantiles are counted in the end "
+             "bins). Well-separated distributions mean the attack tells members apart.", size=8.5)
+    for model, attack, pngs in blocks:
         keep = doc.image_size(pngs[0], width_in=ROW_WIDTH_IN)[1] + 2 if pngs else 10
         doc.subheading(f"Model: {model} - strongest attack: {attack}", keep=keep)
-        if not panels:
+        if not pngs:
             doc.para(f"The result has no histogram data for {attack} on {model}.")
             continue
         for png in pngs:
@@ -1092,11 +1133,14 @@ def _section_trail(doc: _Doc, result: Mapping[str, Any]) -> None:
                   [[str(m.get("name")), str(m.get("role", "-")), str(m.get("sha256") or "not recorded")]
                    for m in models], max_font=8)
 
-    doc.subheading("Configuration")
-    doc.para("As given to the runner; lists of more than 20 numbers (such as forget-set indices) are "
-             "summarised as a count, long texts are shortened.", size=8, color=GREY)
     text = pretty_json(summarise_config(config))
     pdf = doc.pdf
+    pdf.set_font("Courier", "", 7.5)
+    height = pdf.multi_cell(0, 3.3, text, wrapmode="CHAR", dry_run=True, output="HEIGHT")
+    page_room = pdf.page_break_trigger - pdf.t_margin - 30
+    doc.subheading("Configuration", keep=height + 12 if height + 12 <= page_room else 25)
+    doc.para("As given to the runner; lists of more than 20 numbers (such as forget-set indices) are "
+             "summarised as a count, long texts are shortened.", size=8, color=GREY)
     pdf.set_font("Courier", "", 7.5)
     pdf.set_fill_color(246, 246, 246)
     pdf.multi_cell(0, 3.3, text, fill=True, wrapmode="CHAR", new_x="LMARGIN", new_y="NEXT")

@@ -147,10 +147,10 @@ def test_attack_subset_and_one_member_set(tiny_config):
 def test_write_outputs_writes_report_and_png(results, tmp_path):
     out = tmp_path / "deep" / "out"
     paths = write_outputs(results["a"], out)
-    assert sorted(p.name for p in paths) == ["report.json", "roc.png"]
+    assert sorted(p.name for p in paths) == ["report.json", "report.pdf", "roc.png", "summary.md"]
     assert json.loads((out / "report.json").read_text())["results"] == json.loads(dumps(results["a"]))["results"]
     assert (out / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "roc.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.pdf", "roc.png", "summary.md"]
 
 
 def test_write_outputs_refuses_a_file_as_directory(results, tmp_path):

@@ -68,7 +68,7 @@ def test_demo_quick_writes_report_and_plot(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--device", "cpu", "--out", str(out)]) == EXIT_OK
     stdout, stderr = capsys.readouterr()
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "roc.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.pdf", "roc.png", "summary.md"]
     report = json.loads((out / "report.json").read_text())
     assert report["schema_version"] == 1 and report["data"]["n_train"] == 2000
     assert (out / "roc.png").read_bytes()[:8] == PNG_MAGIC
@@ -85,7 +85,7 @@ def test_run_config_writes_outputs_and_keeps_unrelated_files(tmp_path, capsys):
     cfg = _config(tmp_path)
     assert main(["run", str(cfg), "--out", str(out), "--seed", "3"]) == EXIT_OK
     stdout, _ = capsys.readouterr()
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.json", "roc.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.json", "report.pdf", "roc.png", "summary.md"]
     assert (out / "notes.txt").read_text() == "mine"
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["seed"] == 3  # --seed wins over the file
@@ -100,7 +100,7 @@ def test_run_uses_out_from_config_and_quiet(tmp_path, capsys, monkeypatch):
     assert main(["run", str(cfg), "--quiet"]) == EXIT_OK
     stdout, stderr = capsys.readouterr()
     assert stdout == "" and stderr == ""
-    assert sorted(p.name for p in (tmp_path / "from-config").iterdir()) == ["report.json", "roc.png"]
+    assert sorted(p.name for p in (tmp_path / "from-config").iterdir()) == ["report.json", "report.pdf", "roc.png", "summary.md"]
 
 
 def test_list_shows_every_registry(capsys):
@@ -228,3 +228,19 @@ def test_console_script(tmp_path):
     assert done.returncode == EXIT_BAD_INPUT
     assert done.stderr.count("\n") == 1 and "missing.toml" in done.stderr and "Traceback" not in done.stderr
     assert done.stdout == "" and not out.exists()
+
+
+def test_report_rerenders_pdf_and_markdown_from_json_alone(tmp_path, capsys):
+    from pypdf import PdfReader
+
+    fixture = Path(__file__).parent.parent / "reports" / "data" / "demo_result.json"
+    pdf, md = tmp_path / "r.pdf", tmp_path / "r.md"
+    assert main(["report", str(fixture), "--pdf", str(pdf), "--md", str(md)]) == 0
+    text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "Membership-inference audit report" in text and "page 1 of" in text
+    assert md.read_text().startswith("#")
+    capsys.readouterr()
+    assert main(["report", str(fixture)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert main(["report", str(tmp_path / "missing.json"), "--pdf", str(tmp_path / "x.pdf")]) == 2
+    assert not (tmp_path / "x.pdf").exists()

@@ -1,0 +1,429 @@
+"""The PDF audit report, rendered from a result JSON alone (no model, no data, no GPU).
+
+Results: the real demo result (``data/demo_result.json``, written by ``mia-audit demo
+--quick``) and synthetic ones built with ``audit.metrics.evaluate`` (``data/synthetic.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import re
+
+import numpy as np
+import pytest
+
+from audit.errors import InputError
+from reports.method_notes import ATTACK_NOTES, UNLEARNER_NOTES, attack_note, unlearner_note
+from reports.pdf_report import (
+    Policy,
+    policy_verdict,
+    render_pdf,
+    sanitize,
+    summarise_config,
+    verdict_text,
+    write_pdf,
+)
+
+from .data import synthetic
+
+pypdf = pytest.importorskip("pypdf")
+
+DPI = 40  # figures at low resolution: the tests read text and layout, not pixels
+A4 = (595.28, 841.89)
+MARGIN_PT = 10 / 25.4 * 72
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return [p.extract_text() for p in reader.pages]
+
+
+def flat(text: str) -> str:
+    """Whitespace collapsed (line breaks inside wrapped cells become spaces)."""
+    return re.sub(r"\s+", " ", text.replace("\xa0", " "))
+
+
+def without_figures(result: dict) -> dict:
+    """A copy without ROC and histogram data (renders fast; text tests only)."""
+    out = copy.deepcopy(result)
+    for e in out["results"]:
+        e.pop("roc", None)
+        e.pop("histogram", None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return synthetic.demo_result()
+
+
+@pytest.fixture(scope="module")
+def demo_pdf(demo):
+    return render_pdf(demo, dpi=DPI)
+
+
+@pytest.fixture(scope="module")
+def demo_pages(demo_pdf):
+    return pdf_pages(demo_pdf)
+
+
+@pytest.fixture(scope="module")
+def unlearning_pdf():
+    result = without_figures(synthetic.unlearning_result())
+    return result, render_pdf(result, dpi=DPI)
+
+
+@pytest.fixture(scope="module")
+def mitigation_pdf():
+    result = without_figures(synthetic.mitigation_result())
+    return result, render_pdf(result, dpi=DPI)
+
+
+# --- the document ------------------------------------------------------------------------------
+
+
+def test_demo_pdf_is_a_readable_a4_pdf(demo_pdf):
+    assert demo_pdf.startswith(b"%PDF")
+    reader = pypdf.PdfReader(io.BytesIO(demo_pdf))
+    assert len(reader.pages) >= 4
+    for page in reader.pages:
+        assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx(A4, abs=0.5)
+
+
+def test_demo_first_page_has_verdict_data_models_and_signature(demo, demo_pages):
+    first = flat(demo_pages[0])
+    assert "Membership-inference audit report" in first
+    assert "PASS: no attack exceeded AUC 0.60 or TPR 1.0 % at FPR 0.1 %" in first
+    assert "2026-11-22 12:18 UTC" in first  # from "created"
+    assert "n_train 2000, n_test 2000, n_forget 100, n_retain 1900" in first
+    assert "adult" in first and "mlp" in first and "0.914" in first and "0.826" in first  # accuracies
+    assert "Reviewed by:" in first and "Date:" in first
+    # worst attack per model and mitigation: highest AUC (gap 0.544), highest TPR at 0.1 % (loss-lr, 1.00 %)
+    assert "gap (train vs test): 0.544 [0.534, 0.553]" in first
+    assert "loss-lr (forget vs test): 1.00 %" in first
+    assert "original + label-only" in first and "original + temperature(T=fit)" in first
+
+
+def test_demo_pdf_names_every_attack_hash_and_page_numbers(demo, demo_pages):
+    text = flat(" ".join(demo_pages))
+    for attack in {e["attack"] for e in demo["results"]}:
+        assert attack in text
+    n = len(demo_pages)
+    for i, page in enumerate(demo_pages, start=1):
+        assert f"page {i} of {n}" in flat(page)
+    assert demo["data"]["sha256"] in text
+    for m in demo["models"]:
+        assert m["sha256"] in text
+    assert "3.11.7" in text and "2.13.0+cpu" in text  # versions from "environment"
+    assert "seed 0" in text
+
+
+def test_demo_pdf_has_tables_with_confidence_intervals_and_warnings(demo, demo_pages):
+    text = flat(" ".join(demo_pages))
+    for e in demo["results"]:
+        if not e["applicable"]:
+            continue
+        lo, hi = e["auc_ci"]
+        assert f"{e['auc']:.3f} [{lo:.3f}, {hi:.3f}]" in text
+        t_lo, t_hi = e["tpr_at_fpr_ci"]["0.01"]
+        assert f"{100 * e['tpr_at_fpr']['0.01']:.2f} % [{100 * t_lo:.2f}, {100 * t_hi:.2f}]" in text
+    for head in ("TPR@0.1 % [CI]", "TPR@1 % [CI]", "TPR@10 % [CI]"):
+        assert head in text
+    assert "TPR at FPR 0.001 is unreliable" in text
+    assert "loss (train and forget vs test, label-only): not applicable: signal 'loss' needs posterior" in text
+
+
+def test_demo_pdf_has_method_notes_with_references(demo_pages):
+    text = flat(" ".join(demo_pages))
+    for ref in ("Yeom", "Salem et al.", "ML-Leaks", "Song & Mittal", "NeurIPS 2023", "Salgado Herrera",
+                "label-only"):
+        assert ref in text
+
+
+def test_sections_come_in_order(demo_pages):
+    text = flat(" ".join(demo_pages))
+    order = ["Membership-inference audit report", "ROC curves", "Attack results", "Unlearner comparison",
+             "Mitigations", "Score distributions", "Method notes", "Audit trail"]
+    positions = [text.index(h) for h in order]
+    assert positions == sorted(positions)
+
+
+# --- verdict and policy ------------------------------------------------------------------------
+
+
+def test_violating_result_says_fail_and_names_the_attack(mitigation_pdf):
+    result, data = mitigation_pdf
+    first = flat(pdf_pages(data)[0])
+    assert "FAIL:" in first and "PASS" not in first
+    assert "gap on original (train vs test): AUC 0.664 > 0.60" in first  # the worst offender first
+    assert "loss on original" in first and "entropy on original" in first
+
+
+def test_looser_policy_passes_the_same_result():
+    result = without_figures(synthetic.mitigation_result())
+    policy = Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05})
+    first = flat(pdf_pages(render_pdf(result, policy=policy))[0])
+    assert "PASS: no attack exceeded AUC 0.70 or TPR 5.0 % at FPR 1 %" in first
+
+
+def test_policy_default_and_validation():
+    p = Policy()
+    assert p.max_auc == 0.6 and dict(p.max_tpr_at_fpr) == {0.001: 0.01}
+    assert p.describe() == "AUC <= 0.60 and TPR <= 1.0 % at FPR 0.1 %"
+    assert hash(p) == hash(Policy()) and p == Policy()
+    with pytest.raises(InputError, match="max_auc"):
+        Policy(max_auc=1.5)
+    with pytest.raises(InputError, match="max_tpr_at_fpr"):
+        Policy(max_tpr_at_fpr={0.0: 0.1})
+    with pytest.raises(InputError, match="max_tpr_at_fpr"):
+        Policy(max_tpr_at_fpr={0.01: 2})
+    with pytest.raises(TypeError):
+        p.max_tpr_at_fpr[0.1] = 0.2  # read-only
+
+
+def test_policy_limits_are_inclusive_and_rows_name_violations():
+    entry = synthetic.entry("original", "loss", "train", 0.0, seed=3)
+    entry.update(auc=0.6, tpr_at_fpr={"0.001": 0.01, "0.01": 0.02, "0.1": 0.1})
+    result = synthetic.base_result([synthetic.model("original", "original")], [entry])
+    passed, rows = policy_verdict(result)
+    assert passed and rows[0].passed and not rows[0].violations
+    entry.update(auc=0.61, tpr_at_fpr={"0.001": 0.02})
+    passed, rows = policy_verdict(result)
+    assert not passed
+    assert {v.metric for v in rows[0].violations} == {"AUC", "TPR@0.001"}
+    assert (rows[0].model, rows[0].mitigation, rows[0].attack, rows[0].members) == ("original", "none", "loss", "train")
+
+
+def test_missing_metric_or_no_applicable_result_fails():
+    entry = synthetic.entry("original", "loss", "train", 0.0, seed=3)
+    entry["tpr_at_fpr"] = {"0.01": 0.0}
+    result = synthetic.base_result([synthetic.model("original", "original")], [entry])
+    assert not policy_verdict(result)[0]
+    assert "lack TPR@0.001" in verdict_text(result)
+    na = synthetic.not_applicable("original", "loss", "train", mitigation="label-only")
+    result = synthetic.base_result([synthetic.model("original", "original")], [na])
+    assert not policy_verdict(result)[0]
+    assert verdict_text(result).startswith("FAIL: the result holds no applicable attack result")
+
+
+# --- optional sections ------------------------------------------------------------------------------
+
+
+def test_without_unlearners_says_so_in_one_line(demo_pages):
+    text = flat(" ".join(demo_pages))
+    assert "No unlearner was run: the result has no unlearned or retrained model." in text
+    assert "Time share of retraining" not in text
+
+
+def test_unlearner_section_compares_with_retraining(unlearning_pdf):
+    result, data = unlearning_pdf
+    text = flat(" ".join(pdf_pages(data)))
+    assert "No unlearner was run" not in text and "No mitigation was evaluated" in text
+    assert "Unlearner comparison" in text and "Time share of retraining" in text
+    assert "16.7 %" in text and "27.8 %" in text and "100.0 %" in text  # 3 s, 5 s, 18 s of 18 s
+    assert "1.048" in text  # finetune forget/test accuracy 0.88 / 0.84
+    assert "AUC gap to the retrained model" in text
+    by = {(e["model"], e["attack"]): e["auc"] for e in result["results"] if e["members"] == "forget"}
+    gap = by[("scrub", "entropy")] - by[("retrained", "entropy")]
+    assert f"{by[('scrub', 'entropy')]:.3f} ({gap:+.3f})" in text
+    for note in ("Kurmanji", "finetune", "retrain"):  # method notes of the unlearners
+        assert note in text
+
+
+def test_mitigation_section_with_and_without_utility(mitigation_pdf):
+    result, data = mitigation_pdf
+    text = flat(" ".join(pdf_pages(data)))
+    assert "No mitigation was evaluated" not in text
+    assert "AUC without" in text and "AUC gain" in text and "Utility cost" in text
+    base = next(e for e in result["results"] if e["attack"] == "gap" and e["mitigation"] == "none")
+    mit = next(e for e in result["results"] if e["attack"] == "gap" and e["mitigation"] == "label-only")
+    assert f"{base['auc']:.3f} {mit['auc']:.3f} {base['auc'] - mit['auc']:+.3f}" in text
+    assert "temperature(T=2.5)" in text and "0.052 0.031" in text and '{"T": 2.5}' in text
+    bare = without_figures(synthetic.mitigation_result(with_utility=False))
+    text = flat(" ".join(pdf_pages(render_pdf(bare))))
+    assert "No utility cost was evaluated" in text
+
+
+def test_demo_mitigations_show_gain_and_utility(demo, demo_pages):
+    text = flat(" ".join(demo_pages))
+    assert "No mitigation was evaluated" not in text
+    # loss-lr, train: 0.534 without, 0.533 with temperature scaling; label-only makes it n/a
+    assert "original temperature(T=fit) train loss-lr 0.534 0.533 +0.001" in text
+    assert "original label-only train loss-lr 0.534 n/a n/a" in text
+    assert "temperature(T=fit) original 0.826 0.826 +0.000 0.066 0.026" in text
+    assert '"fitted_T": 1.632' in text
+
+
+def test_not_applicable_rows_show_na_never_half(mitigation_pdf):
+    result, data = mitigation_pdf
+    pages = pdf_pages(data)
+    text = flat(" ".join(pages))
+    assert "n/a" in text
+    assert "loss (train vs test, label-only): not applicable: signal 'loss' needs probabilities" in text
+    assert "0.500" not in text and "0.10 %" not in text  # an n/a entry's stray figures are never printed
+    assert not any(e["auc"] == 0.5 for e in result["results"] if e["applicable"])
+    passed, rows = policy_verdict(result, Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05}))
+    assert passed and [r.applicable for r in rows].count(False) == 2
+
+
+def test_histograms_appear_only_with_data(demo, demo_pdf, demo_pages):
+    text = flat(" ".join(demo_pages))
+    assert "strongest attack: gap" in text and "no histogram data" not in text
+    stripped = copy.deepcopy(demo)
+    for e in stripped["results"]:
+        e.pop("histogram", None)
+    data = render_pdf(stripped, dpi=DPI)
+    text = flat(" ".join(pdf_pages(data)))
+    assert "The result has no histogram data" in text
+    assert _count_images(data) == _count_images(demo_pdf) - 1  # one histogram row less
+
+
+def _count_images(data: bytes) -> int:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    return sum(len(page.images) for page in reader.pages)
+
+
+# --- robustness and layout --------------------------------------------------------------------------
+
+
+def test_long_names_and_twelve_attacks_stay_inside_the_page():
+    result = synthetic.many_attacks_result(12)
+    data = render_pdf(result, dpi=DPI)
+    pages = pdf_pages(data)
+    squashed = re.sub(r"\s+", "", " ".join(pages))
+    for attack in {e["attack"] for e in result["results"]}:
+        assert attack in squashed
+    assert f"page 1 of {len(pages)}" in flat(pages[0])
+    _assert_inside_margins(data)
+
+
+def test_demo_layout_stays_inside_the_page(demo_pdf):
+    _assert_inside_margins(demo_pdf)
+
+
+def _assert_inside_margins(data: bytes) -> None:
+    """Every rectangle, image and text run ends left of the right margin (10 mm)."""
+    from fpdf import FPDF
+
+    right = A4[0] - MARGIN_PT + 0.5
+    meter = FPDF(unit="pt")
+    meter.add_page()
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    token = re.compile(rb"/(F\d+) ([\d.]+) Tf"  # font and size
+                       rb"|([\d.-]+) ([\d.-]+) ([\d.-]+) ([\d.-]+) re"  # rectangle x y w h
+                       rb"|([\d.-]+) 0 0 ([\d.-]+) ([\d.-]+) ([\d.-]+) cm"  # image w h x y
+                       rb"|([\d.-]+) ([\d.-]+) Td [^(]*\((.*?)(?<!\\)\) Tj")  # text at x y
+    for number, page in enumerate(reader.pages, start=1):
+        fonts = {name.lstrip("/"): str(f.get_object()["/BaseFont"]).lstrip("/")
+                 for name, f in page["/Resources"].get("/Font", {}).items()}
+        content = page.get_contents().get_data()
+        size = 10.0
+        for m in token.finditer(content):
+            if m.group(1):
+                base = fonts[m.group(1).decode()]
+                family = "Courier" if base.startswith("Courier") else "Helvetica"
+                style = "B" if "Bold" in base else ""
+                size = float(m.group(2))
+                meter.set_font(family, style, size)
+            elif m.group(3):
+                x, w = float(m.group(3)), float(m.group(5))
+                assert x + w <= right, f"page {number}: a rectangle ends at {x + w:.1f} pt"
+            elif m.group(7):
+                w, x = float(m.group(7)), float(m.group(9))
+                assert x + w <= right, f"page {number}: an image ends at {x + w:.1f} pt"
+            elif m.group(11):
+                x = float(m.group(11))
+                text = re.sub(rb"\\([()\\])", rb"\1", m.group(13)).decode("latin-1")
+                end = x + meter.get_string_width(text)
+                assert end <= right, f"page {number}: text {text[:40]!r} ends at {end:.1f} pt"
+
+
+def test_rendering_does_not_mutate_the_result(demo, demo_pdf, mitigation_pdf):
+    assert demo == synthetic.demo_result()  # demo_pdf rendered it
+    result, _ = mitigation_pdf
+    assert result == without_figures(synthetic.mitigation_result())
+
+
+def test_unicode_in_names_is_sanitised():
+    result = without_figures(synthetic.mitigation_result())
+    for e in result["results"]:
+        e["model"] = "modèle-ε≤1—ß"
+    result["models"][0]["name"] = "modèle-ε≤1—ß"
+    text = flat(" ".join(pdf_pages(render_pdf(result))))
+    assert "modèle-eps<=1-ß" in text
+    assert sanitize("ε ≤ 0.5 — “ok” … √n ≥ 2 → 中") == 'eps <= 0.5 - "ok" ... sqrtn >= 2 -> ?'
+
+
+def test_unknown_names_get_a_generic_method_note():
+    result = without_figures(synthetic.demo_result())
+    result["results"][0]["attack"] = "brand-new-attack"
+    result["models"].append({**result["models"][0], "name": "u", "role": "unlearned", "unlearner": "mystery"})
+    text = flat(" ".join(pdf_pages(render_pdf(result))))
+    assert "Attack 'brand-new-attack': no method note is available" in text
+    assert "Unlearning method 'mystery': no method note is available" in text
+
+
+def test_method_notes_cover_the_listed_methods():
+    for name in ("loss", "confidence", "entropy", "modified-entropy", "loss-lr", "gap", "lira-online",
+                 "lira-offline", "rmia", "two-model", "u-lira"):
+        assert name in ATTACK_NOTES and "Reference" in attack_note(name)
+    for name in ("retrain", "sisa", "finetune", "neggrad", "neggrad+", "random-label", "scrub", "salun", "eupg"):
+        assert name in UNLEARNER_NOTES
+    assert "Carlini" in attack_note("lira-online") and "Zarifzadeh" in attack_note("rmia")
+    assert "Chen" in attack_note("two-model") and "Hayes" in attack_note("u-lira")
+    assert "Bourtoule" in unlearner_note("sisa") and "Fan et al." in unlearner_note("salun")
+    assert "seed paper 004" in unlearner_note("eupg")
+
+
+# --- no training record in the report ----------------------------------------------------------------
+
+
+def test_config_lists_are_summarised():
+    config = {"forget": {"indices": list(range(500)), "kind": "indices"},
+              "model": {"params": {"hidden": [128, 128]}},
+              "probe": [[0.1] * 10] * 3, "names": [f"n{i}" for i in range(30)], "text": "x" * 1000}
+    out = summarise_config(config)
+    assert out["forget"]["indices"] == "<500 indices>"
+    assert out["model"]["params"]["hidden"] == [128, 128]
+    assert out["probe"] == "<list of 30 numbers>"
+    assert out["names"][:5] == ["n0", "n1", "n2", "n3", "n4"] and "25 more" in out["names"][-1]
+    assert out["text"].endswith("<1000 characters>") and len(out["text"]) < 400
+    assert config["forget"]["indices"] == list(range(500))  # the input is untouched
+
+
+def test_pdf_holds_no_feature_values_or_record_indices():
+    from audit.data import load_dataset
+
+    X = np.asarray(load_dataset("adult").X, dtype=np.float64)
+    gen = np.random.default_rng(0)
+    rows = X[gen.choice(len(X), 40, replace=False)]
+    result = without_figures(synthetic.demo_result())
+    indices = sorted(int(i) for i in gen.choice(np.arange(30_000, 45_000), 100, replace=False))
+    result["config"]["forget"]["indices"] = indices
+    result["config"]["data"]["options"]["probe_rows"] = rows[:3].tolist()  # a careless config
+    text = flat(" ".join(pdf_pages(render_pdf(result))))
+    assert "<100 indices>" in text and "<list of 264 numbers>" in text
+    assert not any(str(i) in text for i in indices)
+    values = {v for v in rows.ravel() if v not in (0.0, 1.0)}
+    assert values
+    for v in values:
+        for form in (repr(float(v)), f"{v:.6f}", f"{v:.5f}"):
+            assert form not in text, f"feature value {form} appears in the report"
+
+
+# --- files --------------------------------------------------------------------------------------------
+
+
+def test_write_pdf_writes_atomically(tmp_path):
+    result = without_figures(synthetic.demo_result())
+    path = write_pdf(result, tmp_path / "out" / "report.pdf")
+    assert path.read_bytes().startswith(b"%PDF")
+    assert [p.name for p in path.parent.iterdir()] == ["report.pdf"]
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(InputError, match="result"):
+        render_pdf({"no": "results"})
+    with pytest.raises(InputError, match="policy"):
+        render_pdf(synthetic.demo_result(), policy={"max_auc": 0.6})
