@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from audit.gates import Limits
 from audit.errors import bad_value
 
 from .method_notes import attack_note, unlearner_note
@@ -112,38 +113,21 @@ class PolicyCheck:
 
 
 @dataclass(frozen=True)
-class Policy:
+class Policy(Limits):
     """Limits an audit must stay within: ``AUC <= max_auc`` and ``TPR@fpr <= limit`` for every
     ``fpr: limit`` in ``max_tpr_at_fpr``, for every applicable result entry (point estimates).
 
-    The default is "AUC <= 0.6 and TPR@0.1% <= 1%". ``max_auc=None`` drops the AUC limit.
-    ``max_tpr_at_fpr`` is stored as a read-only mapping.
+    The same limits as :class:`audit.gates.Limits` (and validated by it), with the
+    report's default "AUC <= 0.6 and TPR@0.1% <= 1%". ``max_auc=None`` drops the AUC
+    limit. ``max_tpr_at_fpr`` is stored as a read-only mapping.
     """
 
     max_auc: float | None = 0.6
     max_tpr_at_fpr: Mapping[float, float] = field(default_factory=lambda: {0.001: 0.01})
 
     def __post_init__(self) -> None:
-        if self.max_auc is not None:
-            if isinstance(self.max_auc, bool) or not isinstance(self.max_auc, (int, float)) \
-                    or not 0.0 <= self.max_auc <= 1.0:
-                raise bad_value("max_auc", "a number in [0, 1] or None", self.max_auc)
-            object.__setattr__(self, "max_auc", float(self.max_auc))
-        if not isinstance(self.max_tpr_at_fpr, Mapping):
-            raise bad_value("max_tpr_at_fpr", "a mapping {fpr: max tpr}", self.max_tpr_at_fpr)
-        limits: dict[float, float] = {}
-        for fpr, tpr in self.max_tpr_at_fpr.items():
-            try:
-                f, t = float(fpr), float(tpr)
-            except (TypeError, ValueError):
-                raise bad_value("max_tpr_at_fpr", "a mapping of numbers {fpr: max tpr}",
-                                dict(self.max_tpr_at_fpr)) from None
-            if not 0.0 < f < 1.0:
-                raise bad_value("max_tpr_at_fpr keys", "FPRs in (0, 1)", fpr)
-            if not 0.0 <= t <= 1.0:
-                raise bad_value(f"max_tpr_at_fpr[{fpr!r}]", "a TPR in [0, 1]", tpr)
-            limits[f] = t
-        object.__setattr__(self, "max_tpr_at_fpr", types.MappingProxyType(dict(sorted(limits.items()))))
+        super().__post_init__()
+        object.__setattr__(self, "max_tpr_at_fpr", types.MappingProxyType(dict(self.max_tpr_at_fpr)))
 
     def __hash__(self) -> int:
         return hash((self.max_auc, tuple(self.max_tpr_at_fpr.items())))
