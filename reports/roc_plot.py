@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
@@ -90,15 +89,9 @@ def roc_figure(result: dict[str, Any]):
 
 
 def roc_png_bytes(result: dict[str, Any], *, dpi: int = 130) -> bytes:
-    import matplotlib.pyplot as plt
+    from .figures import figure_png  # figures imports this module's panel helpers
 
-    fig = roc_figure(result)
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=dpi)
-    finally:
-        plt.close(fig)
-    return buf.getvalue()
+    return figure_png(roc_figure(result), dpi=dpi)
 
 
 def write_roc_png(result: dict[str, Any], path: str | Path, *, dpi: int = 130) -> Path:
