@@ -53,7 +53,14 @@ def _run_and_write(config, out: str, *, quiet: bool) -> int:
 
     check_out_dir(out)  # a bad --out fails now, not after the audit
     start = time.perf_counter()
-    result = run_audit(config)
+    if config.target is not None:  # a deployed model, audited from files or an endpoint
+        from .deployed import run_deployed_audit
+
+        result = run_deployed_audit(config.target, attacks=config.attacks.names,
+                                    attack_options=config.attacks.options, metrics=config.metrics,
+                                    seed=config.seed, mitigations=config.mitigations)
+    else:
+        result = run_audit(config)
     paths = write_outputs(result, out)
     if not quiet:
         print(summary_table(result), end="")

@@ -37,6 +37,18 @@ TOML layout (every key optional except ``data.name``)::
 
     [metrics]
     fprs = [0.001, 0.01, 0.1]
+
+A deployed model that mia-audit did not train is audited with a ``[target]`` table
+instead of ``[data]``/``[model]``/``[forget]`` (see :mod:`audit.deployed`)::
+
+    [target]
+    model = "model.pt"         # or .safetensors / .json / .ubj (XGBoost) / .onnx
+    architecture = "mlp"       # torch weights: the architecture, its input shape and classes
+    input_shape = [88]
+    n_classes = 2
+    # endpoint = "http://127.0.0.1:8080/predict"  # instead of model: a JSON endpoint
+    members = "members.npz"    # X and y arrays (or .csv with a label column)
+    nonmembers = "nonmembers.npz"
     n_bootstrap = 200
     confidence = 0.95
 """
@@ -116,6 +128,7 @@ class AuditConfig:
     attacks: AttackConfig = field(default_factory=AttackConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     mitigations: list[dict[str, Any]] = field(default_factory=list)  # [{name = "temperature", T = "fit"}, ...]
+    target: dict[str, Any] | None = None  # a deployed model to audit instead of training one (audit.deployed)
     seed: int = 0
     device: str = "auto"
     out: str | None = None
@@ -169,6 +182,8 @@ class AuditConfig:
         ):
             raise bad_value("mitigations", 'a list of tables, each with a name, e.g. [[mitigations]] name = "label-only"',
                             self.mitigations)
+        if self.target is not None and not isinstance(self.target, dict):
+            raise bad_value("target", "a table (model or endpoint, members, nonmembers)", self.target)
         check_fprs(self.metrics.fprs, "metrics.fprs")
         check_confidence(self.metrics.confidence, "metrics.confidence")
 
@@ -191,10 +206,10 @@ class AuditConfig:
                 if not isinstance(value, dict):
                     raise InputError(f"{source}: [{key}] must be a table; got {type(value).__name__}")
                 kwargs[key] = _build(sections[key], value, f"{source}: [{key}]")
-            elif key in ("seed", "device", "out", "mitigations"):
+            elif key in ("seed", "device", "out", "mitigations", "target"):
                 kwargs[key] = value
             else:
-                allowed = sorted(list(sections) + ["seed", "device", "out", "mitigations"])
+                allowed = sorted(list(sections) + ["seed", "device", "out", "mitigations", "target"])
                 raise InputError(f"{source}: unknown key {key!r}; allowed keys are {', '.join(allowed)}")
         return cls(**kwargs)
 
@@ -213,6 +228,12 @@ class AuditConfig:
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                 # relative paths in a config file are relative to that file, not to the caller's cwd
                 table[key] = str(p.parent / Path(value).expanduser())
+        target = raw.get("target")
+        if isinstance(target, dict):
+            for key in ("model", "members", "nonmembers", "validation"):
+                value = target.get(key)
+                if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                    target[key] = str(p.parent / Path(value).expanduser())
         return cls.from_dict(raw, source=str(p))
 
 

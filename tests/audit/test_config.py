@@ -107,14 +107,35 @@ def test_round_trip_through_dict_and_toml(tmp_path):
     assert again.to_dict() == d
 
 
+def _literal_blocks(doc):
+    """The indented blocks that follow each '::' in a docstring."""
+    blocks, lines = [], doc.splitlines()
+    for i, line in enumerate(lines):
+        if line.rstrip().endswith("::"):
+            body = []
+            for follow in lines[i + 1:]:
+                if follow.strip() and not follow.startswith(" "):
+                    break
+                body.append(follow)
+            blocks.append(textwrap.dedent("\n".join(body)))
+    return blocks
+
+
+def test_docstring_target_example_parses(tmp_path):
+    import audit.config as mod
+
+    cfg = AuditConfig.from_toml(_write(tmp_path, _literal_blocks(mod.__doc__)[1]))
+    assert cfg.target["architecture"] == "mlp" and cfg.target["n_classes"] == 2
+    # relative record and model paths are taken relative to the config file
+    assert cfg.target["members"] == str(tmp_path / "members.npz")
+
+
 def test_docstring_example_parses(tmp_path):
     """The layout documented in the module docstring is itself a valid configuration."""
     import audit.config as mod
 
-    doc = mod.__doc__
-    block = doc[doc.index("::") + 2: doc.index('"""') if '"""' in doc else None]
-    text = textwrap.dedent("\n".join(line for line in block.splitlines()))
-    cfg = AuditConfig.from_toml(_write(tmp_path, text))
+    blocks = _literal_blocks(mod.__doc__)
+    cfg = AuditConfig.from_toml(_write(tmp_path, blocks[0]))
     assert cfg.data.name == "adult"
     assert cfg.model.params == {"hidden": [256, 256]}
     assert cfg.attacks.options == {"loss-lr": {"n_splits": 5}}

@@ -1,0 +1,255 @@
+"""Black-box audits of deployed models that mia-audit did not train.
+
+``run_deployed_audit(target, ...)`` audits a saved model file or an HTTP endpoint on two
+record files the auditor supplies: ``members`` (records the model was trained on) and
+``nonmembers`` (records it never saw, from the same source and preprocessing). It returns
+a schema-v1 result with one model, ``"deployed"``; members appear as the ``train`` set and
+non-members as the ``test`` set, so every renderer and gate reads it as usual.
+
+``target`` keys::
+
+    model = "model.pt"          # a model file (see audit.model_files), or
+    endpoint = "http://..."     # an HTTP endpoint (see audit.http_adapter); exactly one
+    members = "members.npz"     # .npz (X, y) or .csv (see audit.record_files)
+    nonmembers = "nonmembers.npz"
+    validation = "val.npz"      # optional: records in neither set, for temperature T = "fit"
+    n_classes = 2
+    # model files: kind, architecture, input_shape, params, device
+    # endpoints:   returns, batch_size, timeout, retries, backoff, rate_limit, headers
+
+Relative paths are resolved against ``base_dir`` (default: the working directory).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import numpy as np
+
+from .errors import InputError, bad_value
+
+FILE_KEYS = ("kind", "architecture", "input_shape", "params", "device")
+ENDPOINT_KEYS = ("returns", "batch_size", "timeout", "retries", "backoff", "rate_limit", "headers")
+COMMON_KEYS = ("model", "endpoint", "members", "nonmembers", "validation", "n_classes")
+TARGET_KEYS = COMMON_KEYS + FILE_KEYS + ENDPOINT_KEYS
+
+
+def _resolve(base: Path, value: Any, key: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise bad_value(f"target.{key}", "a file path (text)", value)
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def check_target(target: Any) -> dict[str, Any]:
+    """A copy of ``target`` after checking its keys; an InputError naming the key otherwise."""
+    if not isinstance(target, dict):
+        raise bad_value("target", "a table with model or endpoint, members and nonmembers", type(target).__name__)
+    unknown = sorted(set(target) - set(TARGET_KEYS))
+    if unknown:
+        raise InputError(f"target: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(TARGET_KEYS))}")
+    if ("model" in target) == ("endpoint" in target):
+        raise InputError("target must name exactly one of model (a model file) or endpoint (an HTTP address)")
+    for key in ("members", "nonmembers"):
+        if key not in target:
+            raise InputError(f"target.{key} is required: a .npz or .csv file of records")
+    wrong = [k for k in (ENDPOINT_KEYS if "model" in target else FILE_KEYS) if k in target]
+    if wrong:
+        where = "a model file" if "model" in target else "an endpoint"
+        raise InputError(f"target.{wrong[0]} does not apply to {where}")
+    if "endpoint" in target and "n_classes" not in target:
+        raise InputError("target.n_classes is required for an endpoint")
+    return dict(target)
+
+
+def load_target(target: dict[str, Any], *, base_dir: Optional[str | Path] = None):
+    """``(adapter, model_sha256_or_None, device_text)`` for a checked target."""
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    if "endpoint" in target:
+        from .http_adapter import HttpEndpointAdapter
+
+        options = {k: target[k] for k in ENDPOINT_KEYS if k in target}
+        adapter = HttpEndpointAdapter(target["endpoint"], n_classes=target["n_classes"], **options)
+        return adapter, None, "remote endpoint"
+    from .model_files import file_sha256, load_model_file
+
+    path = _resolve(base, target["model"], "model")
+    options = {k: target[k] for k in FILE_KEYS + ("n_classes",) if k in target}
+    adapter = load_model_file(path, **options)
+    device = "cpu"
+    module = getattr(adapter, "module", None)
+    if module is not None:
+        from .device import model_device
+
+        device = str(model_device(module))
+    return adapter, file_sha256(path), device
+
+
+def _recorded_target(target: dict[str, Any]) -> dict[str, Any]:
+    """The target as recorded in a result: header values (tokens) are never written out."""
+    out = dict(target)
+    if isinstance(out.get("headers"), dict):
+        out["headers"] = {k: "<redacted>" for k in out["headers"]}
+    return out
+
+
+def _records_sha256(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for arr in arrays:
+        h.update(f"{arr.dtype.str}{arr.shape};".encode())
+        h.update(np.ascontiguousarray(arr).data)
+    return h.hexdigest()
+
+
+def run_deployed_audit(
+    target: dict[str, Any],
+    *,
+    attacks: Optional[Iterable[str]] = None,
+    attack_options: Optional[dict[str, dict[str, Any]]] = None,
+    metrics: Any = None,
+    seed: int = 0,
+    mitigations: Optional[list[dict[str, Any]]] = None,
+    base_dir: Optional[str | Path] = None,
+    show_progress: Optional[bool] = None,
+) -> dict[str, Any]:
+    """Audit the deployed model ``target`` describes; returns a result (schema v1).
+
+    attacks         attack names (default: every registered attack)
+    attack_options  {attack name: {option: value}}
+    metrics         an :class:`audit.config.MetricsConfig` or a dict of its fields
+                    (fprs, n_bootstrap, confidence); default MetricsConfig()
+    seed            the one seed (attacks, bootstrap)
+    mitigations     [{"name": ..., params...}, ...] as in the TOML [[mitigations]]
+    base_dir        folder that relative paths in ``target`` are relative to
+    """
+    from attacks import ATTACKS, create_attack
+
+    from . import TOOL_NAME, __version__
+    from .config import AttackConfig, AuditConfig, MetricsConfig
+    from .environment import environment
+    from .record_files import load_records
+    from .runner import accuracy_of, evaluate_attacks
+    from .signals import compute_signals
+
+    target = check_target(target)
+    if metrics is None:
+        metrics = MetricsConfig()
+    elif isinstance(metrics, dict):
+        allowed = {"fprs", "n_bootstrap", "confidence"}
+        unknown = sorted(set(metrics) - allowed)
+        if unknown:
+            raise InputError(f"metrics: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
+        metrics = MetricsConfig(**metrics)
+    elif not isinstance(metrics, MetricsConfig):
+        raise bad_value("metrics", "an audit.config.MetricsConfig or a dict of its fields", metrics)
+    if isinstance(attacks, str):
+        raise bad_value("attacks", "a list of attack names", attacks)
+    attack_names = list(attacks) if attacks is not None else ATTACKS.names()
+    if not attack_names:
+        raise InputError("attacks must name at least one attack; got an empty list")
+    config = AuditConfig(
+        attacks=AttackConfig(names=attack_names, members=["train"], options=dict(attack_options or {})),
+        metrics=metrics, seed=seed, mitigations=list(mitigations or []), device="cpu",
+    )
+    for name in config.attacks.options:
+        ATTACKS.get(name)
+    for name in attack_names:  # unknown names and options fail before any model is queried
+        create_attack(name, seed=config.seed, **config.attacks.options.get(name, {}))
+    from .mitigations import create_mitigation
+
+    mitigation_objs = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
+                       for m in config.mitigations]
+
+    for m in mitigation_objs:
+        if m.needs_validation and "validation" not in target:
+            raise InputError(f"mitigation {m.label!r} fits on validation data; give target.validation, a record "
+                             "file of records in neither members nor nonmembers")
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    X_in, y_in = load_records(_resolve(base, target["members"], "members"))
+    X_out, y_out = load_records(_resolve(base, target["nonmembers"], "nonmembers"))
+    validation = None
+    if "validation" in target:
+        validation = load_records(_resolve(base, target["validation"], "validation"))
+    shapes = {X_in.shape[1:], X_out.shape[1:]} | ({validation[0].shape[1:]} if validation else set())
+    if len(shapes) != 1:
+        raise InputError(f"target: members, nonmembers (and validation) records must have one shape; got {sorted(shapes)}")
+    if "input_shape" in target and tuple(target["input_shape"]) != X_in.shape[1:]:
+        raise InputError(f"target.input_shape is {tuple(target['input_shape'])} but the records have shape {X_in.shape[1:]}")
+
+    adapter, sha, device = load_target(target, base_dir=base)
+    signals = {"train": compute_signals(adapter.predict(X_in), y_in),
+               "test": compute_signals(adapter.predict(X_out), y_out)}
+    results = evaluate_attacks(signals, model="deployed", attack_names=attack_names, config=config,
+                               show_progress=show_progress)
+    utility: list[dict[str, Any]] = []
+    if mitigation_objs:
+        from .data.dataset import Dataset
+        from .data.split import Split
+        from .mitigations import evaluate_mitigations
+
+        parts = [X_in, X_out] + ([validation[0]] if validation else [])
+        labels = [y_in, y_out] + ([validation[1]] if validation else [])
+        X_all, y_all = np.concatenate(parts), np.concatenate(labels)
+        kind = {2: "tabular", 3: "sequence", 4: "image"}.get(X_all.ndim, "tabular")
+        pool = Dataset(name="records", X=X_all, y=y_all, n_classes=adapter.n_classes, kind=kind)
+        n_in, n_out = len(y_in), len(y_out)
+        split = Split(train=np.arange(n_in), test=np.arange(n_in, n_in + n_out), n=len(y_all))
+        val_idx = np.arange(n_in + n_out, len(y_all)) if validation else None
+        entries, utility = evaluate_mitigations(
+            adapter, pool, split, mitigations=mitigation_objs, attack_names=attack_names, config=config,
+            model_name="deployed", validation_indices=val_idx, show_progress=show_progress,
+        )
+        results += entries
+        for u in utility:  # members are not a retain set here
+            u["accuracy"]["retain"] = None
+            u["accuracy"]["forget"] = None
+
+    accuracy = accuracy_of(signals)
+    architecture = target.get("architecture") or (target.get("kind") if "model" in target else None)
+    if architecture is None:
+        architecture = "endpoint" if "endpoint" in target else type(adapter).__name__
+    return {
+        "schema_version": 1,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {
+            "target": _recorded_target(target),
+            "attacks": {"names": attack_names, "members": ["train"], "options": config.attacks.options},
+            "metrics": {"fprs": list(metrics.fprs), "n_bootstrap": metrics.n_bootstrap,
+                        "confidence": metrics.confidence},
+            "mitigations": config.mitigations,
+            "seed": config.seed,
+        },
+        "environment": environment(device),
+        "data": {
+            "name": "records",
+            "sha256": _records_sha256(X_in, y_in, X_out, y_out),
+            "n_train": int(len(y_in)),
+            "n_test": int(len(y_out)),
+            "n_forget": 0,
+            "n_retain": int(len(y_in)),
+            "n_features": list(X_in.shape[1:]),
+            "n_classes": int(adapter.n_classes),
+            "source": "members / nonmembers record files supplied by the auditor",
+            "license": None,
+            "preprocessing": None,
+        },
+        "models": [{
+            "name": "deployed",
+            "role": "original",
+            "unlearner": None,
+            "architecture": str(architecture),
+            "seconds": None,
+            "sha256": sha,
+            "accuracy": {"train": accuracy["train"], "test": accuracy["test"], "retain": None, "forget": None},
+            "adapter": adapter.describe(),
+        }],
+        "results": results,
+        **({"mitigations": utility} if mitigation_objs else {}),
+    }
+
+
+__all__ = ["run_deployed_audit", "check_target", "load_target", "TARGET_KEYS"]

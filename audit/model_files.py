@@ -1,0 +1,266 @@
+"""Load a saved model file (one mia-audit did not train) as a :class:`~audit.adapters.ModelAdapter`.
+
+``load_model_file(path, *, kind=None, architecture=None, input_shape=None, n_classes=None,
+params=None, device="auto")``
+
+=================  =======================  ==================================================
+kind               suffix                   how it is loaded
+=================  =======================  ==================================================
+torch-state-dict   .pt, .pth                ``torch.load(weights_only=True)`` into
+                                            ``build_model(architecture, ...)``, strict
+safetensors        .safetensors             ``safetensors.torch.load_file`` into the same
+xgboost            .json, .ubj              ``xgboost.XGBClassifier().load_model``
+onnx               .onnx                    onnxruntime on the CPU (optional extra)
+=================  =======================  ==================================================
+
+Nothing is ever unpickled: torch files are read with ``weights_only=True``. Every failure
+is an :class:`~audit.errors.InputError` (a :class:`~audit.errors.DataFileError` for a
+missing or unreadable file) with a one-line message naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .adapters import ModelAdapter, TorchAdapter, XGBoostAdapter, _check_batch_size, _check_n_classes, _to_numpy
+from .errors import DataFileError, InputError
+
+KINDS = ("torch-state-dict", "safetensors", "xgboost", "onnx")
+SUFFIXES = {".pt": "torch-state-dict", ".pth": "torch-state-dict", ".safetensors": "safetensors",
+            ".json": "xgboost", ".ubj": "xgboost", ".onnx": "onnx"}
+ONNX_EXTRA_MESSAGE = "the onnxruntime package is needed to load ONNX models: pip install onnxruntime"
+SAFETENSORS_EXTRA_MESSAGE = "the safetensors package is needed to load .safetensors files: pip install safetensors"
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def infer_kind(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise InputError(
+            f"model file {path}: cannot tell its kind from the suffix {suffix or '(none)'!r}; "
+            f"give kind, one of {', '.join(KINDS)} (suffixes {', '.join(SUFFIXES)})"
+        )
+    return SUFFIXES[suffix]
+
+
+def load_model_file(
+    path: str | Path,
+    *,
+    kind: Optional[str] = None,
+    architecture: Optional[str] = None,
+    input_shape: Optional[Sequence[int]] = None,
+    n_classes: Optional[int] = None,
+    params: Optional[dict[str, Any]] = None,
+    device: str = "auto",
+) -> ModelAdapter:
+    """The adapter of the model saved at ``path`` (see the module docstring for kinds).
+
+    Torch kinds need ``architecture`` (a name of ``audit.models.MODELS``), ``input_shape``
+    and ``n_classes``; ``params`` go to ``build_model``. The module is moved to ``device``
+    ("auto": a GPU when there is one). ``n_classes`` is read from XGBoost files and, when
+    not given, from an ONNX model's output shape.
+    """
+    p = Path(path)
+    if kind is None:
+        kind = infer_kind(p)
+    elif kind not in KINDS:
+        raise InputError(f"model kind must be one of {', '.join(KINDS)}; got {kind!r} (file {p})")
+    if not p.is_file():
+        raise DataFileError(f"model file not found: {p}")
+    if params is not None and not isinstance(params, dict):
+        raise InputError(f"params must be a table of architecture options; got {type(params).__name__} (file {p})")
+    if kind in ("torch-state-dict", "safetensors"):
+        return _load_torch(p, kind, architecture, input_shape, n_classes, dict(params or {}), device)
+    if kind == "xgboost":
+        return _load_xgboost(p, n_classes)
+    return OnnxAdapter(p, n_classes=n_classes)
+
+
+# ---------------------------------------------------------------------------- torch
+
+
+def _read_state(p: Path, kind: str) -> dict[str, Any]:
+    import torch
+
+    if kind == "safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError:
+            raise InputError(f"model file {p}: {SAFETENSORS_EXTRA_MESSAGE}") from None
+        try:
+            state = load_file(str(p), device="cpu")
+        except Exception as exc:  # SafetensorError, OSError: malformed or truncated
+            raise DataFileError(f"model file {p} is not a readable safetensors file: {_one_line(exc)}") from None
+    else:
+        try:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as exc:  # UnpicklingError, RuntimeError (bad zip), EOFError: malformed or truncated
+            raise DataFileError(
+                f"model file {p} is not a readable torch weights file (torch.load with weights_only=True "
+                f"failed: {_one_line(exc)})"
+            ) from None
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise DataFileError(
+            f"model file {p} must hold a state dict (names to tensors, torch.save(model.state_dict())); "
+            f"got {type(state).__name__}"
+        )
+    return state
+
+
+def _check_state(p: Path, model: Any, state: dict[str, Any], architecture: str) -> None:
+    expected = model.state_dict()
+    for key, value in expected.items():
+        if key not in state:
+            raise InputError(
+                f"model file {p} does not match architecture {architecture!r}: missing key {key!r} "
+                f"({len(set(expected) - set(state))} missing in all)"
+            )
+        if tuple(state[key].shape) != tuple(value.shape):
+            raise InputError(
+                f"model file {p} does not match architecture {architecture!r}: key {key!r} has shape "
+                f"{tuple(state[key].shape)}, the architecture expects {tuple(value.shape)}"
+            )
+    extra = [k for k in state if k not in expected]
+    if extra:
+        raise InputError(
+            f"model file {p} does not match architecture {architecture!r}: unexpected key {extra[0]!r} "
+            f"({len(extra)} unexpected in all)"
+        )
+
+
+def _load_torch(p: Path, kind: str, architecture, input_shape, n_classes, params, device) -> TorchAdapter:
+    from .device import resolve_device
+    from .models import build_model
+
+    missing = [name for name, v in (("architecture", architecture), ("input_shape", input_shape),
+                                    ("n_classes", n_classes)) if v is None]
+    if missing:
+        raise InputError(f"model file {p} ({kind}) needs {', '.join(missing)} to rebuild the network")
+    if architecture == "xgboost":
+        raise InputError(f"model file {p}: architecture 'xgboost' is not a torch network; save it as .json or .ubj")
+    batch_size = _check_batch_size(params.pop("batch_size", 1024), "params.batch_size", allow_none=False)
+    model = build_model(architecture, input_shape=tuple(input_shape), n_classes=n_classes, seed=0, **params)
+    state = _read_state(p, kind)
+    _check_state(p, model, state, architecture)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # pragma: no cover - _check_state catches the known causes
+        raise InputError(f"model file {p} does not match architecture {architecture!r}: {_one_line(exc)}") from None
+    model.to(resolve_device(device))
+    model.eval()
+    return TorchAdapter(model, n_classes=n_classes, batch_size=batch_size)
+
+
+# ---------------------------------------------------------------------------- xgboost
+
+
+def _load_xgboost(p: Path, n_classes: Optional[int]) -> XGBoostAdapter:
+    import xgboost
+
+    model = xgboost.XGBClassifier()
+    try:
+        model.load_model(str(p))
+    except Exception as exc:  # XGBoostError: malformed or truncated
+        raise DataFileError(f"model file {p} is not a readable XGBoost model (.json / .ubj): {_one_line(exc)}") from None
+    try:
+        adapter = XGBoostAdapter(model) if getattr(model, "classes_", None) is not None else None
+    except InputError:
+        adapter = None
+    if adapter is None:  # a bare booster file: its objective says what it outputs
+        adapter = XGBoostAdapter(model.get_booster())
+    if n_classes is not None and _check_n_classes(n_classes) != adapter.n_classes:
+        raise InputError(f"model file {p}: n_classes {n_classes} does not match the model's {adapter.n_classes} classes")
+    return adapter
+
+
+# ---------------------------------------------------------------------------- onnx
+
+_ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
+                "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+class OnnxAdapter(ModelAdapter):
+    """An ONNX model run by onnxruntime on the CPU: first input in, first output out.
+
+    The output is read as labels when it is one integer per record, as probabilities when
+    every row of a probe (4 seeded standard-normal records, when the input's record shape is
+    known) lies in [0, 1] and sums to 1, else as logits.
+    """
+
+    framework = "onnx"
+
+    def __init__(self, path: str | Path, *, n_classes: Optional[int] = None, batch_size: Optional[int] = 1024):
+        p = Path(path)
+        try:
+            import onnxruntime
+        except ImportError:
+            raise InputError(f"model file {p}: {ONNX_EXTRA_MESSAGE} (the 'onnx' extra)") from None
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            self.session = onnxruntime.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # InvalidProtobuf, Fail: malformed or truncated
+            raise DataFileError(f"model file {p} is not a readable ONNX model: {_one_line(exc)}") from None
+        self.path = p
+        self.batch_size = _check_batch_size(batch_size)
+        first_in, first_out = self.session.get_inputs()[0], self.session.get_outputs()[0]
+        self._input = first_in.name
+        self._output = first_out.name
+        self._dtype = _ONNX_DTYPES.get(first_in.type, np.float32)
+        out_shape = list(first_out.shape or [])
+        integer_out = first_out.type in ("tensor(int64)", "tensor(int32)")
+        if integer_out and len(out_shape) == 1:
+            self.output_kind = "labels"
+            if n_classes is None:
+                raise InputError(f"model file {p}: the ONNX model outputs labels; give n_classes")
+            self.n_classes = _check_n_classes(n_classes)
+            return
+        width = out_shape[1] if len(out_shape) == 2 and isinstance(out_shape[1], int) else None
+        if n_classes is None and width is None:
+            raise InputError(f"model file {p}: the ONNX output's class dimension is not fixed; give n_classes")
+        self.n_classes = _check_n_classes(n_classes if n_classes is not None else width)
+        if width is not None and n_classes is not None and width != self.n_classes:
+            raise InputError(f"model file {p}: n_classes {n_classes} does not match the ONNX output width {width}")
+        self.output_kind = "logits"
+        record = [d for d in list(first_in.shape or [])[1:]]
+        if record and all(isinstance(d, int) and d > 0 for d in record):
+            probe = np.random.default_rng(0).standard_normal((4, *record)).astype(self._dtype)
+            try:
+                values = np.asarray(self._run(probe), dtype=np.float64)
+            except Exception as exc:
+                raise DataFileError(f"model file {p}: the ONNX model fails on a probe batch: {_one_line(exc)}") from None
+            if values.ndim == 2 and np.all((values >= 0) & (values <= 1)) and np.allclose(values.sum(1), 1, atol=1e-4):
+                self.output_kind = "probs"
+
+    def _run(self, X: np.ndarray) -> np.ndarray:
+        return self.session.run([self._output], {self._input: X})[0]
+
+    def _predict_batch(self, X: Any) -> np.ndarray:
+        arr = np.ascontiguousarray(np.asarray(X if hasattr(X, "iloc") else _to_numpy(X)), dtype=self._dtype)
+        out = np.asarray(self._run(arr))
+        return out.astype(np.int64) if self.output_kind == "labels" else out.astype(np.float64)
+
+    def unwrap(self) -> Any:
+        return self.session
+
+
+__all__ = ["KINDS", "load_model_file", "infer_kind", "file_sha256", "OnnxAdapter"]

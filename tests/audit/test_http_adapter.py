@@ -1,0 +1,202 @@
+"""HttpEndpointAdapter against small real HTTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from audit.adapters import SklearnAdapter
+from audit.errors import InputError
+from audit.http_adapter import HttpEndpointAdapter
+
+
+class Endpoint:
+    """A test server: ``respond(instances, n_request) -> (status, body bytes)``; logs requests."""
+
+    def __init__(self, respond, delay: float = 0.0):
+        self.respond = respond
+        self.delay = delay
+        self.requests: list[list] = []
+        self.times: list[float] = []
+        self.lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def serve(endpoint: Endpoint):
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            length = int(self.headers.get("Content-Length", 0))
+            payload = json.loads(self.rfile.read(length))
+            with endpoint.lock:
+                endpoint.times.append(time.monotonic())
+                endpoint.requests.append(payload["instances"])
+                n = len(endpoint.requests)
+            if endpoint.delay:
+                time.sleep(endpoint.delay)
+            status, body = endpoint.respond(payload["instances"], n)
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+                pass
+
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/predict"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from sklearn.linear_model import LogisticRegression
+
+    from audit.data import load_dataset
+
+    data = load_dataset("adult")
+    X, y = data.X[:400], data.y[:400]
+    model = LogisticRegression(max_iter=300).fit(X[:300], y[:300])
+    return model, X
+
+
+def _ok(model, kind="probs"):
+    def respond(instances, n):
+        rows = np.asarray(instances, dtype=np.float32)
+        preds = model.predict_proba(rows).tolist() if kind == "probs" else model.predict(rows).tolist()
+        return 200, json.dumps({"predictions": preds}).encode()
+
+    return respond
+
+
+def test_outputs_equal_the_model_and_batches(fitted):
+    model, X = fitted
+    endpoint = Endpoint(_ok(model))
+    with serve(endpoint) as url:
+        adapter = HttpEndpointAdapter(url, n_classes=2, batch_size=64)
+        out = adapter.predict(X[:150])
+    assert out.kind == "probs"
+    np.testing.assert_array_equal(out.values, SklearnAdapter(model).predict(X[:150]).values)
+    assert [len(r) for r in endpoint.requests] == [64, 64, 22]
+    assert adapter.requests_sent == 3
+    # features arrive exactly as given (float32 values survive JSON)
+    np.testing.assert_array_equal(np.asarray(endpoint.requests[0], dtype=np.float32), X[:64])
+
+
+def test_labels_only_endpoint(fitted):
+    model, X = fitted
+    with serve(Endpoint(_ok(model, "labels"))) as url:
+        out = HttpEndpointAdapter(url, n_classes=2, returns="labels").predict(X[:50])
+    assert out.kind == "labels"
+    np.testing.assert_array_equal(out.values, model.predict(X[:50]))
+
+
+def test_retries_503_then_succeeds(fitted):
+    model, X = fitted
+    good = _ok(model)
+
+    def flaky(instances, n):
+        return (503, b'{"error": "busy"}') if n <= 2 else good(instances, n)
+
+    endpoint = Endpoint(flaky)
+    with serve(endpoint) as url:
+        adapter = HttpEndpointAdapter(url, n_classes=2, retries=3, backoff=0.01)
+        out = adapter.predict(X[:10])
+    assert len(endpoint.requests) == 3 and adapter.requests_sent == 3
+    np.testing.assert_array_equal(out.values, model.predict_proba(X[:10]))
+
+
+def test_gives_up_after_retries(fitted):
+    endpoint = Endpoint(lambda instances, n: (500, b"boom"))
+    with serve(endpoint) as url:
+        with pytest.raises(InputError, match=r"failed after 3 attempts: HTTP 500") as exc:
+            HttpEndpointAdapter(url, n_classes=2, retries=2, backoff=0.01).predict(fitted[1][:5])
+    assert url in str(exc.value)
+    assert len(endpoint.requests) == 3
+
+
+def test_400_is_not_retried(fitted):
+    endpoint = Endpoint(lambda instances, n: (400, b'{"error": "bad feature count"}'))
+    with serve(endpoint) as url:
+        with pytest.raises(InputError, match=r"HTTP 400 .*bad feature count.*attempt 1 of 4") as exc:
+            HttpEndpointAdapter(url, n_classes=2, backoff=0.01).predict(fitted[1][:5])
+    assert url in str(exc.value) and "\n" not in str(exc.value)
+    assert len(endpoint.requests) == 1
+
+
+def test_timeout_is_retried_then_reported(fitted):
+    model, X = fitted
+    endpoint = Endpoint(_ok(model), delay=0.5)
+    with serve(endpoint) as url:
+        with pytest.raises(InputError, match=r"failed after 2 attempts: timed out after 0.1 s"):
+            HttpEndpointAdapter(url, n_classes=2, timeout=0.1, retries=1, backoff=0.01).predict(X[:5])
+    assert len(endpoint.requests) == 2
+
+
+def test_connection_refused(fitted):
+    with serve(Endpoint(_ok(fitted[0]))) as url:
+        pass  # the server is shut down: nothing listens on the port any more
+    with pytest.raises(InputError, match=r"failed after 2 attempts: connection failed"):
+        HttpEndpointAdapter(url, n_classes=2, retries=1, backoff=0.01).predict(fitted[1][:5])
+
+
+@pytest.mark.parametrize("body, message", [
+    (b"{not json", "malformed JSON"),
+    (b'{"outputs": []}', '"predictions"'),
+    (b'{"predictions": [[0.5, 0.5]]}', "returned 1 rows of predictions for a batch of 5 records"),
+    (b'{"predictions": [[0.5, 0.5, 0.0]] }', "1 rows"),
+])
+def test_bad_responses(fitted, body, message):
+    with serve(Endpoint(lambda instances, n: (200, body))) as url:
+        with pytest.raises(InputError, match=message):
+            HttpEndpointAdapter(url, n_classes=2).predict(fitted[1][:5])
+
+
+def test_wrong_width_and_bad_labels(fitted):
+    X = fitted[1][:3]
+    with serve(Endpoint(lambda instances, n: (200, b'{"predictions": [[1, 0, 0], [1, 0, 0], [1, 0, 0]]}'))) as url:
+        with pytest.raises(InputError, match=r"shape \(3, 3\); expected \(3, 2\)"):
+            HttpEndpointAdapter(url, n_classes=2).predict(X)
+    with serve(Endpoint(lambda instances, n: (200, b'{"predictions": [0.5, 1, 0]}'))) as url:
+        with pytest.raises(InputError, match="one integer label per record"):
+            HttpEndpointAdapter(url, n_classes=2, returns="labels").predict(X)
+
+
+def test_rate_limit_spaces_requests(fitted):
+    model, X = fitted
+    rate = 20.0
+    endpoint = Endpoint(_ok(model))
+    with serve(endpoint) as url:
+        HttpEndpointAdapter(url, n_classes=2, batch_size=2, rate_limit=rate).predict(X[:10])
+    gaps = np.diff(endpoint.times)
+    assert len(endpoint.times) == 5
+    assert gaps.min() >= 1 / rate - 0.005, gaps
+
+
+def test_argument_checks():
+    with pytest.raises(InputError, match="url"):
+        HttpEndpointAdapter("ftp://x", n_classes=2)
+    with pytest.raises(InputError, match="returns"):
+        HttpEndpointAdapter("http://x", n_classes=2, returns="scores")
+    with pytest.raises(InputError, match="retries"):
+        HttpEndpointAdapter("http://x", n_classes=2, retries=-1)
+    with pytest.raises(InputError, match="rate_limit"):
+        HttpEndpointAdapter("http://x", n_classes=2, rate_limit=0)
+    with pytest.raises(InputError, match="timeout"):
+        HttpEndpointAdapter("http://x", n_classes=2, timeout=float("nan"))
