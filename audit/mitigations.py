@@ -15,7 +15,11 @@ temperature     softmax(logits / T); T = "fit": the T minimising     T (a number
 top-k           the k largest probabilities, the rest spread evenly  k = 1
 rounding        probabilities rounded to ``decimals`` places         decimals = 1
 output-noise    probabilities + N(0, sigma^2), clipped, renormalised sigma = 0.1, seed = 0
-dp-sgd          (training time) DP-SGD with opacus: optional extra   not available yet
+dp-sgd          (training time) DP-SGD with opacus: optional extra   noise_multiplier or
+                (``train`` trains a DP model; ``apply`` refuses)     target_epsilon (default
+                                                                     noise_multiplier = 1),
+                                                                     delta = 1/(10 n),
+                                                                     max_grad_norm = 1
 ==============  ===================================================  ==================
 
 Output mitigations (all but dp-sgd) are applied after training; dp-sgd changes training
@@ -192,25 +196,53 @@ class OutputNoiseMitigation(Mitigation):
 
 
 class DPSGDMitigation(Mitigation):
-    """Placeholder for DP-SGD training (opacus); it cannot wrap an already trained model."""
+    """DP-SGD training with opacus (:func:`audit.dp_training.train_model_dp`).
+
+    A training-time mitigation: ``train(model, X, y, recipe, *, seed, device)`` trains a
+    DP copy of an (untrained) model; ``apply`` cannot wrap an already trained model.
+    Parameters: exactly one of ``noise_multiplier`` / ``target_epsilon`` (neither given:
+    ``noise_multiplier = 1.0``), ``delta`` (default ``1 / (10 n)``), ``max_grad_norm``
+    (default 1.0). Only the parameters given (or defaulted) appear in ``params``/``label``.
+    """
 
     name = "dp-sgd"
     kind = "training"
 
+    def __init__(self, *, noise_multiplier: Optional[float] = None, target_epsilon: Optional[float] = None,
+                 delta: Optional[float] = None, max_grad_norm: float = 1.0) -> None:
+        from .dp_training import check_dp_params
+
+        if noise_multiplier is None and target_epsilon is None:
+            noise_multiplier = 1.0
+        checked = check_dp_params(noise_multiplier=noise_multiplier, target_epsilon=target_epsilon,
+                                  delta=delta, max_grad_norm=max_grad_norm)
+        params = {k: checked[k] for k in ("noise_multiplier", "target_epsilon", "delta") if checked[k] is not None}
+        params["max_grad_norm"] = checked["max_grad_norm"]
+        super().__init__(**params)
+
     def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
         raise InputError(
             "dp-sgd is a training-time mitigation: it changes how the model is trained and cannot wrap "
-            "an already trained model; DP-SGD training is not available in this version"
+            "an already trained model; use its train(model, X, y, recipe, seed=...) on an untrained model"
         )
+
+    def train(self, model: Any, X: Any, y: Any, recipe: Any, *, seed: int, device: Any = "auto",
+              progress: bool = False) -> Any:
+        """A :class:`~audit.dp_training.DPTrainResult`: a copy of ``model`` trained with DP-SGD."""
+        from .dp_training import train_model_dp
+
+        return train_model_dp(model, X, y, recipe, seed=seed, device=device, progress=progress, **self.params)
 
 
 @MITIGATIONS.register("dp-sgd", help="(training time) DP-SGD with opacus; optional extra mia-audit[dp]")
-def _dp_sgd(**params: Any) -> Mitigation:
+def _dp_sgd(*, noise_multiplier: Optional[float] = None, target_epsilon: Optional[float] = None,
+            delta: Optional[float] = None, max_grad_norm: float = 1.0) -> Mitigation:
     try:
         import opacus  # noqa: F401
     except ImportError:
         raise InputError(DP_EXTRA_MESSAGE) from None
-    return DPSGDMitigation(**params)
+    return DPSGDMitigation(noise_multiplier=noise_multiplier, target_epsilon=target_epsilon, delta=delta,
+                           max_grad_norm=max_grad_norm)
 
 
 # ---------------------------------------------------------------------------- factory

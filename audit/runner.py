@@ -109,6 +109,8 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
 
     mitigations = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
                    for m in config.mitigations]
+    training_mitigations = [m for m in mitigations if m.kind == "training"]  # dp-sgd: a model of its own
+    mitigations = [m for m in mitigations if m.kind != "training"]
     device = resolve_device(config.device)
 
     dataset = load_dataset(config.data.name, data_dir=config.data.data_dir, **config.data.options)
@@ -137,6 +139,9 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         if unknown:
             raise InputError(f"model.training: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
         recipe = dataclasses.replace(recipe, **config.model.training)
+    if training_mitigations and recipe is None:
+        raise InputError(f"mitigations: {training_mitigations[0].name} trains torch models only; "
+                         f"got model {config.model.name!r}")
     trained = train_model(
         model, dataset.X[split.train], dataset.y[split.train], recipe,
         seed=derive_seed(config.seed, "train"), device=device, progress=progress_enabled(show_progress),
@@ -156,6 +161,21 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             show_progress=show_progress,
         )
         results += entries
+    mitigated_models: list[dict[str, Any]] = []
+    for m in training_mitigations:
+        name = m.name if len(training_mitigations) == 1 else m.label
+        private = m.train(model, dataset.X[split.train], dataset.y[split.train], recipe,
+                          seed=derive_seed(config.seed, "train", m.label), device=device,
+                          progress=progress_enabled(show_progress))
+        private_signals = membership_signals(as_adapter(private.model, n_classes=dataset.n_classes), dataset, split)
+        results += evaluate_attacks(private_signals, model=name, attack_names=attack_names,
+                                    config=config, show_progress=show_progress)
+        mitigated_models.append({
+            "name": name, "role": "original", "unlearner": None, "mitigation": m.label,
+            "architecture": config.model.name, "seconds": float(private.seconds),
+            "sha256": model_sha256(private.model), "accuracy": accuracy_of(private_signals),
+            **private.privacy(),  # epsilon, delta, noise_multiplier, max_grad_norm, accountant
+        })
     return {
         "schema_version": 1,
         "tool": {"name": TOOL_NAME, "version": __version__},
@@ -183,7 +203,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             "seconds": float(trained.seconds),
             "sha256": model_sha256(trained.model),
             "accuracy": accuracy_of(signals),
-        }],
+        }, *mitigated_models],
         "results": results,
         **({"mitigations": utility} if mitigations else {}),
     }

@@ -305,3 +305,22 @@ def test_validation_size_larger_than_the_unused_pool(tiny_config):
     config.mitigations = [{"name": "temperature", "T": "fit"}]
     with pytest.raises(InputError, match="validation_size asks for 1000000 records"):
         run_audit(config)
+
+
+def test_dp_sgd_mitigation_trains_and_audits_a_private_model(tiny_config):
+    pytest.importorskip("opacus")
+    config = tiny_config(attacks=["loss"], members=["train"])
+    config.mitigations = [{"name": "dp-sgd", "noise_multiplier": 1.0}]
+    result = run_audit(config)
+    private = next(m for m in result["models"] if m["name"] == "dp-sgd")
+    assert private["role"] == "original" and private["mitigation"].startswith("dp-sgd")
+    assert 0 < private["epsilon"] < float("inf") and 0 < private["delta"] < 1
+    assert {(r["model"], r["attack"]) for r in result["results"]} == {("original", "loss"), ("dp-sgd", "loss")}
+
+
+def test_dp_sgd_on_xgboost_is_refused(tiny_config):
+    pytest.importorskip("opacus")
+    config = tiny_config(model=ModelConfig(name="xgboost", params={"n_estimators": 5}))
+    config.mitigations = [{"name": "dp-sgd"}]
+    with pytest.raises(InputError, match="trains torch models only"):
+        run_audit(config)
