@@ -74,6 +74,18 @@ class Limits:
             clean[float(fpr)] = float(tpr)
         object.__setattr__(self, "max_tpr_at_fpr", dict(sorted(clean.items())))
 
+    def exceeded(self, entry: Mapping[str, Any]) -> tuple[list[tuple[str, float, float]], list[str]]:
+        """``(exceeded, unmeasured)`` for one result entry: each ``(figure, value, limit)``
+        above its limit (a value equal to the limit passes; 1e-12 absorbs float noise), and
+        the figures a limit names that the entry does not have. Figures are named "auc" and
+        "tpr@<fpr>", as in :class:`Violation`. Shared by the gates and the PDF verdict."""
+        figures = _figures(entry)
+        checks: list[tuple[str, float]] = [] if self.max_auc is None else [("auc", self.max_auc)]
+        checks += [(f"tpr@{_fpr_key(fpr)}", tpr) for fpr, tpr in self.max_tpr_at_fpr.items()]
+        exceeded = [(name, figures[name], limit) for name, limit in checks
+                    if name in figures and figures[name] > limit + _EPS]
+        return exceeded, [name for name, _ in checks if name not in figures]
+
     @property
     def is_empty(self) -> bool:
         return self.max_auc is None and not self.max_tpr_at_fpr
@@ -178,8 +190,9 @@ def _entry_key(entry: Mapping[str, Any]) -> tuple[str, str, str, str]:
 def _figures(entry: Mapping[str, Any]) -> dict[str, float]:
     """{"auc": x, "tpr@0.001": y, ...}, TPRs in ascending FPR order."""
     out = {"auc": float(entry["auc"])}
-    for key in sorted(entry["tpr_at_fpr"], key=float):
-        out[f"tpr@{_fpr_key(float(key))}"] = float(entry["tpr_at_fpr"][key])
+    tprs = entry.get("tpr_at_fpr") or {}
+    for key in sorted(tprs, key=float):
+        out[f"tpr@{_fpr_key(float(key))}"] = float(tprs[key])
     return out
 
 
@@ -257,20 +270,14 @@ def check_result(
         label = f"model={key[0]} mitigation={key[1]} attack={key[2]} members={key[3]}"
         figures = _figures(entry)
         if limits is not None:
-            checks: list[tuple[str, float]] = []
-            if limits.max_auc is not None:
-                checks.append(("auc", limits.max_auc))
-            for fpr, tpr in limits.max_tpr_at_fpr.items():
-                name = f"tpr@{_fpr_key(fpr)}"
-                if name not in figures:
-                    have = ", ".join(k[4:] for k in figures if k.startswith("tpr@")) or "none"
-                    raise InputError(f"result: {label} has no TPR at FPR {_fpr_key(fpr)} to check "
-                                     f"(it has FPRs {have})")
-                checks.append((name, tpr))
-            for name, limit in checks:
-                n_checked += 1
-                if figures[name] > limit:
-                    violations.append(Violation(*key, figure=name, value=figures[name], limit=limit, kind="limit"))
+            exceeded, unmeasured = limits.exceeded(entry)
+            if unmeasured:
+                have = ", ".join(k[4:] for k in figures if k.startswith("tpr@")) or "none"
+                raise InputError(f"result: {label} has no TPR at FPR {unmeasured[0][4:]} to check "
+                                 f"(it has FPRs {have})")
+            n_checked += (limits.max_auc is not None) + len(limits.max_tpr_at_fpr)
+            violations += [Violation(*key, figure=name, value=value, limit=limit, kind="limit")
+                           for name, value, limit in exceeded]
         if base_index is not None:
             base = base_index.get(key)
             if base is None:

@@ -144,16 +144,11 @@ class Policy(Limits):
                      attack=str(entry.get("attack")), members=str(entry.get("members")))
         if not is_applicable(entry):
             return PolicyCheck(**ident, applicable=False)
-        violations, unmeasured = [], []
-        if self.max_auc is not None and float(entry["auc"]) > self.max_auc + 1e-12:
-            violations.append(Violation("AUC", float(entry["auc"]), self.max_auc))
-        for fpr, limit in self.max_tpr_at_fpr.items():
-            value = tpr_at(entry, fpr)
-            if value is None:
-                unmeasured.append(f"TPR@{fpr:g}")
-            elif value > limit + 1e-12:
-                violations.append(Violation(f"TPR@{fpr:g}", value, limit))
-        return PolicyCheck(**ident, applicable=True, violations=tuple(violations), unmeasured=tuple(unmeasured))
+        exceeded, unmeasured = self.exceeded(entry)  # the same check as the gates (audit.gates)
+        label = lambda name: "AUC" if name == "auc" else f"TPR@{float(name[4:]):g}"  # noqa: E731
+        violations = tuple(Violation(label(name), value, limit) for name, value, limit in exceeded)
+        return PolicyCheck(**ident, applicable=True, violations=violations,
+                           unmeasured=tuple(label(name) for name in unmeasured))
 
     def check(self, result: Mapping[str, Any]) -> list[PolicyCheck]:
         """One :class:`PolicyCheck` per result entry, in the result's order."""
