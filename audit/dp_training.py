@@ -48,7 +48,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .device import model_dtype, resolve_device, synchronize
+from .device import resolve_device, synchronize
 from .errors import InputError, bad_value
 from .seeding import check_seed, derive_seed
 from .training import (
@@ -57,7 +57,7 @@ from .training import (
     _optimizer,
     _scheduler,
     _seeded_default_generators,
-    _torch_data,
+    prepare_torch_training,
     flip_crop,
 )
 
@@ -214,13 +214,8 @@ def train_model_dp(
     torch_device = resolve_device(device)
 
     start = time.perf_counter()
-    net = copy.deepcopy(model).to(torch_device)
-    X_t, y_t = _torch_data(X, y, device=torch_device, dtype=model_dtype(net))
+    net, X_t, y_t = prepare_torch_training(model, X, y, recipe, device=torch_device)
     n = int(X_t.shape[0])
-    if recipe.augment == "flip-crop" and X_t.dim() != 4:
-        raise InputError(
-            f"recipe.augment 'flip-crop' needs images X of shape (n, C, H, W); got shape {tuple(X_t.shape)}"
-        )
     delta_value = params["delta"] if params["delta"] is not None else 1.0 / (10.0 * n)
     net, fixed = _dp_compatible(net, ModuleValidator)
     net = net.to(torch_device)

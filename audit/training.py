@@ -242,18 +242,25 @@ def _check_two_classes(y: Any) -> None:
 # ---------------------------------------------------------------------------- torch
 
 
+def prepare_torch_training(model, X, y, recipe: TrainRecipe, *, device):
+    """A deep copy of ``model`` on ``device`` and the checked data as tensors there
+    (shared by plain and DP-SGD training; the caller's model and arrays are untouched)."""
+    net = copy.deepcopy(model).to(device)
+    X_t, y_t = _torch_data(X, y, device=device, dtype=model_dtype(net))
+    if recipe.augment == "flip-crop" and X_t.dim() != 4:
+        raise InputError(
+            f"recipe.augment 'flip-crop' needs images X of shape (n, C, H, W); got shape {tuple(X_t.shape)}"
+        )
+    return net, X_t, y_t
+
+
 def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progress: bool) -> TrainResult:
     import torch
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    net = copy.deepcopy(model).to(device)
-    X_t, y_t = _torch_data(X, y, device=device, dtype=model_dtype(net))
+    net, X_t, y_t = prepare_torch_training(model, X, y, recipe, device=device)
     n = int(X_t.shape[0])
-    if recipe.augment == "flip-crop" and X_t.dim() != 4:
-        raise InputError(
-            f"recipe.augment 'flip-crop' needs images X of shape (n, C, H, W); got shape {tuple(X_t.shape)}"
-        )
     n_batches = _n_batches(n, recipe.batch_size)
     total_steps = recipe.epochs * n_batches
 
