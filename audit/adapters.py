@@ -409,14 +409,15 @@ class _Wrapper(ModelAdapter):
         return self.inner.unwrap()
 
     def predict(self, X: Any, *, batch_size: Optional[int] = None) -> Outputs:
-        return self._transform(self.inner.predict(X, batch_size=batch_size))
+        X = _as_input(X)
+        return self._transform(self.inner.predict(X, batch_size=batch_size), X)
 
     def _predict_batch(self, X: Any) -> np.ndarray:
         return self.predict(X).values
 
     @abc.abstractmethod
-    def _transform(self, outputs: Outputs) -> Outputs:
-        """The wrapped model's outputs, transformed (subclasses implement this)."""
+    def _transform(self, outputs: Outputs, X: Any) -> Outputs:
+        """The wrapped model's outputs for the records ``X``, transformed (subclasses implement this)."""
 
 
 class LabelOnly(_Wrapper):
@@ -425,7 +426,7 @@ class LabelOnly(_Wrapper):
     tag = "label-only"
     output_kind = "labels"
 
-    def _transform(self, outputs: Outputs) -> Outputs:
+    def _transform(self, outputs: Outputs, X: Any) -> Outputs:
         return Outputs("labels", np.asarray(outputs.predicted_labels(), dtype=np.int64), self.n_classes)
 
 
@@ -451,7 +452,7 @@ class Temperature(_Wrapper):
     def tag(self) -> str:  # type: ignore[override]
         return f"temperature(T={self.T:g})"
 
-    def _transform(self, outputs: Outputs) -> Outputs:
+    def _transform(self, outputs: Outputs, X: Any) -> Outputs:
         if outputs.kind == "probs":
             logits = np.log(np.maximum(outputs.values, np.finfo(np.float64).tiny))
         else:
@@ -622,7 +623,7 @@ class TopK(_Wrapper):
     def tag(self) -> str:  # type: ignore[override]
         return f"top-k(k={self.k})"
 
-    def _transform(self, outputs: Outputs) -> Outputs:
+    def _transform(self, outputs: Outputs, X: Any) -> Outputs:
         p = _probabilities(outputs)
         n, C = p.shape
         if self.k >= C or n == 0:
@@ -659,7 +660,7 @@ class Rounding(_Wrapper):
     def tag(self) -> str:  # type: ignore[override]
         return f"rounding(decimals={self.decimals})"
 
-    def _transform(self, outputs: Outputs) -> Outputs:
+    def _transform(self, outputs: Outputs, X: Any) -> Outputs:
         p = _probabilities(outputs)
         n = p.shape[0]
         if n == 0:
@@ -756,9 +757,8 @@ class OutputNoise(_Wrapper):
     def tag(self) -> str:  # type: ignore[override]
         return f"output-noise(sigma={self.sigma:g}, seed={self.seed})"
 
-    def predict(self, X: Any, *, batch_size: Optional[int] = None) -> Outputs:
-        X = _as_input(X)
-        p = _probabilities(self.inner.predict(X, batch_size=batch_size))
+    def _transform(self, outputs: Outputs, X: Any) -> Outputs:
+        p = _probabilities(outputs)
         if p.shape[0] == 0 or self.sigma == 0.0:
             return Outputs("probs", p, self.n_classes)
         noisy = p + self.sigma * record_normals(X, self.n_classes, self.seed)
@@ -769,8 +769,6 @@ class OutputNoise(_Wrapper):
         sums[zero] = 1.0
         return Outputs("probs", clipped / sums[:, None], self.n_classes)
 
-    def _transform(self, outputs: Outputs) -> Outputs:  # pragma: no cover - predict needs X
-        raise NotImplementedError("OutputNoise needs the inputs; call predict(X)")
 
 
 __all__ += ["TopK", "Rounding", "OutputNoise", "record_normals"]

@@ -57,6 +57,7 @@ from .training import (
     _optimizer,
     _scheduler,
     _seeded_default_generators,
+    check_epoch_loss,
     prepare_torch_training,
     flip_crop,
 )
@@ -280,11 +281,8 @@ def train_model_dp(
                     total += float(loss.detach()) * len(xb)
                     seen += len(xb)
             mean = total / seen if seen else float("nan")
-            if seen and not math.isfinite(mean):
-                raise InputError(
-                    f"training loss became {mean} in epoch {epoch + 1}; lower recipe.lr (got {recipe.lr:g}) "
-                    "or check the data"
-                )
+            if seen:  # an epoch of only empty Poisson batches has no loss to check
+                check_epoch_loss(mean, epoch, recipe)
             history.append(mean)
             bar.set_postfix(loss=f"{mean:.4f}")
         bar.close()

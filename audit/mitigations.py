@@ -33,6 +33,7 @@ so importing this module stays core-only and ``audit.runner`` can import it in t
 
 from __future__ import annotations
 
+import abc
 import inspect
 import math
 from typing import Any, Iterable, Optional, Sequence
@@ -52,7 +53,7 @@ DP_EXTRA_MESSAGE = "dp-sgd needs the optional extra: pip install 'mia-audit[dp]'
 # ---------------------------------------------------------------------------- the contract
 
 
-class Mitigation:
+class Mitigation(abc.ABC):
     """A named defence with parameters; ``apply`` wraps an adapter (never modifies it).
 
     ``kind`` is "output" (wraps a trained model's outputs) or "training" (changes training).
@@ -67,13 +68,13 @@ class Mitigation:
     def __init__(self, **params: Any) -> None:
         self.params = dict(params)
 
+    @abc.abstractmethod
     def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
         """A new adapter releasing the mitigated outputs of ``adapter`` (a model or an adapter).
 
         ``validation`` = (X, y): records neither in the audit's members nor non-members, for
         mitigations that fit something (temperature with T = "fit"); others ignore it.
         """
-        raise NotImplementedError  # pragma: no cover
 
     def applied_params(self, wrapped: ModelAdapter) -> dict[str, Any]:
         """The parameters with what ``apply`` fitted (e.g. the fitted temperature) added."""

@@ -242,6 +242,15 @@ def _check_two_classes(y: Any) -> None:
 # ---------------------------------------------------------------------------- torch
 
 
+def check_epoch_loss(mean: float, epoch: int, recipe: TrainRecipe) -> None:
+    """Stop with a clear error once an epoch's mean loss is NaN or infinite."""
+    if not math.isfinite(mean):
+        raise InputError(
+            f"training loss became {mean} in epoch {epoch + 1}; lower recipe.lr (got {recipe.lr:g}) "
+            "or check the data"
+        )
+
+
 def prepare_torch_training(model, X, y, recipe: TrainRecipe, *, device):
     """A deep copy of ``model`` on ``device`` and the checked data as tensors there
     (shared by plain and DP-SGD training; the caller's model and arrays are untouched)."""
@@ -301,11 +310,7 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
                     scheduler.step()
                 total += loss.detach().float() * index.numel()
             mean = total.item() / n
-            if not math.isfinite(mean):
-                raise InputError(
-                    f"training loss became {mean} in epoch {epoch + 1}; lower recipe.lr (got {recipe.lr:g}) "
-                    "or check the data"
-                )
+            check_epoch_loss(mean, epoch, recipe)
             history.append(mean)
             bar.set_postfix(loss=f"{mean:.4f}")
         bar.close()
