@@ -2,8 +2,8 @@
 
 ``resolve_device("auto")`` picks the first CUDA GPU when there is one, else the CPU.
 ``"cpu"``, ``"cuda"`` and ``"cuda:N"`` ask for a device explicitly; asking for CUDA on a
-machine without a GPU is a user error, not a silent fallback. Algorithm code never calls
-no hard-coded GPU call: it takes the device from this option or from the model (:func:`model_device`).
+machine without a GPU is a user error, not a silent fallback. Algorithm code makes
+no hard-coded GPU call: the device comes from this option or from the model (:func:`model_device`).
 """
 
 from __future__ import annotations
