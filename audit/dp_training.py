@@ -54,9 +54,9 @@ from .seeding import check_seed, derive_seed
 from .training import (
     TrainRecipe,
     _check_logits,
-    _optimizer,
+    make_optimizer,
     _scheduler,
-    _seeded_default_generators,
+    seeded_default_generators,
     check_epoch_loss,
     prepare_torch_training,
     flip_crop,
@@ -231,7 +231,7 @@ def train_model_dp(
     loader = DataLoader(TensorDataset(X_t, y_t), batch_size=min(recipe.batch_size, n), shuffle=True,
                         generator=loader_gen)
     steps_per_epoch = len(loader)
-    optimizer = _optimizer(net, recipe)
+    optimizer = make_optimizer(net, recipe)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=float(recipe.label_smoothing))
 
     common = dict(module=net, optimizer=optimizer, criterion=loss_fn, data_loader=loader,
@@ -256,7 +256,7 @@ def train_model_dp(
     history: list[float] = []
     checked = False
     show = bool(progress) and sys.stderr.isatty()
-    with _seeded_default_generators(derive_seed(seed, "dp", "train"), torch_device), warnings.catch_warnings():
+    with seeded_default_generators(derive_seed(seed, "dp", "train"), torch_device), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Optimal order.*")
         # opacus' hooks on the first layer, whose input needs no gradient: harmless
         warnings.filterwarnings("ignore", message=".*Full backward hook is firing.*")

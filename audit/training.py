@@ -273,7 +273,7 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     n_batches = _n_batches(n, recipe.batch_size)
     total_steps = recipe.epochs * n_batches
 
-    optimizer = _optimizer(net, recipe)
+    optimizer = make_optimizer(net, recipe)
     scheduler = _scheduler(optimizer, recipe, total_steps)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=float(recipe.label_smoothing))
     amp = device.type == "cuda" and recipe.amp and torch.cuda.is_bf16_supported()
@@ -287,13 +287,13 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     history: list[float] = []
     checked = False
     show = bool(progress) and sys.stderr.isatty()
-    with _seeded_default_generators(derive_seed(seed, "train"), device):
+    with seeded_default_generators(derive_seed(seed, "train"), device):
         net.train()
         bar = tqdm(range(recipe.epochs), desc="train", unit="epoch", disable=not show, leave=False)
         for epoch in bar:
             order = torch.randperm(n, generator=data_gen).to(device, non_blocking=True)
             total = torch.zeros((), device=device, dtype=torch.float32)
-            for index in _batches(order, recipe.batch_size):
+            for index in split_batches(order, recipe.batch_size):
                 xb, yb = X_t[index], y_t[index]
                 if recipe.augment == "flip-crop":
                     xb = flip_crop(xb, data_gen)
@@ -373,7 +373,8 @@ def _n_batches(n: int, batch_size: int) -> int:
     return count
 
 
-def _batches(order, batch_size: int):
+def split_batches(order, batch_size: int):
+    """Index batches of ``order``; a last batch of one record is merged into the one before."""
     parts = list(order.split(batch_size))
     if len(parts) > 1 and parts[-1].numel() == 1:
         import torch
@@ -383,7 +384,7 @@ def _batches(order, batch_size: int):
     return parts
 
 
-def _optimizer(net, recipe: TrainRecipe):
+def make_optimizer(net, recipe: TrainRecipe):
     import torch
 
     params = [p for p in net.parameters() if p.requires_grad]
@@ -407,7 +408,7 @@ def _scheduler(optimizer, recipe: TrainRecipe, total_steps: int):
 
 
 @contextlib.contextmanager
-def _seeded_default_generators(seed: int, device) -> Iterator[None]:
+def seeded_default_generators(seed: int, device) -> Iterator[None]:
     """Seed torch's default CPU generator (and the GPU's, when training on CUDA) for a
     block, restoring the caller's states afterwards. Dropout draws from these."""
     import torch
