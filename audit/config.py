@@ -35,6 +35,12 @@ TOML layout (every key optional except ``data.name``)::
     name = "temperature"
     T = "fit"                  # fitted on data.validation_size records from outside train and test
 
+    [[unlearners]]             # each forgets the forget set; retrain (the reference) always runs
+    name = "finetune"
+    [[unlearners]]
+    name = "scrub"
+    epochs = 2                 # the method's options (see `mia-audit list`)
+
     [metrics]
     fprs = [0.001, 0.01, 0.1]
 
@@ -128,6 +134,7 @@ class AuditConfig:
     attacks: AttackConfig = field(default_factory=AttackConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     mitigations: list[dict[str, Any]] = field(default_factory=list)  # [{name = "temperature", T = "fit"}, ...]
+    unlearners: list[dict[str, Any]] = field(default_factory=list)  # [{name = "scrub", epochs = 2}, ...]
     target: dict[str, Any] | None = None  # a deployed model to audit instead of training one (audit.deployed)
     seed: int = 0
     device: str = "auto"
@@ -182,6 +189,11 @@ class AuditConfig:
         ):
             raise bad_value("mitigations", 'a list of tables, each with a name, e.g. [[mitigations]] name = "label-only"',
                             self.mitigations)
+        if not isinstance(self.unlearners, (list, tuple)) or not all(
+            isinstance(u, dict) and isinstance(u.get("name"), str) for u in self.unlearners
+        ):
+            raise bad_value("unlearners", 'a list of tables, each with a name, e.g. [[unlearners]] name = "finetune"',
+                            self.unlearners)
         if self.target is not None and not isinstance(self.target, dict):
             raise bad_value("target", "a table (model or endpoint, members, nonmembers)", self.target)
         check_fprs(self.metrics.fprs, "metrics.fprs")
@@ -206,10 +218,10 @@ class AuditConfig:
                 if not isinstance(value, dict):
                     raise InputError(f"{source}: [{key}] must be a table; got {type(value).__name__}")
                 kwargs[key] = _build(sections[key], value, f"{source}: [{key}]")
-            elif key in ("seed", "device", "out", "mitigations", "target"):
+            elif key in ("seed", "device", "out", "mitigations", "unlearners", "target"):
                 kwargs[key] = value
             else:
-                allowed = sorted(list(sections) + ["seed", "device", "out", "mitigations", "target"])
+                allowed = sorted(list(sections) + ["seed", "device", "out", "mitigations", "unlearners", "target"])
                 raise InputError(f"{source}: unknown key {key!r}; allowed keys are {', '.join(allowed)}")
         return cls(**kwargs)
 

@@ -276,6 +276,7 @@ def evaluate_mitigations(
     model_name: str = "original",
     validation_indices: Any = None,
     show_progress: Optional[bool] = None,
+    members: Optional[Sequence[str]] = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Attack results and utility of every mitigation applied to one model.
 
@@ -287,6 +288,7 @@ def evaluate_mitigations(
     config              the :class:`~audit.config.AuditConfig` (member sets, metrics, seed)
     validation_indices  pool indices of records for mitigations that fit something
                         (temperature with T = "fit"); they must lie outside train and test
+    members             the member sets to attack (default: config.attacks.members)
 
     Returns ``(entries, utility)``. ``entries`` are result entries as
     :func:`audit.runner.evaluate_attacks` makes them, with ``"mitigation"`` = the
@@ -348,7 +350,7 @@ def evaluate_mitigations(
         wrapped = mitigation.apply(adapter, validation=validation)
         signals = membership_signals(wrapped, dataset, split)
         entries += evaluate_attacks(signals, model=model_name, attack_names=attack_names, config=config,
-                                    mitigation=mitigation.label, show_progress=show_progress)
+                                    mitigation=mitigation.label, show_progress=show_progress, members=members)
         test_outputs = wrapped.predict(X_test) if wrapped.output_kind != "labels" else None
         utility.append({
             "name": mitigation.name,

@@ -52,12 +52,15 @@ def evaluate_attacks(
     config: AuditConfig,
     mitigation: str = "none",
     show_progress: bool | None = None,
+    members: Iterable[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Result entries for every attack x member set (members vs the test set)."""
+    """Result entries for every attack x member set (members vs the test set); the member
+    sets are ``members`` (default: ``config.attacks.members``)."""
     from attacks import create_attack
 
     entries = []
-    jobs = [(a, m) for a in attack_names for m in config.attacks.members]
+    member_sets = list(config.attacks.members if members is None else members)
+    jobs = [(a, m) for a in attack_names for m in member_sets]
     for attack_name, members in progress(jobs, desc=f"attacks on {model}", enabled=show_progress):
         if len(signals[members]) == 0:
             continue
@@ -109,6 +112,9 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
 
     mitigations = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
                    for m in config.mitigations]
+    from .unlearning_runner import create_unlearners, run_unlearners
+
+    unlearners = create_unlearners(config.unlearners)
     training_mitigations = [m for m in mitigations if m.kind == "training"]  # dp-sgd: a model of its own
     mitigations = [m for m in mitigations if m.kind != "training"]
     device = resolve_device(config.device)
@@ -161,6 +167,15 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             show_progress=show_progress,
         )
         results += entries
+    unlearned_models: list[dict[str, Any]] = []
+    unlearner_summary: list[dict[str, Any]] = []
+    if unlearners:
+        unlearned_models, entries, used, unlearner_summary = run_unlearners(
+            config=config, dataset=dataset, split=split, model=model, recipe=recipe, trained=trained,
+            unlearners=unlearners, attack_names=attack_names, mitigations=mitigations,
+            validation_idx=validation_indices(split, config), device=device, show_progress=show_progress)
+        results += entries
+        utility += used
     mitigated_models: list[dict[str, Any]] = []
     for m in training_mitigations:
         name = m.name if len(training_mitigations) == 1 else m.label
@@ -203,9 +218,10 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             "seconds": float(trained.seconds),
             "sha256": model_sha256(trained.model),
             "accuracy": accuracy_of(signals),
-        }, *mitigated_models],
+        }, *unlearned_models, *mitigated_models],
         "results": results,
         **({"mitigations": utility} if mitigations else {}),
+        **({"unlearners": unlearner_summary} if unlearners else {}),
     }
 
 

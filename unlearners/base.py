@@ -152,16 +152,19 @@ class Unlearner(abc.ABC):
 
     def check_applicable(self, model: Trained) -> None:
         """Raise :class:`NotApplicableError` (or InputError) where this method cannot unlearn ``model``."""
-        framework = model.framework
-        if framework not in self.frameworks:
-            raise NotApplicableError(
-                f"unlearner {self.name!r} applies to {' and '.join(self.frameworks)} models; got a {framework} model"
-                + (" (gradient-based methods do not apply to trees)" if framework == "xgboost" else "")
-            )
+        self.check_framework(model.framework)
         if self.needs_own_training and model.method != self.name:
             raise InputError(
                 f"unlearner {self.name!r} forgets only from models trained by its own fit() "
                 f"(create_unlearner({self.name!r}).fit(...)); got a model trained by {model.method!r}"
+            )
+
+    def check_framework(self, framework: str) -> None:
+        """Raise :class:`NotApplicableError` unless the method handles ``framework`` models."""
+        if framework not in self.frameworks:
+            raise NotApplicableError(
+                f"unlearner {self.name!r} applies to {' and '.join(self.frameworks)} models; got a {framework} model"
+                + (" (gradient-based methods do not apply to trees)" if framework == "xgboost" else "")
             )
 
     def applicable(self, model: Trained) -> Optional[str]:

@@ -1,0 +1,89 @@
+"""The runner with unlearners: every configured method is run, measured against retrain
+and reported in schema-valid JSON; methods that do not apply are listed with a reason."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from audit.config import AuditConfig, ModelConfig
+from audit.errors import InputError
+from audit.runner import run_audit
+from audit.unlearning_runner import add_retrain_gaps, create_unlearners
+
+
+def validate(result):
+    jsonschema = pytest.importorskip("jsonschema")
+    from reports.result_json import dumps, schema
+
+    jsonschema.Draft202012Validator(schema()).validate(json.loads(dumps(result)))
+
+
+def test_retrain_always_runs_first_and_repeats_are_refused():
+    names = [u.name for u in create_unlearners([{"name": "finetune"}])]
+    assert names[0] == "retrain" and "finetune" in names
+    assert [u.name for u in create_unlearners([])] == []
+    with pytest.raises(InputError, match="'finetune' is listed twice"):
+        create_unlearners([{"name": "finetune"}, {"name": "finetune"}])
+    with pytest.raises(InputError, match="unlearner must be one of"):
+        create_unlearners([{"name": "nope"}])
+
+
+def test_config_refuses_malformed_unlearners(tiny_config):
+    config = tiny_config()
+    with pytest.raises(InputError, match="unlearners must be a list of tables"):
+        AuditConfig(data=config.data, unlearners=["finetune"])
+    config = AuditConfig.from_dict({"data": {"name": "adult"}, "unlearners": [{"name": "finetune", "epochs": 1}]})
+    assert config.unlearners == [{"name": "finetune", "epochs": 1}]
+
+
+def test_unlearners_in_the_result(tiny_config):
+    config = tiny_config(attacks=["loss", "gap"], members=("train", "forget"), n_bootstrap=0)
+    config.unlearners = [{"name": "finetune", "epochs": 1}]
+    result = run_audit(config, show_progress=False)
+    validate(result)
+    models = {m["name"]: m for m in result["models"]}
+    assert models["retrain"]["role"] == "retrained" and models["finetune"]["role"] == "unlearned"
+    assert models["retrain"]["time_ratio"] == pytest.approx(1.0)
+    ft = models["finetune"]
+    assert ft["time_ratio"] == pytest.approx(ft["seconds"] / models["retrain"]["seconds"])
+    assert ft["forget_test_ratio"] == pytest.approx(ft["accuracy"]["forget"] / ft["accuracy"]["test"])
+    assert ft["details"]["n_forget"] == result["data"]["n_forget"]
+    # unlearned models are attacked on forget (train mixes forgotten and retained records)
+    members = {(e["model"], e["members"]) for e in result["results"]}
+    assert ("finetune", "forget") in members and ("finetune", "train") not in members
+    gaps = [e for e in result["results"] if e["model"] == "finetune"]
+    rt = {(e["attack"], e["members"]): e for e in result["results"] if e["model"] == "retrain"}
+    for e in gaps:
+        assert e["gap_to_retrain"]["auc"] == pytest.approx(e["auc"] - rt[(e["attack"], e["members"])]["auc"])
+    assert [u["name"] for u in result["unlearners"]] == ["retrain", "finetune"]
+
+
+def test_methods_that_do_not_apply_are_listed_with_the_reason(tiny_config):
+    pytest.importorskip("xgboost")
+    config = tiny_config(attacks=["loss"], n_bootstrap=0,
+                         model=ModelConfig(name="xgboost", params={"n_estimators": 10, "max_depth": 2}))
+    config.unlearners = [{"name": "finetune"}]
+    result = run_audit(config, show_progress=False)
+    validate(result)
+    summary = {u["name"]: u for u in result["unlearners"]}
+    assert summary["retrain"]["applicable"] is True
+    assert summary["finetune"]["applicable"] is False and "xgboost" in summary["finetune"]["reason"]
+    assert "finetune" not in {m["name"] for m in result["models"]}
+
+
+def test_gap_to_retrain_golden():
+    entries = [
+        {"model": "retrain", "attack": "loss", "members": "forget", "mitigation": "none", "auc": 0.5,
+         "advantage": 0.02, "tpr_at_fpr": {"0.01": 0.01}},
+        {"model": "x", "attack": "loss", "members": "forget", "mitigation": "none", "auc": 0.6,
+         "advantage": 0.12, "tpr_at_fpr": {"0.01": 0.05}},
+        {"model": "x", "attack": "loss", "members": "forget", "mitigation": "label-only", "applicable": False},
+    ]
+    add_retrain_gaps(entries)
+    assert "gap_to_retrain" not in entries[0] and "gap_to_retrain" not in entries[2]
+    gap = entries[1]["gap_to_retrain"]
+    assert gap["auc"] == pytest.approx(0.1) and gap["advantage"] == pytest.approx(0.1)
+    assert gap["tpr_at_fpr"]["0.01"] == pytest.approx(0.04)
