@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 from .errors import MiaAuditError
@@ -26,9 +27,15 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
+DEMO_UNLEARNERS = ("retrain", "finetune", "neggrad+", "scrub", "sisa", "eupg-kanon")
+DEMO_DIGITS_UNLEARNERS = ("retrain", "finetune", "rotate", "pruning")
+DEMO_DIGITS_DIR = "digits"
+
+
 def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
     """The demo: an MLP on the bundled Adult data, a random 5 % forget set, every attack,
-    with and without the label-only and (fitted) temperature mitigations."""
+    with and without the label-only and (fitted) temperature mitigations, and the default
+    unlearners (:data:`DEMO_UNLEARNERS`) against retraining."""
     from .config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
 
     if quick:
@@ -43,7 +50,22 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
     mitigations = [{"name": "label-only"}, {"name": "temperature", "T": "fit"}]
     return AuditConfig(data=data, model=model, forget=ForgetConfig(kind="random", fraction=0.05),
                        attacks=AttackConfig(members=["train", "forget"]), metrics=metrics,
-                       mitigations=mitigations, seed=seed, device=device)
+                       mitigations=mitigations, unlearners=[{"name": n} for n in DEMO_UNLEARNERS],
+                       seed=seed, device=device)
+
+
+def demo_digits_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
+    """The demo's second part: a small CNN on scikit-learn's digits (8x8 images, bundled with
+    scikit-learn), a random 10 % forget set, and convolution unlearners against retraining."""
+    from .config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
+
+    data = DataConfig(name="digits", train_size=0.5, test_size=0.4, validation_size=0.1)
+    model = ModelConfig(name="cnn", params={"channels": [16, 32], "hidden": 64},
+                        training={"epochs": 10 if quick else 30})
+    return AuditConfig(data=data, model=model, forget=ForgetConfig(kind="random", fraction=0.1),
+                       attacks=AttackConfig(names=["loss", "entropy", "loss-lr", "gap"], members=["train", "forget"]),
+                       metrics=MetricsConfig(n_bootstrap=50 if quick else 200),
+                       unlearners=[{"name": n} for n in DEMO_DIGITS_UNLEARNERS], seed=seed, device=device)
 
 
 def _run_and_write(config, out: str, *, quiet: bool) -> int:
@@ -70,7 +92,14 @@ def _run_and_write(config, out: str, *, quiet: bool) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     config = demo_config(seed=args.seed, device=args.device, quick=args.quick)
-    return _run_and_write(config, args.out, quiet=args.quiet)
+    digits = demo_digits_config(seed=args.seed, device=args.device, quick=args.quick)
+    from .runner import check_out_dir
+
+    check_out_dir(Path(args.out) / DEMO_DIGITS_DIR)
+    code = _run_and_write(config, args.out, quiet=args.quiet)
+    if not args.quiet:
+        print(f"\n-- part 2: a CNN on digits, convolution unlearners (written to {Path(args.out) / DEMO_DIGITS_DIR})")
+    return code or _run_and_write(digits, str(Path(args.out) / DEMO_DIGITS_DIR), quiet=args.quiet)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -152,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where models train and run ('auto': a GPU when there is one)")
         p.add_argument("--quiet", action="store_true", help="print nothing on success")
 
-    demo = sub.add_parser("demo", help="audit an MLP trained on the bundled Adult data")
+    demo = sub.add_parser("demo", help="audit an MLP on the bundled Adult data and a CNN on digits, with unlearners")
     demo.add_argument("--out", default="mia-audit-demo", help="output directory (default: ./mia-audit-demo)")
     demo.add_argument("--quick", action="store_true", help="a smaller, faster run (seconds)")
     common(demo, seed_default=0)

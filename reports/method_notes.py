@@ -121,6 +121,66 @@ UNLEARNER_NOTES: dict[str, str] = {
         "Fan et al., 'SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in "
         "Both Image Classification and Generation', ICLR 2024."
     ),
+    "distillation": (
+        "Distillation (NeurIPS 2023 unlearning challenge): the first and last layers of the network "
+        "are re-initialised, then the model is distilled from the original (the teacher) on the "
+        "retain and validation data with a soft cross-entropy, a cross-entropy and a KL term. "
+        "Reference: seed paper 002 (NeurIPS 2023 Machine Unlearning Challenge solutions)."
+    ),
+    "rotate": (
+        "Rotate (NeurIPS 2023 unlearning challenge): every convolution kernel is transposed (its "
+        "spatial axes swapped), which breaks what the filters memorised, then the model is fine-tuned "
+        "on the retain set. Convolutional networks only. Reference: seed paper 002."
+    ),
+    "pseudo-label": (
+        "Pseudo-labelling (NeurIPS 2023 unlearning challenge): the original's, a fine-tuned model's "
+        "and a short retrain's predictions on the forget set give pseudo-labels by the solution's rule; "
+        "the linear head is re-initialised and trained on them with the retain set, combined with "
+        "rotate. Reference: seed paper 002."
+    ),
+    "pruning": (
+        "Pruning (NeurIPS 2023 unlearning challenge): 99 % of the convolution and linear weights are "
+        "pruned by L1 magnitude and re-initialised at random, then the model is fine-tuned on the retain "
+        "set with cross-entropy plus an MSE on the entropy of the logits. Reference: seed paper 002."
+    ),
+    "deviation": (
+        "Deviation (NeurIPS 2023 unlearning challenge): each convolution weight is replaced by a draw "
+        "from a Gaussian around it, then the model is fine-tuned with SGD, with a little more noise "
+        "before the last epoch. Reference: seed paper 002 (3rd place)."
+    ),
+    "gradient-mask": (
+        "Gradient mask (NeurIPS 2023 unlearning challenge): the retain-descent and forget-ascent "
+        "gradients are compared; per convolution filter the 30 % most similar weights are "
+        "re-initialised (He initialisation) and the network is trained through masked convolutions. "
+        "Reference: seed paper 002."
+    ),
+    "divergence": (
+        "Divergence (NeurIPS 2023 unlearning challenge): a warm-up pushes the outputs on the forget set "
+        "towards the uniform distribution (KL), then each epoch alternates a contrastive loss between "
+        "forget and retain records and a fine-tuning pass on retain. Reference: seed paper 002."
+    ),
+    "mia-guided": (
+        "MIA-guided unlearning: fine-tuning with the classification loss on the retain set plus a "
+        "weighted membership-inference loss on the forget set, against a differentiable attack model "
+        "trained alongside, so that forgotten records look like non-members to the attacker. "
+        "Reference: seed paper 001."
+    ),
+    "perturbation": (
+        "Data perturbation (seed paper 000's family): the forget records are perturbed (feature noise "
+        "or label noise) and the model is updated on them with the retain set, so it no longer fits the "
+        "originals. Approximate. Reference: seed paper 000 (survey of unlearning families)."
+    ),
+    "eupg-kanon": (
+        "EUPG with k-anonymity: the model is pre-trained on a k-anonymous version of the training data "
+        "(MDAV microaggregation over the quasi-identifiers), then fine-tuned on the original data; a "
+        "deletion fine-tunes the protected pre-trained model on the retain set only. Reference: "
+        "Domingo-Ferrer, Jebreel, Sanchez, 'Efficient Unlearning with Privacy Guarantees' (seed paper 004)."
+    ),
+    "eupg-dp": (
+        "EUPG with differential privacy: as eupg-kanon, but the pre-training data are protected with "
+        "epsilon-DP (Laplace noise on numeric attributes, the exponential mechanism on categorical ones; "
+        "DP-Pix for images). Reference: seed paper 004."
+    ),
     "eupg": (
         "EUPG (efficient unlearning with privacy guarantees): the model is first trained on a "
         "privacy-protected version of the data (k-anonymised, or with differential privacy), then "
@@ -137,8 +197,12 @@ def attack_note(name: str) -> str:
                                   "see its implementation and documentation in the attacks package.")
 
 
-def unlearner_note(name: str) -> str:
-    """The paragraph about unlearning method ``name``, or a generic line for a name not listed."""
-    return UNLEARNER_NOTES.get(name, f"Unlearning method '{name}': no method note is available for "
-                                     "this name; see its implementation and documentation in the "
-                                     "unlearners package.")
+def unlearner_note(name: str, reference: str | None = None) -> str:
+    """The paragraph about unlearning method ``name``; for a name not listed, the method's
+    ``reference`` line from the result when there is one, else a generic line."""
+    if name in UNLEARNER_NOTES:
+        return UNLEARNER_NOTES[name]
+    if reference:
+        return f"Unlearning method '{name}'. Reference: {reference}"
+    return (f"Unlearning method '{name}': no method note is available for this name; see its "
+            "implementation and documentation in the unlearners package.")

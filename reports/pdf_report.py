@@ -1048,19 +1048,19 @@ def _section_histograms(doc: _Doc, result: Mapping[str, Any]) -> None:
 def _section_method_notes(doc: _Doc, result: Mapping[str, Any]) -> None:
     doc.heading("Method notes")
     attacks = attack_names(result)
-    unlearners = []
+    unlearners: dict[str, Any] = {}
     for m in result.get("models", []):
         name = m.get("unlearner") or ("retrain" if m.get("role") == "retrained" else None)
-        if name and name not in unlearners:
-            unlearners.append(str(name))
+        if name and (name not in unlearners or not unlearners[name]):
+            unlearners[str(name)] = m.get("reference")
     if attacks:
         doc.subheading("Attacks")
         for a in attacks:
             _note(doc, a, attack_note(a))
     if unlearners:
         doc.subheading("Unlearning methods")
-        for u in unlearners:
-            _note(doc, u, unlearner_note(u))
+        for u, reference in unlearners.items():
+            _note(doc, u, unlearner_note(u, reference))
     doc.para("Scores: for every attack a higher score means 'more likely a member'. Thresholds of threshold "
              "attacks are chosen on the evaluation data (attacker-optimistic). TPR at FPR is the exact empirical "
              "value, never interpolated.", size=8.5, color=GREY)
