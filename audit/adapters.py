@@ -502,7 +502,8 @@ def model_sha256(model: Any) -> Optional[str]:
     Torch modules: over the state_dict in sorted key order (each key, dtype, shape and the
     tensor's bytes, moved to the CPU). XGBoost models: over the booster's raw JSON
     (``save_raw("json")``). Adapters and wrappers hash the model they wrap; a
-    TrainResult hashes its model. Callables and scikit-learn estimators give None.
+    TrainResult hashes its model; an object with a ``sha256()`` method (an ensemble) gives
+    that. Callables and other scikit-learn estimators give None.
     """
     if isinstance(model, ModelAdapter):
         return model_sha256(model.unwrap())
@@ -534,6 +535,8 @@ def model_sha256(model: Any) -> Optional[str]:
         return hashlib.sha256(bytes(booster.save_raw("json"))).hexdigest()
     if hasattr(model, "model") and hasattr(model, "history") and hasattr(model, "seconds"):
         return model_sha256(model.model)
+    if callable(getattr(model, "sha256", None)):  # ensembles (e.g. SISA's XGBoost shards) hash themselves
+        return str(model.sha256())
     return None
 
 

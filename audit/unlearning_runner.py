@@ -103,7 +103,14 @@ def run_unlearners(
             utility.extend(used)
         return accuracy_of(signals)
 
+    groups = None
+    if dataset.kind == "tabular" and dataset.feature_names is not None:
+        from unlearners.protection.columns import groups_from_feature_names
+
+        groups = groups_from_feature_names(dataset.feature_names)
     for u in unlearners:
+        if groups and getattr(u, "categorical_groups", "absent") is None:
+            u.categorical_groups = groups  # EUPG: one-hot attributes from the data set's column names
         original = plain
         if u.needs_own_training:
             try:
