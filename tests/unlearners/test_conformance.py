@@ -10,6 +10,7 @@ NotApplicableError.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -74,7 +75,7 @@ def test_contract(name, problem_name, request):
     framework = "xgboost" if problem_name == "adult_xgb" else "torch"
     if framework not in u.frameworks:
         plain = original_for(create_unlearner("retrain"), problem)
-        with pytest.raises(NotApplicableError, match=f"{name!r} applies to .*xgboost"):
+        with pytest.raises(NotApplicableError, match=re.escape(repr(name)) + " applies to .*xgboost"):
             u.unlearn(plain, problem.records("retain"), problem.records("forget"), seed=1)
         return
     original = original_for(u, problem)
