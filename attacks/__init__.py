@@ -14,6 +14,12 @@ from .registry import ATTACKS
 from . import threshold as _threshold  # noqa: F401  (registers loss, confidence, entropy, modified-entropy)
 from . import loss_lr as _loss_lr  # noqa: F401  (registers loss-lr)
 from . import label_only as _label_only  # noqa: F401  (registers gap)
+from . import lira as _lira  # noqa: F401  (registers lira-online, lira-offline: need reference models)
+from . import rmia as _rmia  # noqa: F401  (registers rmia-online, rmia-offline: need reference models)
+from . import boundary as _boundary  # noqa: F401  (registers boundary: needs query access)
+from . import two_model as _two_model  # noqa: F401  (registers two-model: needs original/unlearned pairs)
+from . import ulira as _ulira  # noqa: F401  (registers u-lira: needs unlearned reference models)
+from .reference_base import needs_more_than_signals, run_query_attack, run_reference_attack, signal_attack_names
 
 
 def create_attack(name: str, /, *, seed: int | None = None, **options) -> Attack:
@@ -29,4 +35,5 @@ def create_attack(name: str, /, *, seed: int | None = None, **options) -> Attack
     return factory(**options)
 
 
-__all__ = ["ATTACKS", "Attack", "create_attack"]
+__all__ = ["ATTACKS", "Attack", "create_attack", "needs_more_than_signals", "run_query_attack",
+           "run_reference_attack", "signal_attack_names"]

@@ -41,6 +41,11 @@ TOML layout (every key optional except ``data.name``)::
     name = "scrub"
     epochs = 2                 # the method's options (see `mia-audit list`)
 
+    [references]               # for lira-online/offline, rmia-online/offline, two-model, u-lira
+    n_models = 16              # reference models (each on a random half of train + test + population)
+    store = "refs"             # reused across runs (default: a cache folder keyed by the settings)
+    shadow_models = 4          # two-model: shadow originals per unlearner (on records outside the audit)
+
     [metrics]
     fprs = [0.001, 0.01, 0.1]
 
@@ -127,6 +132,26 @@ class MetricsConfig:
 
 
 @dataclass
+class ReferenceConfig:
+    """Reference and shadow models for the attacks that need them (lira-*, rmia-*, two-model,
+    u-lira); used only when such an attack is named in ``attacks.names``."""
+
+    n_models: int = 16              # LiRA / RMIA reference models, each on a random half of the pool
+    store: str | None = None        # store folder (reused across runs); default: a folder keyed by the
+                                    # settings under $MIA_AUDIT_CACHE or ~/.cache/mia-audit/references
+    executor: str = "auto"          # auto | sequential | batched | process | ray
+    ray_address: str | None = None  # with executor = "ray": an existing cluster ("auto" or host:port)
+    population: int = 1000          # records outside train/test/validation added to the pool (RMIA's z)
+    shadow_models: int = 4          # two-model: shadow originals per unlearner
+    shadow_pool: int | None = None  # two-model: records of the shadow pool (default: all that remain)
+    deletions: str = "group"        # two-model: "group" (the target's forget fraction) or "single"
+    single_deletions: int = 20      # two-model, deletions = "single": unlearned models per shadow original
+    pair_unlearners: list[str] | None = None  # unlearned models audited by two-model / u-lira (default all)
+    ulira_models: int = 8           # u-lira: reference models (each unlearned ulira_forget_sets times)
+    ulira_forget_sets: int = 4
+
+
+@dataclass
 class AuditConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -135,6 +160,7 @@ class AuditConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     mitigations: list[dict[str, Any]] = field(default_factory=list)  # [{name = "temperature", T = "fit"}, ...]
     unlearners: list[dict[str, Any]] = field(default_factory=list)  # [{name = "scrub", epochs = 2}, ...]
+    references: ReferenceConfig = field(default_factory=ReferenceConfig)
     target: dict[str, Any] | None = None  # a deployed model to audit instead of training one (audit.deployed)
     seed: int = 0
     device: str = "auto"
@@ -161,7 +187,7 @@ class AuditConfig:
         from .metrics import check_confidence, check_fprs
 
         for section, kind in (("data", DataConfig), ("model", ModelConfig), ("forget", ForgetConfig),
-                              ("attacks", AttackConfig), ("metrics", MetricsConfig)):
+                              ("attacks", AttackConfig), ("metrics", MetricsConfig), ("references", ReferenceConfig)):
             if not isinstance(getattr(self, section), kind):
                 raise bad_value(section, f"an audit.config.{kind.__name__}", getattr(self, section))
         for where, value in (("data.name", self.data.name), ("model.name", self.model.name),
@@ -196,8 +222,34 @@ class AuditConfig:
                             self.unlearners)
         if self.target is not None and not isinstance(self.target, dict):
             raise bad_value("target", "a table (model or endpoint, members, nonmembers)", self.target)
+        self._check_references()
         check_fprs(self.metrics.fprs, "metrics.fprs")
         check_confidence(self.metrics.confidence, "metrics.confidence")
+
+    def _check_references(self) -> None:
+        r = self.references
+        for key in ("n_models", "population", "shadow_models", "single_deletions", "ulira_models",
+                    "ulira_forget_sets"):
+            value = getattr(r, key)
+            low = 2 if key in ("n_models", "ulira_models") else (0 if key == "population" else 1)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise bad_value(f"references.{key}", f"an integer >= {low}", value)
+        if r.n_models % 2 or r.ulira_models % 2:
+            key = "n_models" if r.n_models % 2 else "ulira_models"
+            raise bad_value(f"references.{key}", "an even integer (models come in complementary pairs)",
+                            getattr(r, key))
+        if r.shadow_pool is not None and (isinstance(r.shadow_pool, bool) or not isinstance(r.shadow_pool, int)
+                                          or r.shadow_pool < 4):
+            raise bad_value("references.shadow_pool", "an integer >= 4 or none", r.shadow_pool)
+        if r.deletions not in ("group", "single"):
+            raise bad_value("references.deletions", "'group' or 'single'", r.deletions)
+        for key in ("store", "executor", "ray_address"):
+            value = getattr(r, key)
+            if value is not None and not isinstance(value, str):
+                raise bad_value(f"references.{key}", "text", value)
+        if r.pair_unlearners is not None and (not isinstance(r.pair_unlearners, (list, tuple))
+                                              or not all(isinstance(n, str) for n in r.pair_unlearners)):
+            raise bad_value("references.pair_unlearners", "a list of unlearner names", r.pair_unlearners)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; a callable predicate is recorded by its qualified name."""
@@ -211,7 +263,7 @@ class AuditConfig:
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> "AuditConfig":
         raw = dict(raw)
         sections = {"data": DataConfig, "model": ModelConfig, "forget": ForgetConfig,
-                    "attacks": AttackConfig, "metrics": MetricsConfig}
+                    "attacks": AttackConfig, "metrics": MetricsConfig, "references": ReferenceConfig}
         kwargs: dict[str, Any] = {}
         for key, value in raw.items():
             if key in sections:
@@ -234,7 +286,7 @@ class AuditConfig:
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"config file {p} is not valid TOML: {exc}") from None
-        for section, key in (("data", "data_dir"), (None, "out")):
+        for section, key in (("data", "data_dir"), (None, "out"), ("references", "store")):
             table = raw.get(section, {}) if section else raw
             value = table.get(key) if isinstance(table, dict) else None
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():

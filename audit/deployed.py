@@ -125,7 +125,7 @@ def run_deployed_audit(
     mitigations     [{"name": ..., params...}, ...] as in the TOML [[mitigations]]
     base_dir        folder that relative paths in ``target`` are relative to
     """
-    from attacks import ATTACKS, create_attack
+    from attacks import ATTACKS, create_attack, signal_attack_names
 
     from . import TOOL_NAME, __version__
     from .config import AttackConfig, AuditConfig, MetricsConfig
@@ -147,7 +147,7 @@ def run_deployed_audit(
         raise bad_value("metrics", "an audit.config.MetricsConfig or a dict of its fields", metrics)
     if isinstance(attacks, str):
         raise bad_value("attacks", "a list of attack names", attacks)
-    attack_names = list(attacks) if attacks is not None else ATTACKS.names()
+    attack_names = list(attacks) if attacks is not None else signal_attack_names()
     if not attack_names:
         raise InputError("attacks must name at least one attack; got an empty list")
     config = AuditConfig(

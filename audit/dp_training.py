@@ -53,9 +53,9 @@ from .errors import InputError, bad_value
 from .seeding import check_seed, derive_seed
 from .training import (
     TrainRecipe,
-    _check_logits,
+    check_logits,
     make_optimizer,
-    _scheduler,
+    make_scheduler,
     seeded_default_generators,
     check_epoch_loss,
     prepare_torch_training,
@@ -250,7 +250,7 @@ def train_model_dp(
                     **common, noise_multiplier=params["noise_multiplier"])
     except (NotImplementedError, ValueError) as exc:  # e.g. a layer without a per-sample gradient rule
         raise InputError(f"the model cannot be trained with DP-SGD (opacus): {exc}") from None
-    scheduler = _scheduler(dp_optimizer, recipe, recipe.epochs * steps_per_epoch)
+    scheduler = make_scheduler(dp_optimizer, recipe, recipe.epochs * steps_per_epoch)
     y_max = int(y_t.max().item())
 
     history: list[float] = []
@@ -269,7 +269,7 @@ def train_model_dp(
                     xb = flip_crop(xb, aug_gen)
                 logits = dp_net(xb)
                 if not checked and len(xb):
-                    _check_logits(logits, y_max)
+                    check_logits(logits, y_max)
                     checked = True
                 loss = loss_fn(logits, yb)
                 dp_optimizer.zero_grad(set_to_none=True)

@@ -71,26 +71,37 @@ def evaluate_attacks(
         try:
             scores = attack.membership_scores(both, is_member)
         except NotApplicableError as exc:  # e.g. a loss attack on label-only outputs: n/a, never 0.5
-            entries.append({"model": model, "mitigation": mitigation, "attack": attack_name, "members": members,
-                            "nonmembers": "test", "applicable": False, "reason": str(exc)})
+            entries.append(not_applicable_entry(model=model, mitigation=mitigation, attack=attack_name,
+                                                members=members, reason=str(exc)))
             continue
-        metrics = evaluate(
-            scores[is_member],
-            scores[~is_member],
-            fprs=tuple(config.metrics.fprs),
-            n_bootstrap=config.metrics.n_bootstrap,
-            confidence=config.metrics.confidence,
-            seed=derive_seed(config.seed, "bootstrap", model, mitigation, attack_name, members),
-        )
-        entries.append({"model": model, "mitigation": mitigation, "attack": attack_name,
-                        "members": members, "nonmembers": "test", "applicable": True, **metrics.to_dict(),
-                        "histogram": score_histogram(scores[is_member], scores[~is_member])})
+        entries.append(attack_entry(scores[is_member], scores[~is_member], model=model, mitigation=mitigation,
+                                    attack=attack_name, members=members, config=config))
     return entries
+
+
+def attack_entry(member_scores, nonmember_scores, *, model: str, mitigation: str, attack: str, members: str,
+                 config: AuditConfig) -> dict[str, Any]:
+    """One result entry: the metrics (with bootstrap CIs) and histogram of one attack's scores."""
+    metrics = evaluate(
+        member_scores,
+        nonmember_scores,
+        fprs=tuple(config.metrics.fprs),
+        n_bootstrap=config.metrics.n_bootstrap,
+        confidence=config.metrics.confidence,
+        seed=derive_seed(config.seed, "bootstrap", model, mitigation, attack, members),
+    )
+    return {"model": model, "mitigation": mitigation, "attack": attack, "members": members, "nonmembers": "test",
+            "applicable": True, **metrics.to_dict(), "histogram": score_histogram(member_scores, nonmember_scores)}
+
+
+def not_applicable_entry(*, model: str, mitigation: str, attack: str, members: str, reason: str) -> dict[str, Any]:
+    return {"model": model, "mitigation": mitigation, "attack": attack, "members": members, "nonmembers": "test",
+            "applicable": False, "reason": reason}
 
 
 def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict[str, Any]:
     """Run the audit the configuration describes and return the result (schema v1)."""
-    from attacks import ATTACKS
+    from attacks import ATTACKS, needs_more_than_signals, signal_attack_names
     from .adapters import as_adapter, model_sha256
     from .data import load_dataset, make_split, select_forget
     from .device import resolve_device
@@ -99,7 +110,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
 
     if not isinstance(config, AuditConfig):
         raise InputError(f"config must be an audit.config.AuditConfig; got {type(config).__name__}")
-    attack_names = list(config.attacks.names) if config.attacks.names is not None else ATTACKS.names()
+    attack_names = list(config.attacks.names) if config.attacks.names is not None else signal_attack_names()
     if not attack_names:
         raise InputError("attacks.names must name at least one attack; got an empty list")
     from attacks import create_attack
@@ -108,6 +119,9 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         ATTACKS.get(name)
     for name in attack_names:  # unknown names and options fail now, not after training
         create_attack(name, seed=config.seed, **config.attacks.options.get(name, {}))
+    special_names = [n for n in attack_names if needs_more_than_signals(ATTACKS.get(n))
+                     or getattr(ATTACKS.get(n), "requires_pairs", False)]
+    attack_names = [n for n in attack_names if n not in special_names]  # those that score from signals
     from .mitigations import create_mitigation
 
     mitigations = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
@@ -169,13 +183,28 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         results += entries
     unlearned_models: list[dict[str, Any]] = []
     unlearner_summary: list[dict[str, Any]] = []
+    objects: dict[str, list] = {"targets": [], "pairs": []}
     if unlearners:
-        unlearned_models, entries, used, unlearner_summary = run_unlearners(
+        unlearned_models, entries, used, unlearner_summary, objects = run_unlearners(
             config=config, dataset=dataset, split=split, model=model, recipe=recipe, trained=trained,
             unlearners=unlearners, attack_names=attack_names, mitigations=mitigations,
             validation_idx=validation_indices(split, config), device=device, show_progress=show_progress)
         results += entries
         utility += used
+    special_info: dict[str, Any] = {}
+    if special_names:
+        from .reference_runner import run_special_attacks
+
+        targets = [("original", trained.model, list(config.attacks.members))] + objects["targets"]
+        entries, special_info = run_special_attacks(
+            config=config, dataset=dataset, split=split, names=special_names, targets=targets,
+            pairs=objects["pairs"], mitigations=mitigations, validation_idx=validation_indices(split, config),
+            recipe=recipe, device=device, show_progress=show_progress)
+        results += entries
+    if unlearners:
+        from .unlearning_runner import add_retrain_gaps
+
+        add_retrain_gaps(results)
     mitigated_models: list[dict[str, Any]] = []
     for m in training_mitigations:
         name = m.name if len(training_mitigations) == 1 else m.label
@@ -222,6 +251,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         "results": results,
         **({"mitigations": utility} if mitigations else {}),
         **({"unlearners": unlearner_summary} if unlearners else {}),
+        **({"reference_models": special_info} if special_info else {}),
     }
 
 

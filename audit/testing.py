@@ -92,14 +92,6 @@ def _device_of(model: Any) -> str:
     return "cpu"
 
 
-def _attack_needs_references(factory: Any) -> bool:
-    """Attacks that need reference (shadow) models cannot run from one model's signals."""
-    for attr in ("requires_references", "requires_reference_models", "needs_references", "requires_reference"):
-        if getattr(factory, attr, False):
-            return True
-    return False
-
-
 def _load_baseline(baseline: object) -> dict[str, Any] | None:
     if baseline is None:
         return None
@@ -149,7 +141,7 @@ def audit_model(
     that works from one model's signals runs (attacks needing reference models, or
     signals the outputs do not give, are left out); named attacks must all apply.
     """
-    from attacks import ATTACKS, create_attack
+    from attacks import create_attack, signal_attack_names
 
     from . import TOOL_NAME, __version__
     from .adapters import as_adapter, model_sha256
@@ -165,7 +157,7 @@ def audit_model(
         raise InputError(f"members and nonmembers must each hold at least one record; "
                          f"got {_n_rows(X_in)} and {_n_rows(X_out)}")
     if attacks is None:
-        names = [n for n in ATTACKS.names() if not _attack_needs_references(ATTACKS.get(n))]
+        names = signal_attack_names()  # reference, pair and query attacks need more than signals
         explicit = False
     else:
         names = [attacks] if isinstance(attacks, str) else list(attacks)

@@ -274,7 +274,7 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     total_steps = recipe.epochs * n_batches
 
     optimizer = make_optimizer(net, recipe)
-    scheduler = _scheduler(optimizer, recipe, total_steps)
+    scheduler = make_scheduler(optimizer, recipe, total_steps)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=float(recipe.label_smoothing))
     amp = device.type == "cuda" and recipe.amp and torch.cuda.is_bf16_supported()
     autocast = (
@@ -300,7 +300,7 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
                 with autocast():
                     logits = net(xb)
                     if not checked:
-                        _check_logits(logits, y_max)
+                        check_logits(logits, y_max)
                         checked = True
                     loss = loss_fn(logits.float(), yb)
                 optimizer.zero_grad(set_to_none=True)
@@ -320,7 +320,7 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     return TrainResult(model=net, seconds=seconds, device=str(device), history=tuple(history), amp=amp)
 
 
-def _check_logits(logits, y_max: int) -> None:
+def check_logits(logits, y_max: int) -> None:
     if logits.dim() != 2:
         raise InputError(f"the model must return logits of shape (n, C); got shape {tuple(logits.shape)}")
     if y_max >= logits.shape[1]:
@@ -395,7 +395,7 @@ def make_optimizer(net, recipe: TrainRecipe):
     return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
-def _scheduler(optimizer, recipe: TrainRecipe, total_steps: int):
+def make_scheduler(optimizer, recipe: TrainRecipe, total_steps: int):
     import torch
 
     if recipe.schedule == "cosine":

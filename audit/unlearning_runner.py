@@ -62,8 +62,11 @@ def run_unlearners(
     validation_idx: Optional[np.ndarray],
     device: Any,
     show_progress: Optional[bool] = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Returns ``(models, results, utility, summary)`` to add to the audit result."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, list]]:
+    """Returns ``(models, results, utility, summary, objects)``: the first four go into the
+    audit result; ``objects`` = {"targets": [(model name, model, member sets)], "pairs":
+    [(model name, unlearner, original Trained, unlearned Trained)]} for the attacks that need
+    the models themselves (:mod:`audit.reference_runner`)."""
     from unlearners import Records, Trained, fingerprints
 
     from .adapters import as_adapter, model_sha256
@@ -88,6 +91,7 @@ def run_unlearners(
     utility: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     retrain_seconds: Optional[float] = None
+    objects: dict[str, list] = {"targets": [], "pairs": []}
 
     def audit_model(name: str, net: Any, model_members: list[str]) -> dict[str, Any]:
         adapter = as_adapter(net, n_classes=dataset.n_classes)
@@ -121,6 +125,7 @@ def run_unlearners(
             original = u.fit(model, train.X, train.y, recipe, seed=derive_seed(config.seed, "train", u.name),
                              device=device, progress=progress_enabled(show_progress))
             accuracy = audit_model(f"{u.name} original", original.model, list(config.attacks.members))
+            objects["targets"].append((f"{u.name} original", original.model, list(config.attacks.members)))
             models.append({"name": f"{u.name} original", "role": "original", "unlearner": u.name,
                            "architecture": config.model.name, "seconds": float(original.seconds),
                            "sha256": model_sha256(original.model), "accuracy": accuracy})
@@ -133,6 +138,8 @@ def run_unlearners(
         if u.name == REFERENCE:
             retrain_seconds = float(done.seconds)
         accuracy = audit_model(u.name, done.model.model, members)
+        objects["targets"].append((u.name, done.model.model, members))
+        objects["pairs"].append((u.name, u, original, done.model))
         ratio = _ratio(accuracy.get("forget"), accuracy.get("test"))
         time_ratio = _ratio(done.seconds, retrain_seconds)
         models.append({
@@ -143,8 +150,7 @@ def run_unlearners(
         })
         summary.append({"name": u.name, "applicable": True, "seconds": float(done.seconds),
                         "time_ratio": time_ratio, "forget_test_ratio": ratio, "options": u.options()})
-    add_retrain_gaps(results)
-    return models, results, utility, summary
+    return models, results, utility, summary, objects
 
 
 def add_retrain_gaps(results: list[dict[str, Any]]) -> None:

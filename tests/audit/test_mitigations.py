@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from scipy.special import softmax
 
-from attacks import ATTACKS
+from attacks import signal_attack_names
 from audit.adapters import (
     CallableAdapter,
     LabelOnly,
@@ -286,7 +286,7 @@ def tiny_audit():
                          metrics=MetricsConfig(n_bootstrap=20), device="cpu")
     adapter = as_adapter(trained.model)
     signals = membership_signals(adapter, data, split)
-    base = evaluate_attacks(signals, model="original", attack_names=ATTACKS.names(), config=config,
+    base = evaluate_attacks(signals, model="original", attack_names=signal_attack_names(), config=config,
                             show_progress=False)
     module = trained.model
     before = {"model": model_sha256(module), "modes": [m.training for m in module.modules()],
@@ -296,7 +296,7 @@ def tiny_audit():
                    create_mitigation("output-noise", sigma=0.1, seed=0)]
     params_before = [dict(m.params) for m in mitigations]
     entries, utility = evaluate_mitigations(
-        adapter, data, split, mitigations=mitigations, attack_names=ATTACKS.names(), config=config,
+        adapter, data, split, mitigations=mitigations, attack_names=signal_attack_names(), config=config,
         validation_indices=split.unused[:1000], show_progress=False)
     return {"data": data, "split": split, "adapter": adapter, "module": module, "config": config,
             "accuracy": accuracy_of(signals), "base": base, "before": before, "mitigations": mitigations,
@@ -318,7 +318,7 @@ def test_every_attack_and_member_set_once_per_mitigation(tiny_audit):
     labels = [m.label for m in tiny_audit["mitigations"]]
     pairs = [(e["mitigation"], e["attack"], e["members"]) for e in tiny_audit["entries"]]
     assert len(pairs) == len(set(pairs))
-    assert set(pairs) == {(m, a, s) for m in labels for a in ATTACKS.names() for s in ("train", "forget")}
+    assert set(pairs) == {(m, a, s) for m in labels for a in signal_attack_names() for s in ("train", "forget")}
     assert [u["label"] for u in tiny_audit["utility_list"]] == labels
     for e in tiny_audit["entries"]:
         assert e["model"] == "original" and e["nonmembers"] == "test" and isinstance(e["applicable"], bool)

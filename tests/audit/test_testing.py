@@ -178,10 +178,10 @@ def test_bad_inputs(data, linear):
 
 
 def test_label_only_outputs(data, linear):
-    from attacks import ATTACKS
+    from attacks import ATTACKS, signal_attack_names
 
     members, nonmembers, _ = data
-    label_only_attacks = {n for n in ATTACKS.names() if set(getattr(ATTACKS.get(n), "requires", ("?",))) <= {"correct"}}
+    label_only_attacks = {n for n in signal_attack_names() if set(getattr(ATTACKS.get(n), "requires", ("?",))) <= {"correct"}}
     if label_only_attacks:  # only the attacks that need no posteriors run
         result = assert_membership_privacy(LabelOnly(linear), members, nonmembers, max_auc=1.0)
         assert {e["attack"] for e in result["results"]} == label_only_attacks

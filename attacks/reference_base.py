@@ -1,0 +1,224 @@
+"""Attacks that need more than one model's signals: reference models, or query access.
+
+Two kinds, each flagged by a class attribute that the audit machinery reads:
+
+``requires_references = True`` (LiRA, RMIA)
+    The attack compares the target's per-query signals on a record with those of K
+    reference models trained on random halves of a pool (:mod:`audit.reference`).
+    ``fit_references(reference, mask)`` learns per-record statistics from the
+    reference signals (arrays (K, N, A)) and the (K, N) membership mask; then
+    ``score_target(target, pool_indices)`` scores the target's signals (n, A) on the
+    pool records ``pool_indices``. RMIA also takes ``population``: the target's signals
+    on pool records known *not* to be its members, and their indices.
+
+``requires_queries = True`` (the label-only boundary attack)
+    The attack queries the model itself: ``score_queries(adapter, X, y)``.
+
+Neither kind can score from one model's :class:`~audit.signals.Signals`, so their
+``membership_scores(signals, is_member)`` raises :class:`NotApplicableError` (after
+the usual check that the signals it needs exist). :func:`needs_more_than_signals`
+tells the two apart from the single-model attacks, and :func:`run_reference_attack`
+/ :func:`run_query_attack` are what a runner calls.
+
+Scores: higher = more likely a member, as everywhere in the toolkit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from audit.errors import InputError, NotApplicableError, NotFittedError, bad_value
+from audit.reference.queries import QuerySignals, query_signals
+from audit.signals import Signals
+
+from .base import Attack
+
+
+def needs_more_than_signals(factory: Any) -> bool:
+    """True for attacks that need reference models, model pairs or query access (not one model's signals)."""
+    return bool(getattr(factory, "requires_references", False) or getattr(factory, "requires_queries", False)
+                or getattr(factory, "requires_pairs", False))
+
+
+def signal_attack_names() -> list[str]:
+    """Names of the registered attacks that score from one model's signals alone."""
+    from .registry import ATTACKS
+
+    return [n for n in ATTACKS.names() if not needs_more_than_signals(ATTACKS.get(n))]
+
+
+# ---------------------------------------------------------------------------- validation
+
+
+def check_reference(reference: Any, mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(logit_confidence, confidence, mask) as float64 (K, N, A), float64 (K, N, A), bool (K, N)."""
+    if not isinstance(reference, QuerySignals):
+        raise bad_value("reference", "an audit.reference.QuerySignals (e.g. store.signals())", type(reference).__name__)
+    if not reference.has_posteriors:
+        raise NotApplicableError("the reference signals are label-only; reference attacks need logits or probs")
+    lc = np.asarray(reference.logit_confidence, dtype=np.float64)
+    conf = np.asarray(reference.confidence, dtype=np.float64)
+    if lc.ndim != 3 or conf.shape != lc.shape:
+        raise InputError(f"reference signals must be arrays of shape (K, N, A); got {lc.shape} and {conf.shape}")
+    if not (np.all(np.isfinite(lc)) and np.all(np.isfinite(conf))):
+        raise InputError("reference signals must be finite; they contain NaN or inf")
+    m = np.asarray(mask)
+    if m.shape != lc.shape[:2]:
+        raise InputError(f"mask must have shape (K, N) = {lc.shape[:2]} (one row per reference model); got {m.shape}")
+    if m.dtype != bool:
+        if not np.all((m == 0) | (m == 1)):
+            raise InputError("mask must hold only 0/1 or False/True")
+        m = m.astype(bool)
+    return lc, conf, m
+
+
+def check_target(target: Any, n_queries: int, n_pool: int, pool_indices: Any, name: str = "target") -> tuple[
+        np.ndarray, np.ndarray, np.ndarray]:
+    """(logit_confidence, confidence, pool_indices) of the target: (n, A), (n, A), (n,) int."""
+    if not isinstance(target, QuerySignals):
+        raise bad_value(name, "an audit.reference.QuerySignals (see audit.reference.query_signals)", type(target).__name__)
+    if not target.has_posteriors:
+        raise NotApplicableError(f"the {name} model's outputs are label-only; this attack needs posterior outputs "
+                                 "(logits or probs)")
+    lc = np.asarray(target.logit_confidence, dtype=np.float64)
+    conf = np.asarray(target.confidence, dtype=np.float64)
+    if lc.ndim != 2 or conf.shape != lc.shape or lc.shape[1] != n_queries:
+        raise InputError(f"{name} signals must have shape (n, {n_queries}) (the references' queries); "
+                         f"got {lc.shape}")
+    if not (np.all(np.isfinite(lc)) and np.all(np.isfinite(conf))):
+        raise InputError(f"{name} signals must be finite; they contain NaN or inf")
+    idx = np.asarray(pool_indices)
+    if idx.ndim != 1 or idx.shape[0] != lc.shape[0]:
+        raise InputError(f"{'pool_indices' if name == 'target' else name + ' indices'} must be a 1-D array with one "
+                         f"pool index per {name} row ({lc.shape[0]}); got shape {idx.shape}")
+    if idx.size and (not np.issubdtype(idx.dtype, np.integer) or idx.min() < 0 or idx.max() >= n_pool):
+        raise InputError(f"{'pool_indices' if name == 'target' else name + ' indices'} must be integers in "
+                         f"[0, {n_pool - 1}]; got {idx.dtype} values"
+                         + (f" from {idx.min()} to {idx.max()}" if np.issubdtype(idx.dtype, np.number) else ""))
+    return lc, conf, idx.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------- base classes
+
+
+class ReferenceAttack(Attack):
+    """An attack fitted on reference models' signals; see the module docstring."""
+
+    requires_references = True
+    requires: tuple[str, ...] = ("logit_confidence",)
+
+    def fit_references(self, reference: QuerySignals, mask: Any) -> "ReferenceAttack":
+        """Learn from K reference models' signals (K, N, A) and the (K, N) membership mask."""
+        lc, conf, m = check_reference(reference, mask)
+        self._fit(lc, conf, m)
+        self.n_pool_, self.n_queries_ = int(lc.shape[1]), int(lc.shape[2])
+        return self
+
+    def score_target(self, target: QuerySignals, pool_indices: Any, *,
+                     population: Optional[tuple[QuerySignals, Any]] = None) -> np.ndarray:
+        """Scores (n,) of the target's signals (n, A) on the pool records ``pool_indices``.
+        ``population``: (the target's signals on records known not to be its members,
+        their pool indices), used by attacks that compare against a population (RMIA)."""
+        if not hasattr(self, "n_pool_"):
+            raise NotFittedError(f"attack {self.name!r} must be fitted before score_target(); "
+                                 "call fit_references(reference, mask)")
+        lc, conf, idx = check_target(target, self.n_queries_, self.n_pool_, pool_indices)
+        out = np.asarray(self._score_target(lc, conf, idx, population), dtype=np.float64)
+        return out
+
+    def _fit(self, lc: np.ndarray, conf: np.ndarray, mask: np.ndarray) -> None:
+        raise NotImplementedError  # pragma: no cover - every subclass implements it
+
+    def _score_target(self, lc, conf, idx, population) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover - every subclass implements it
+
+    def _score(self, signals: Signals) -> np.ndarray:
+        raise NotApplicableError(
+            f"attack {self.name!r} needs reference models, not one model's signals; run it with "
+            "attacks.reference_base.run_reference_attack (see audit.reference.train_references)"
+        )
+
+
+class QueryAttack(Attack):
+    """An attack that queries the model itself: ``score_queries(adapter, X, y)``."""
+
+    requires_queries = True
+
+    def score_queries(self, model: Any, X: Any, y: Any) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover - every subclass implements it
+
+    def _score(self, signals: Signals) -> np.ndarray:
+        raise NotApplicableError(
+            f"attack {self.name!r} needs query access to the model, not its signals; run it with "
+            "attacks.reference_base.run_query_attack(attack, model, X, y)"
+        )
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def run_reference_attack(
+    attack: ReferenceAttack,
+    store: Any,
+    target: Any,
+    X_pool: Any,
+    y_pool: Any,
+    pool_indices: Any,
+    *,
+    population_indices: Any = None,
+    batch_size: Optional[int] = None,
+) -> np.ndarray:
+    """Scores of ``target`` on the pool records ``pool_indices``, by a reference attack.
+
+    ``store``: a complete :class:`audit.reference.ReferenceStore` (or its path) trained
+    on the pool ``X_pool, y_pool`` (checked by hash). ``target``: the model under audit,
+    anything :func:`audit.adapters.as_adapter` takes (mitigation wrappers included).
+    ``pool_indices``: the records to score, e.g. ``np.r_[members, nonmembers]`` as pool
+    indices. ``population_indices``: pool records that are *not* members of the target
+    and not among those scored (RMIA's z-samples; ignored by LiRA). The target is
+    queried with the store's queries; the attack is fitted on the store's signals and
+    mask. Returns float64 scores, higher = more likely a member. Nothing is modified.
+    """
+    from audit.reference import ReferenceStore
+
+    if not isinstance(attack, ReferenceAttack):
+        raise bad_value("attack", "a reference attack (requires_references = True), e.g. create_attack('lira-online')",
+                        type(attack).__name__)
+    if not isinstance(store, ReferenceStore):
+        store = ReferenceStore(store)
+    X = np.asarray(X_pool)
+    y = np.asarray(y_pool)
+    store.check_data(X, y)
+    idx = _pool_indices(pool_indices, store.n_records, "pool_indices")
+    queries = store.spec.queries
+    target_signals = query_signals(target, X[idx], y[idx], queries, batch_size=batch_size)
+    population = None
+    if population_indices is not None:
+        z = _pool_indices(population_indices, store.n_records, "population_indices")
+        population = (query_signals(target, X[z], y[z], queries, batch_size=batch_size), z)
+    attack.fit_references(store.signals(), store.mask)
+    return attack.score_target(target_signals, idx, population=population)
+
+
+def run_query_attack(attack: QueryAttack, model: Any, X: Any, y: Any) -> np.ndarray:
+    """Scores of a query attack (e.g. ``boundary``) on the records ``X, y`` of ``model``."""
+    if not isinstance(attack, QueryAttack):
+        raise bad_value("attack", "a query attack (requires_queries = True), e.g. create_attack('boundary')",
+                        type(attack).__name__)
+    return attack.score_queries(model, X, y)
+
+
+def _pool_indices(value: Any, n: int, param: str) -> np.ndarray:
+    idx = np.asarray(value)
+    if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
+        raise bad_value(param, "a non-empty 1-D array of integer pool indices", f"{idx.dtype} array of shape {idx.shape}")
+    if idx.min() < 0 or idx.max() >= n:
+        raise InputError(f"{param} must lie in [0, {n - 1}] (the pool has {n} records); "
+                         f"got values from {idx.min()} to {idx.max()}")
+    return idx.astype(np.int64)
+
+
+__all__ = ["ReferenceAttack", "QueryAttack", "run_reference_attack", "run_query_attack", "needs_more_than_signals",
+           "signal_attack_names", "check_reference", "check_target"]

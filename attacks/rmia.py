@@ -1,0 +1,147 @@
+"""RMIA, the relative membership inference attack (Zarifzadeh, Liu, Mastropietro, Shokri 2024,
+"Low-cost high-power membership inference attacks", ICML 2024).
+
+RMIA compares a record x with population records z through the pairwise likelihood ratio
+
+    LR(x, z) = (Pr(x | theta) / Pr(x)) / (Pr(z | theta) / Pr(z))
+
+where Pr(. | theta) is the target's probability of the true class and Pr(.) its
+average over reference models; the score of x is the fraction of population records it
+dominates:  Score(x) = Pr_z[ LR(x, z) > gamma ].
+
+online (``rmia-online``)
+    Pr(x) = mean of Pr(x | theta_k) over all K reference models (half IN, half OUT).
+offline (``rmia-offline``, section 4 of the paper: OUT models only)
+    Pr(x) ~= ((1 + a) Pr_OUT(x) + (1 - a)) / 2, from the linear approximation
+    Pr_IN(x) ~= a Pr_OUT(x) + (1 - a), with Pr_OUT(x) the mean over the OUT models
+    (as ``ml_privacy_meter``'s ``run_rmia``, whose default a is 0.3).
+
+Pr(z) is estimated the same way as Pr(x). In the paper and in ml_privacy_meter the z
+are population records that no reference model trained on; here the population is a
+set of pool records that are not members of the target (``population`` in
+``score_target``), and each reference model is IN or OUT for them exactly as for x, so
+the same estimate applies. With several queries per record (augmentations),
+Pr(x | theta) is the mean of p_y over the queries. The population should not contain
+the records being scored (LR(x, x) = 1). Higher score = more likely a member.
+
+Ties: with m population records the fraction takes only m + 1 values, so at low FPR
+many members and non-members tie (e.g. all records that dominate every z). For a
+fixed population the fraction is a non-decreasing function of
+ratio(x) = Pr(x | theta) / Pr(x), and as m grows it tends to the population CDF of
+that ratio, which orders records exactly as ratio(x) does. With ``break_ties=True``
+(default) the score is ``fraction + ratio / (1 + ratio) / m`` (less than the next
+fraction value), i.e. the paper's fraction with ties ordered by ratio(x);
+``break_ties=False`` gives the bare fraction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from audit.errors import InputError, bad_value
+
+from .reference_base import ReferenceAttack, check_target
+from .registry import ATTACKS
+
+PROB_FLOOR = 1e-300  # Pr(x) below this is treated as this (only when every reference model gives 0)
+
+
+# ---------------------------------------------------------------------------- pure math
+
+
+def mean_probability(p: np.ndarray, member: np.ndarray | None = None) -> np.ndarray:
+    """Mean over models of ``p`` (K, N), over all of them or only where ``member`` (K, N) is True."""
+    if member is None:
+        return p.mean(axis=0)
+    w = member.astype(np.float64)
+    return (p * w).sum(axis=0) / w.sum(axis=0)
+
+
+def offline_marginal(p_out: np.ndarray, a: float) -> np.ndarray:
+    """Pr(x) from the OUT models' mean: ((1 + a) p_out + (1 - a)) / 2."""
+    return ((1.0 + a) * p_out + (1.0 - a)) / 2.0
+
+
+def rmia_scores(ratio_x: np.ndarray, ratio_z: np.ndarray, gamma: float, *, break_ties: bool = False) -> np.ndarray:
+    """Fraction of ``ratio_z`` with ratio_x / ratio_z > gamma, for every ratio_x (ratios >= 0);
+    with ``break_ties`` plus ``ratio_x / (1 + ratio_x) / m``, which orders equal fractions by ratio_x."""
+    z = np.sort(ratio_z)
+    # ratio_x / z > gamma  <=>  z < ratio_x / gamma  (z >= 0; z = 0 counts when ratio_x > 0)
+    fraction = np.searchsorted(z, ratio_x / gamma, side="left") / z.size
+    if break_ties:
+        fraction = fraction + (ratio_x / (1.0 + ratio_x)) / z.size
+    return fraction
+
+
+# ---------------------------------------------------------------------------- attacks
+
+
+class _Rmia(ReferenceAttack):
+    requires = ("confidence",)
+    reference = ("Zarifzadeh, Liu, Mastropietro, Shokri. Low-cost high-power membership inference attacks. "
+                 "ICML 2024.")
+
+    def __init__(self, gamma: float = 1.0, break_ties: bool = True):
+        if not isinstance(break_ties, (bool, np.bool_)):
+            raise bad_value("break_ties", "True or False", break_ties)
+        self.break_ties = bool(break_ties)
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(gamma) or gamma <= 0:
+            raise bad_value("gamma", "a finite number > 0", gamma)
+        self.gamma = float(gamma)
+
+    def _marginal(self, p: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError  # pragma: no cover
+
+    def _fit(self, lc, conf, mask):
+        n_out = (~mask).sum(axis=0)
+        if np.any(n_out < 1):
+            raise InputError(f"mask must give every pool record at least one OUT reference model; "
+                             f"record {int(np.argmin(n_out))} has none")
+        self.p_marginal_ = np.maximum(self._marginal(conf.mean(axis=2), mask), PROB_FLOOR)  # (N,)
+
+    def _score_target(self, lc, conf, idx, population):
+        if population is None:
+            raise InputError(
+                f"attack {self.name!r} needs population: the target's signals on pool records that are not its "
+                "members, and their pool indices (run_reference_attack(..., population_indices=...))"
+            )
+        if not isinstance(population, (tuple, list)) or len(population) != 2:
+            raise bad_value("population", "a pair (QuerySignals, pool indices)", type(population).__name__)
+        _, conf_z, idx_z = check_target(population[0], self.n_queries_, self.n_pool_, population[1], "population")
+        if idx_z.size == 0:
+            raise InputError("population must hold at least one record; got 0")
+        ratio_x = conf.mean(axis=1) / self.p_marginal_[idx]
+        ratio_z = conf_z.mean(axis=1) / self.p_marginal_[idx_z]
+        return rmia_scores(ratio_x, ratio_z, self.gamma, break_ties=self.break_ties)
+
+
+@ATTACKS.register("rmia-online", help="RMIA online: likelihood ratio against population records (Zarifzadeh 2024)")
+class RmiaOnline(_Rmia):
+    """RMIA, online: Pr(x) is the mean over all reference models."""
+
+    name = "rmia-online"
+
+    def _marginal(self, p, mask):
+        return mean_probability(p)
+
+
+@ATTACKS.register("rmia-offline", help="RMIA offline: OUT models and the linear approximation a (Zarifzadeh 2024)")
+class RmiaOffline(_Rmia):
+    """RMIA, offline: Pr(x) = ((1 + a) Pr_OUT(x) + (1 - a)) / 2."""
+
+    name = "rmia-offline"
+
+    def __init__(self, a: float = 0.3, gamma: float = 1.0, break_ties: bool = True):
+        super().__init__(gamma=gamma, break_ties=break_ties)
+        if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)) or not 0.0 <= a <= 1.0:
+            raise bad_value("a", "a number in [0, 1]", a)
+        self.a = float(a)
+
+    def _marginal(self, p, mask):
+        return offline_marginal(mean_probability(p, ~mask), self.a)
+
+
+__all__ = ["RmiaOnline", "RmiaOffline", "rmia_scores", "offline_marginal", "mean_probability"]

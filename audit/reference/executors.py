@@ -1,0 +1,201 @@
+"""Where reference-model jobs run: in this process, in worker processes, or on Ray.
+
+Every executor runs :func:`audit.reference.jobs.run_job` and yields
+:class:`~audit.reference.jobs.ModelResult` objects as models finish, so the store can
+write each one at once (and a killed run loses at most the models in flight).
+
+=================  ========================================================================
+executor           what it does
+=================  ========================================================================
+``sequential``     one model after the other with ``train_model`` (the plain loop, for
+                   comparison and for architectures that cannot be batched)
+``batched``        torch models trained together with ``torch.func`` in chunks of
+                   ``chunk_size`` models; falls back to ``sequential`` for architectures
+                   with state (BatchNorm, LSTM: resnet18, lstm, bilstm) and for xgboost
+``process``        jobs in parallel worker processes (joblib's loky backend), one model per
+                   job by default: the executor for XGBoost reference models
+``ray``            the same jobs as Ray tasks, on the cluster at ``address`` (or a local
+                   Ray started here); needs ``pip install "mia-audit[ray]"``
+=================  ========================================================================
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from ..errors import InputError, bad_value
+from .jobs import ModelResult, batchable, run_job
+from .spec import ReferenceSpec
+
+EXECUTORS = ("auto", "sequential", "batched", "process", "ray")
+RAY_EXTRA = 'pip install "mia-audit[ray]"'
+Tick = Optional[Callable[[float], None]]
+
+
+def _positive(param: str, value: Any, *, allow_none: bool = False) -> Optional[int]:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise bad_value(param, "a positive integer" + (" or None" if allow_none else ""), value)
+    return int(value)
+
+
+def _chunks(indices: Sequence[int], size: int) -> list[list[int]]:
+    indices = list(indices)
+    return [indices[i:i + size] for i in range(0, len(indices), size)]
+
+
+class Executor(abc.ABC):
+    """Runs the jobs of a set of reference models; ``run`` yields results as they finish."""
+
+    name = ""
+
+    @abc.abstractmethod
+    def run(self, spec: ReferenceSpec, X: np.ndarray, y: np.ndarray, mask: np.ndarray, indices: Sequence[int], *,
+            device: Any, tick: Tick = None) -> Iterator[ModelResult]:
+        """Train the models ``indices`` and yield one result per model (any order)."""
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+
+class SequentialExecutor(Executor):
+    """The plain loop: ``train_model`` for each model, in index order."""
+
+    name = "sequential"
+
+    def run(self, spec, X, y, mask, indices, *, device, tick=None):
+        for k in indices:
+            yield from run_job(spec, X, y, mask, [k], batched=False, device=device, tick=tick)
+
+
+class BatchedExecutor(Executor):
+    """Torch models trained ``chunk_size`` at a time with ``torch.func`` (vmap); an
+    architecture that cannot be batched (or xgboost) falls back to the sequential loop."""
+
+    name = "batched"
+
+    def __init__(self, chunk_size: int = 64):
+        self.chunk_size = _positive("chunk_size", chunk_size)
+
+    def run(self, spec, X, y, mask, indices, *, device, tick=None):
+        if not batchable(spec):
+            yield from SequentialExecutor().run(spec, X, y, mask, indices, device=device, tick=tick)
+            return
+        for chunk in _chunks(indices, self.chunk_size):
+            yield from run_job(spec, X, y, mask, chunk, batched=True, device=device, tick=tick)
+
+
+class ProcessExecutor(Executor):
+    """Jobs of ``models_per_job`` models in ``n_jobs`` worker processes (joblib, loky).
+
+    Each worker uses ``threads_per_job`` threads (default: the CPU count divided by
+    ``n_jobs``, at least 1). ``batched=True`` trains each job's torch models batched.
+    """
+
+    name = "process"
+
+    def __init__(self, n_jobs: Optional[int] = None, models_per_job: int = 1, batched: bool = False,
+                 threads_per_job: Optional[int] = None):
+        self.n_jobs = _positive("n_jobs", n_jobs, allow_none=True) or max(1, (os.cpu_count() or 1))
+        self.models_per_job = _positive("models_per_job", models_per_job)
+        self.batched = bool(batched)
+        self.threads_per_job = _positive("threads_per_job", threads_per_job, allow_none=True) or max(
+            1, (os.cpu_count() or 1) // self.n_jobs)
+
+    def run(self, spec, X, y, mask, indices, *, device, tick=None):
+        from joblib import Parallel, delayed
+
+        jobs = _chunks(indices, self.models_per_job)
+        parallel = Parallel(n_jobs=min(self.n_jobs, max(len(jobs), 1)), backend="loky",
+                            return_as="generator_unordered")
+        calls = (delayed(run_job)(spec, X, y, mask, job, batched=self.batched, device=device,
+                                  threads=self.threads_per_job) for job in jobs)
+        for results in parallel(calls):
+            yield from results
+            if tick is not None:
+                tick(float(len(results)))
+
+
+class RayExecutor(Executor):
+    """The same jobs as Ray tasks. ``address``: a Ray cluster ("auto", "ray://host:10001",
+    ...) or None for a local Ray (an existing ``ray.init`` is reused). Each task trains
+    ``models_per_task`` models (batched where possible when ``batched=True``) with
+    ``num_cpus`` CPUs and ``num_gpus`` GPUs reserved. The pool is put in Ray's object store
+    once."""
+
+    name = "ray"
+
+    def __init__(self, address: Optional[str] = None, models_per_task: int = 8, batched: bool = True,
+                 num_cpus: float = 1, num_gpus: float = 0):
+        if address is not None and not isinstance(address, str):
+            raise bad_value("ray_address", "a Ray address string or None", address)
+        self.address = address
+        self.models_per_task = _positive("models_per_task", models_per_task)
+        self.batched = bool(batched)
+        for param, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise bad_value(param, "a number >= 0", value)
+        self.num_cpus, self.num_gpus = float(num_cpus), float(num_gpus)
+        import_ray()
+
+    def run(self, spec, X, y, mask, indices, *, device, tick=None):
+        ray = import_ray()
+        if not ray.is_initialized():
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
+        remote = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)(run_job)
+        X_ref, y_ref, mask_ref = ray.put(X), ray.put(y), ray.put(mask)
+        task_device = device if self.num_gpus > 0 else "cpu"
+        pending = [remote.remote(spec, X_ref, y_ref, mask_ref, job, batched=self.batched, device=task_device,
+                                 threads=max(1, int(self.num_cpus)))
+                   for job in _chunks(indices, self.models_per_task)]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            results = ray.get(done[0])
+            yield from results
+            if tick is not None:
+                tick(float(len(results)))
+
+
+def import_ray():
+    """The ``ray`` module, or an InputError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError(f"the 'ray' executor needs Ray, which is not installed; install it with: {RAY_EXTRA}") from None
+    return ray
+
+
+def make_executor(executor: Any, spec: ReferenceSpec, *, ray_address: Optional[str] = None) -> Executor:
+    """An :class:`Executor` from a name in :data:`EXECUTORS` or an Executor instance.
+
+    ``"auto"``: ``ray`` when ``ray_address`` is given; ``process`` for xgboost;
+    ``batched`` for torch architectures that can be batched; ``sequential`` otherwise.
+    """
+    if isinstance(executor, Executor):
+        return executor
+    if executor not in EXECUTORS:
+        raise bad_value("executor", f"one of {', '.join(EXECUTORS)} or an Executor", executor)
+    if executor == "auto":
+        if ray_address is not None:
+            executor = "ray"
+        elif not spec.is_torch:
+            executor = "process"
+        elif batchable(spec):
+            executor = "batched"
+        else:
+            executor = "sequential"
+    if executor == "ray":
+        return RayExecutor(address=ray_address)
+    if ray_address is not None:
+        raise InputError(f"ray_address is given but executor is {executor!r}; use executor='ray' or 'auto'")
+    return {"sequential": SequentialExecutor, "batched": BatchedExecutor, "process": ProcessExecutor}[executor]()
+
+
+__all__ = ["EXECUTORS", "Executor", "SequentialExecutor", "BatchedExecutor", "ProcessExecutor", "RayExecutor",
+           "make_executor", "import_ray", "RAY_EXTRA"]

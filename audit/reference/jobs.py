@@ -1,0 +1,129 @@
+"""One unit of reference-model work, the same on every executor: :func:`run_job`.
+
+A job trains the reference models named by ``indices`` (batched where the
+architecture allows it and ``batched=True``, else one after the other with
+:func:`audit.training.train_model`), queries each trained model on the whole pool
+(:func:`audit.reference.queries.query_signals`) and returns one :class:`ModelResult`
+per model: its weights as bytes (safetensors for torch, XGBoost's UBJSON for boosted
+trees, never a pickle), its per-query signals, its loss history and time. A job needs
+only picklable arguments, so processes and Ray workers run the very same function.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from .queries import QuerySignals, query_signals
+from .spec import ReferenceSpec
+from .splits import train_seed
+
+WEIGHT_FORMATS = {"safetensors": "safetensors", "xgboost-ubj": "ubj"}  # format -> file extension
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    """A trained reference model as it goes to the store."""
+
+    index: int
+    weights: bytes
+    weights_format: str  # "safetensors" or "xgboost-ubj"
+    signals: QuerySignals  # arrays (N, A) on the whole pool
+    history: tuple[float, ...]
+    seconds: float
+    device: str
+
+
+def torch_weights(module: Any) -> bytes:
+    """A module's state_dict as safetensors bytes (tensors moved to the CPU, contiguous)."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
+
+
+def xgboost_weights(model: Any) -> bytes:
+    return bytes(model.get_booster().save_raw("ubj"))
+
+
+def _result(spec: ReferenceSpec, k: int, trained: Any, X: np.ndarray, y: np.ndarray) -> ModelResult:
+    start = time.perf_counter()
+    signals = query_signals(trained.model, X, y, spec.queries)
+    query_seconds = time.perf_counter() - start
+    if spec.is_torch:
+        weights, fmt = torch_weights(trained.model), "safetensors"
+    else:
+        weights, fmt = xgboost_weights(trained.model), "xgboost-ubj"
+    return ModelResult(index=int(k), weights=weights, weights_format=fmt, signals=signals,
+                       history=tuple(float(v) for v in trained.history), seconds=float(trained.seconds) + query_seconds,
+                       device=str(trained.device))
+
+
+def batchable(spec: ReferenceSpec) -> bool:
+    """Whether ``spec``'s architecture can be trained batched (see :mod:`audit.reference.batched`)."""
+    if not spec.is_torch:
+        return False
+    from .batched import can_batch
+
+    return can_batch(spec.build(0))
+
+
+def run_job(
+    spec: ReferenceSpec,
+    X: np.ndarray,
+    y: np.ndarray,
+    mask: np.ndarray,
+    indices: Sequence[int],
+    *,
+    batched: bool,
+    device: Any = "auto",
+    threads: Optional[int] = None,
+    tick: Optional[Callable[[float], None]] = None,
+) -> list[ModelResult]:
+    """Train and query the reference models ``indices`` of ``spec`` on the pool ``X, y``.
+
+    ``mask`` is the (K, N) membership mask; model k trains on ``X[mask[k]]`` (rows in
+    pool order). ``batched=True`` trains torch models of a batchable architecture in
+    lock-step groups of equal training-set size; everything else goes through
+    ``train_model`` one model at a time. ``threads`` caps torch's and XGBoost's threads
+    (for worker processes sharing a machine). ``tick(amount)`` reports progress in
+    models.
+    """
+    from ..training import train_model
+
+    indices = [int(k) for k in indices]
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    results: list[ModelResult] = []
+    if batched and batchable(spec):
+        from .batched import train_batched
+
+        sizes: dict[int, list[int]] = {}
+        for k in indices:
+            sizes.setdefault(int(mask[k].sum()), []).append(k)
+        for group in sizes.values():
+            members = [np.flatnonzero(mask[k]) for k in group]
+            trained = train_batched([spec.build(k) for k in group], X, y, members, spec.recipe,
+                                    [train_seed(spec.seed, k) for k in group], device=device, tick=tick)
+            for k, t in zip(group, trained):
+                results.append(_result(spec, k, t, X, y))
+            if tick is not None:
+                tick(len(group) / (spec.recipe.epochs + 1))
+        return sorted(results, key=lambda r: r.index)
+    for k in indices:
+        model = spec.build(k)
+        if not spec.is_torch and threads is not None and "n_jobs" not in spec.params:
+            model.set_params(n_jobs=int(threads))  # thread count does not change hist trees
+        rows = np.flatnonzero(mask[k])
+        trained = train_model(model, X[rows], y[rows], spec.recipe, seed=train_seed(spec.seed, k), device=device)
+        results.append(_result(spec, k, trained, X, y))
+        if tick is not None:
+            tick(1.0)
+    return results
+
+
+__all__ = ["ModelResult", "run_job", "batchable", "torch_weights", "xgboost_weights", "WEIGHT_FORMATS"]

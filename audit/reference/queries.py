@@ -1,0 +1,151 @@
+"""Which queries a model gets per record, and the per-query signals the attacks read.
+
+LiRA (Carlini et al. 2022, "Membership inference attacks from first principles",
+section VI-A) queries each record several times, under the augmentations the model
+was trained with, and fits one Gaussian per augmentation; RMIA (Zarifzadeh et al.
+2024) averages over the same queries. A :class:`QuerySet` names those queries:
+
+* records that are not images (tabular rows, sequences) get one query, the record;
+* images (n, C, H, W) get ``2 x (2s + 1)^2`` queries: without and with a horizontal
+  flip, each shifted by every (dy, dx) in ``{-s, 0, s}^2`` where ``s = shift``
+  (the mi_lira_2021 reference queries 2 flips x 9 shifts of 1 pixel: "aug=18").
+  Shifted-out pixels are zeros, like the zero padding of the toolkit's
+  ``flip-crop`` training augmentation (the LiRA reference pads by reflection because
+  its training does; the queries should look like training inputs).
+
+:class:`QuerySignals` holds, per record and query, the logit-scaled confidence
+``log(p_y / (1 - p_y))`` and the true-class probability ``p_y``, as float32 arrays of
+shape (..., n, A) with A queries (a leading K axis for K reference models).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from ..errors import InputError, bad_value
+from ..signals import compute_signals
+
+SIGNAL_DTYPE = np.float32  # storage precision of the per-query signals (halves the store's size)
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    """The queries per record: ``flip`` (add horizontally flipped copies) and ``shift``
+    (largest pixel shift, >= 0; the shifts are -shift, 0, +shift in each direction).
+    Both are ignored for records that are not images (one query)."""
+
+    flip: bool = False
+    shift: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.flip, (bool, np.bool_)):
+            raise bad_value("queries.flip", "True or False", self.flip)
+        if isinstance(self.shift, bool) or not isinstance(self.shift, (int, np.integer)) or self.shift < 0:
+            raise bad_value("queries.shift", "an integer >= 0", self.shift)
+        object.__setattr__(self, "flip", bool(self.flip))
+        object.__setattr__(self, "shift", int(self.shift))
+
+    @staticmethod
+    def for_data(X_shape: tuple[int, ...], queries: Any = "auto") -> "QuerySet":
+        """``"auto"``: flips and 1-pixel shifts for images (18 queries), one query otherwise;
+        ``None`` or ``"none"``: one query; a QuerySet or a dict {"flip", "shift"} as given."""
+        if isinstance(queries, QuerySet):
+            return queries
+        if queries is None or queries == "none":
+            return QuerySet()
+        if queries == "auto":
+            return QuerySet(flip=True, shift=1) if len(X_shape) == 4 else QuerySet()
+        if isinstance(queries, dict):
+            unknown = sorted(set(queries) - {"flip", "shift"})
+            if unknown:
+                raise InputError(f"queries: unknown key {unknown[0]!r}; allowed: flip, shift")
+            return QuerySet(**queries)
+        raise bad_value("queries", "'auto', 'none', None, a QuerySet or a dict {'flip', 'shift'}", queries)
+
+    def augmentations(self, X_shape: tuple[int, ...]) -> list[tuple[bool, int, int]]:
+        """(flip, dy, dx) per query, in storage order; [(False, 0, 0)] for non-images."""
+        if len(X_shape) != 4:
+            return [(False, 0, 0)]
+        flips = (False, True) if self.flip else (False,)
+        steps = (0,) if self.shift == 0 else (-self.shift, 0, self.shift)
+        return [(f, dy, dx) for f in flips for dy in steps for dx in steps]
+
+    def n_queries(self, X_shape: tuple[int, ...]) -> int:
+        return len(self.augmentations(X_shape))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flip": self.flip, "shift": self.shift}
+
+
+def augment(X: np.ndarray, flip: bool, dy: int, dx: int) -> np.ndarray:
+    """A new array of images (n, C, H, W): flipped left-right if ``flip``, then moved by
+    ``dy`` rows and ``dx`` columns (positive = down / right) with zeros shifted in."""
+    out = X[..., ::-1] if flip else X
+    if dy == 0 and dx == 0:
+        return np.ascontiguousarray(out)
+    H, W = out.shape[-2:]
+    shifted = np.zeros_like(out)
+    src_r, dst_r = (slice(0, H - dy), slice(dy, H)) if dy >= 0 else (slice(-dy, H), slice(0, H + dy))
+    src_c, dst_c = (slice(0, W - dx), slice(dx, W)) if dx >= 0 else (slice(-dx, W), slice(0, W + dx))
+    shifted[..., dst_r, dst_c] = out[..., src_r, src_c]
+    return shifted
+
+
+@dataclass(frozen=True)
+class QuerySignals:
+    """Per-query signals: ``logit_confidence`` and ``confidence`` (p_y), each of shape
+    (n, A) for one model or (K, n, A) for K models; ``None`` for label-only outputs."""
+
+    logit_confidence: Optional[np.ndarray]
+    confidence: Optional[np.ndarray]
+
+    @property
+    def has_posteriors(self) -> bool:
+        return self.logit_confidence is not None and self.confidence is not None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        if self.logit_confidence is None:
+            raise InputError("these query signals come from label-only outputs and have no values")
+        return tuple(self.logit_confidence.shape)
+
+    @staticmethod
+    def stack(parts: "list[QuerySignals]") -> "QuerySignals":
+        """K single-model signals (n, A) -> one (K, n, A)."""
+        if not parts or not all(p.has_posteriors for p in parts):
+            raise InputError("stacking query signals needs at least one model and posterior outputs from each")
+        return QuerySignals(
+            logit_confidence=np.stack([p.logit_confidence for p in parts]),
+            confidence=np.stack([p.confidence for p in parts]),
+        )
+
+
+def query_signals(model: Any, X: Any, y: Any, queries: QuerySet, *, batch_size: Optional[int] = None) -> QuerySignals:
+    """Signals of ``model`` (anything :func:`audit.adapters.as_adapter` takes) on every
+    record of ``X`` under every query of ``queries``: arrays (n, A), float32.
+
+    Label-only models give ``QuerySignals(None, None)`` (the attacks that need posteriors
+    then say so). ``X`` and ``y`` are not modified.
+    """
+    from ..adapters import as_adapter
+
+    if not isinstance(queries, QuerySet):
+        raise bad_value("queries", "an audit.reference.QuerySet", queries)
+    adapter = as_adapter(model)
+    X_np = np.asarray(X)
+    y_np = np.asarray(y)
+    lc_parts, conf_parts = [], []
+    for flip, dy, dx in queries.augmentations(X_np.shape):
+        Xa = augment(X_np, flip, dy, dx) if X_np.ndim == 4 else X_np
+        signals = compute_signals(adapter.predict(Xa, batch_size=batch_size), y_np)
+        if signals.logit_confidence is None:
+            return QuerySignals(None, None)
+        lc_parts.append(signals.logit_confidence.astype(SIGNAL_DTYPE))
+        conf_parts.append(signals.confidence.astype(SIGNAL_DTYPE))
+    return QuerySignals(logit_confidence=np.stack(lc_parts, axis=1), confidence=np.stack(conf_parts, axis=1))
+
+
+__all__ = ["QuerySet", "QuerySignals", "augment", "query_signals"]

@@ -1,0 +1,219 @@
+"""Reference-model stores: the mask, the files, resuming after a crash, refusing a mismatch."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from audit.adapters import TorchAdapter
+from audit.data import load_dataset
+from audit.errors import DataFileError, InputError
+from audit.reference import (Executor, ProcessExecutor, QuerySet, ReferenceStore, SequentialExecutor, augment,
+                             make_executor, membership_mask, query_signals, train_references)
+from audit.reference.build import make_spec
+from audit.training import TrainRecipe
+
+RECIPE = TrainRecipe(epochs=2, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    d = load_dataset("digits")
+    return d.X[:300].reshape(300, -1), d.y[:300]
+
+
+def train(path, X, y, **changes):
+    options = dict(model="mlp", model_params={"hidden": [16]}, n_models=4, seed=0, recipe=RECIPE, device="cpu",
+                   progress=False)
+    options.update(changes)
+    return train_references(path, X, y, **options)
+
+
+class Crash(Executor):
+    """Runs the sequential loop, then fails after ``after`` models (a killed run)."""
+
+    def __init__(self, after):
+        self.after = after
+        self.trained = []
+
+    def run(self, spec, X, y, mask, indices, *, device, tick=None):
+        for result in SequentialExecutor().run(spec, X, y, mask, indices, device=device, tick=tick):
+            if len(self.trained) == self.after:
+                raise RuntimeError("killed")
+            self.trained.append(result.index)
+            yield result
+
+
+def test_mask_is_balanced_complementary_and_seeded():
+    for n in (10, 11):
+        mask = membership_mask(6, n, 3)
+        assert mask.dtype == bool and mask.shape == (6, n)
+        np.testing.assert_array_equal(mask.sum(axis=0), 3)  # every record IN for exactly K/2 models
+        assert set(mask.sum(axis=1)) <= {n // 2, n - n // 2}
+        np.testing.assert_array_equal(mask[0::2], ~mask[1::2])  # complementary pairs
+        np.testing.assert_array_equal(mask, membership_mask(6, n, 3))
+        assert not np.array_equal(mask, membership_mask(6, n, 4))
+    odd = membership_mask(8, 11, 0).sum(axis=1)
+    assert sorted(odd.tolist()) == [5] * 4 + [6] * 4
+    with pytest.raises(InputError, match="n_models must be an even integer >= 2"):
+        membership_mask(5, 10, 0)
+
+
+def test_store_layout_and_contents(pool, tmp_path):
+    X, y = pool
+    store = train(tmp_path / "refs", X, y)
+    assert store.is_complete and store.n_models == 4 and store.n_records == 300
+    meta = json.loads((tmp_path / "refs" / "meta.json").read_text())
+    assert meta["format_version"] == 1 and meta["spec"]["recipe"]["epochs"] == 2
+    assert meta["spec"]["architecture"] == "mlp" and meta["spec"]["params"] == {"hidden": [16]}
+    assert meta["data"]["n"] == 300 and len(meta["data"]["X_sha256"]) == 64 and len(meta["seeds"]) == 4
+    np.testing.assert_array_equal(np.load(tmp_path / "refs" / "mask.npy"), store.mask)
+    assert sorted(p.name for p in (tmp_path / "refs" / "models").iterdir()) == [
+        f"model_{k:04d}.safetensors" for k in range(4)]
+    assert not list((tmp_path / "refs").rglob("*.tmp"))
+    signals = store.signals()
+    assert signals.logit_confidence.shape == (4, 300, 1) and signals.confidence.dtype == np.float32
+    # the stored signals are those of the stored weights
+    model = store.load_model(2)
+    again = query_signals(TorchAdapter(model), X, y, QuerySet())
+    np.testing.assert_allclose(again.logit_confidence, signals.logit_confidence[2], rtol=1e-6)
+    info = store.model_info(2)
+    assert len(info["history"]) == 2 and info["device"] == "cpu" and info["weights_format"] == "safetensors"
+
+
+def test_resume_after_a_crash_trains_only_the_missing_models(pool, tmp_path):
+    X, y = pool
+    crash = Crash(after=2)
+    with pytest.raises(RuntimeError, match="killed"):
+        train(tmp_path / "refs", X, y, executor=crash)
+    store = ReferenceStore(tmp_path / "refs")
+    assert store.completed() == [0, 1] and store.pending() == [2, 3]
+    with pytest.raises(InputError, match="incomplete: 2 of 4 models"):
+        store.signals()
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "refs").rglob("model_000[01].*")}
+    resume = Crash(after=99)
+    store = train(tmp_path / "refs", X, y, executor=resume)
+    assert resume.trained == [2, 3] and store.is_complete
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "refs").rglob("model_000[01].*")} == stamps
+    # the same models as an uninterrupted run (same seeds, CPU: bitwise)
+    fresh = train(tmp_path / "fresh", X, y, executor="sequential")
+    np.testing.assert_array_equal(store.signals().logit_confidence, fresh.signals().logit_confidence)
+    # a complete store is returned without running the executor at all
+    idle = Crash(after=0)
+    train(tmp_path / "refs", X, y, executor=idle)
+    assert idle.trained == []
+
+
+def test_a_store_for_other_settings_is_refused(pool, tmp_path):
+    X, y = pool
+    train(tmp_path / "refs", X, y)
+    with pytest.raises(InputError, match=r"other settings \(spec.recipe.epochs: stored 2, requested 3"):
+        train(tmp_path / "refs", X, y, recipe=RECIPE.replace(epochs=3))
+    with pytest.raises(InputError, match="spec.params.hidden: stored \\[16\\], requested \\[32\\]"):
+        train(tmp_path / "refs", X, y, model_params={"hidden": [32]})
+    with pytest.raises(InputError, match="spec.n_models: stored 4, requested 6"):
+        train(tmp_path / "refs", X, y, n_models=6)
+    with pytest.raises(InputError, match="spec.seed: stored 0, requested 1"):
+        train(tmp_path / "refs", X, y, seed=1)
+    other = X.copy()
+    other[5, 3] += 0.5
+    with pytest.raises(InputError, match="data.X_sha256"):
+        train(tmp_path / "refs", other, y)
+    with pytest.raises(InputError, match="spec.architecture: stored 'mlp', requested 'cnn'"):
+        train(tmp_path / "refs", X.reshape(300, 1, 8, 8), y, model="cnn", model_params={})
+    with pytest.raises(InputError, match="differ from the pool"):
+        ReferenceStore(tmp_path / "refs").check_data(other, y)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "notes.txt").write_text("x")
+    with pytest.raises(InputError, match="exists and is not an empty directory nor a reference store"):
+        train(tmp_path / "junk", X, y)
+    with pytest.raises(DataFileError, match="meta.json not found"):
+        ReferenceStore(tmp_path / "junk")
+
+
+def test_a_tampered_mask_is_refused(pool, tmp_path):
+    X, y = pool
+    store = train(tmp_path / "refs", X, y)
+    mask = store.mask.copy()
+    mask[0, 0] = ~mask[0, 0]
+    np.save(tmp_path / "refs" / "mask.npy", mask)
+    with pytest.raises(InputError, match="does not match the mask of its seed"):
+        ReferenceStore(tmp_path / "refs")
+
+
+def test_xgboost_references_in_worker_processes_equal_the_plain_loop(pool, tmp_path):
+    X, y = pool
+    options = dict(model="xgboost", model_params={"n_estimators": 5, "max_depth": 2}, recipe=None, n_models=2)
+    parallel = train(tmp_path / "p", X, y, executor=ProcessExecutor(n_jobs=2), **options)
+    plain = train(tmp_path / "s", X, y, executor="sequential", **options)
+    np.testing.assert_array_equal(parallel.signals().confidence, plain.signals().confidence)
+    assert (tmp_path / "p" / "models" / "model_0001.ubj").is_file()
+    model = parallel.load_model(1)
+    np.testing.assert_allclose(model.predict_proba(X[:5]), plain.load_model(1).predict_proba(X[:5]))
+
+
+def test_image_queries_flip_and_shift():
+    x = np.arange(2 * 1 * 3 * 3, dtype=np.float32).reshape(2, 1, 3, 3)
+    np.testing.assert_array_equal(augment(x, True, 0, 0), x[..., ::-1])
+    down_right = augment(x, False, 1, 1)
+    np.testing.assert_array_equal(down_right[0, 0], [[0, 0, 0], [0, 0, 1], [0, 3, 4]])
+    up_left = augment(x, False, -1, -1)
+    np.testing.assert_array_equal(up_left[0, 0], [[4, 5, 0], [7, 8, 0], [0, 0, 0]])
+    assert QuerySet.for_data((5, 1, 8, 8)).n_queries((5, 1, 8, 8)) == 18
+    assert QuerySet.for_data((5, 64)).n_queries((5, 64)) == 1
+    assert QuerySet.for_data((5, 1, 8, 8), {"flip": True}).n_queries((5, 1, 8, 8)) == 2
+    with pytest.raises(InputError, match="queries.shift must be an integer >= 0; got -1"):
+        QuerySet(shift=-1)
+    with pytest.raises(InputError, match="queries: unknown key 'mirror'"):
+        QuerySet.for_data((5, 1, 8, 8), {"mirror": True})
+
+
+def test_images_store_per_query_signals(tmp_path):
+    d = load_dataset("digits")
+    X, y = d.X[:120], d.y[:120]
+    store = train_references(tmp_path / "img", X, y, model="cnn", model_params={"channels": [4], "hidden": 16},
+                             n_models=2, seed=0, recipe=RECIPE, device="cpu", queries={"flip": True, "shift": 1},
+                             progress=False)
+    lc = store.signals().logit_confidence
+    assert lc.shape == (2, 120, 18)
+    assert not np.allclose(lc[:, :, 0], lc[:, :, 9])  # the flipped queries differ
+
+
+def test_bad_inputs_name_the_parameter(pool, tmp_path):
+    X, y = pool
+    with pytest.raises(InputError, match="n_models must be an even integer >= 2"):
+        train(tmp_path / "a", X, y, n_models=3)
+    with pytest.raises(InputError, match="y_pool must be a 1-D array with one label per row"):
+        train(tmp_path / "a", X, y[:10])
+    with pytest.raises(InputError, match="executor must be one of auto, sequential, batched, process, ray"):
+        train(tmp_path / "a", X, y, executor="threads")
+    with pytest.raises(InputError, match="model must be one of"):
+        train(tmp_path / "a", X, y, model="svm")
+    with pytest.raises(InputError, match="recipe must be None for xgboost"):
+        train(tmp_path / "a", X, y, model="xgboost", model_params={})
+    with pytest.raises(InputError, match="ray_address is given but executor is 'batched'"):
+        make_executor("batched", make_spec(X, y, model="mlp", n_models=2, seed=0), ray_address="auto")
+    with pytest.raises(InputError, match="chunk_size must be a positive integer"):
+        from audit.reference import BatchedExecutor
+
+        BatchedExecutor(chunk_size=0)
+
+
+def test_missing_ray_names_the_extra(pool, tmp_path):
+    try:
+        import ray  # noqa: F401
+
+        pytest.skip("ray is installed")
+    except ImportError:
+        pass
+    X, y = pool
+    with pytest.raises(InputError, match='pip install "mia-audit\\[ray\\]"'):
+        train(tmp_path / "r", X, y, ray_address="auto")
+
+
+def test_global_torch_rng_is_untouched(pool, tmp_path):
+    X, y = pool
+    state = torch.get_rng_state()
+    train(tmp_path / "g", X, y, n_models=2)
+    assert torch.equal(state, torch.get_rng_state())
