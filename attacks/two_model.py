@@ -182,9 +182,9 @@ def trap_warnings(shares: dict[str, float], *, where: str) -> list[str]:
     text = ", ".join(f"{k} {v:.1%}" for k, v in shares.items() if np.isfinite(v))
     return [
         f"{where}: some records have exactly the same output before and after unlearning ({text}); "
-        "the attack can then separate records by whether their output changed at all (deterministic "
-        "unlearning such as untouched SISA shards), which is a real leak of the deployed pair but not a "
-        "measure of memorisation"
+        "the attack can then separate records by whether their output changed at all (label-only or "
+        "rounded outputs, or deterministic unlearning such as untouched SISA shards), which is a real "
+        "leak of the deployed pair but not a measure of memorisation"
     ]
 
 

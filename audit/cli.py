@@ -28,15 +28,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 DEMO_UNLEARNERS = ("retrain", "finetune", "neggrad+", "scrub", "sisa", "eupg-kanon")
+DEMO_REFERENCE_ATTACKS = ("lira-online", "lira-offline", "two-model")
 DEMO_DIGITS_UNLEARNERS = ("retrain", "finetune", "rotate", "pruning")
 DEMO_DIGITS_DIR = "digits"
 
 
 def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
-    """The demo: an MLP on the bundled Adult data, a random 5 % forget set, every attack,
-    with and without the label-only and (fitted) temperature mitigations, and the default
-    unlearners (:data:`DEMO_UNLEARNERS`) against retraining."""
-    from .config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
+    """The demo: an MLP on the bundled Adult data, a random 5 % forget set, every
+    single-model attack, LiRA (16 reference models) and the two-model attack, with and
+    without the label-only and (fitted) temperature mitigations, and the default unlearners
+    (:data:`DEMO_UNLEARNERS`) against retraining."""
+    from .config import (AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig,
+                         ReferenceConfig)
 
     if quick:
         data = DataConfig(name="adult", train_size=2000, test_size=2000)
@@ -44,13 +47,17 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
         metrics = MetricsConfig(n_bootstrap=50)
     else:
         data = DataConfig(name="adult", train_size=10000, test_size=10000)
-        model = ModelConfig(name="mlp", params={"hidden": [256, 256]}, training={"epochs": 40})
+        model = ModelConfig(name="mlp", params={"hidden": [256, 256]}, training={"epochs": 30})
         metrics = MetricsConfig(n_bootstrap=200)
     data.validation_size = 1000  # from records outside train and test: fits the temperature
     mitigations = [{"name": "label-only"}, {"name": "temperature", "T": "fit"}]
+    from attacks import signal_attack_names
+
+    attacks = AttackConfig(names=signal_attack_names() + list(DEMO_REFERENCE_ATTACKS), members=["train", "forget"])
+    references = ReferenceConfig(n_models=16, shadow_models=4, shadow_pool=1000 if quick else 2000)
     return AuditConfig(data=data, model=model, forget=ForgetConfig(kind="random", fraction=0.05),
-                       attacks=AttackConfig(members=["train", "forget"]), metrics=metrics,
-                       mitigations=mitigations, unlearners=[{"name": n} for n in DEMO_UNLEARNERS],
+                       attacks=attacks, metrics=metrics, mitigations=mitigations,
+                       unlearners=[{"name": n} for n in DEMO_UNLEARNERS], references=references,
                        seed=seed, device=device)
 
 

@@ -128,12 +128,9 @@ class Unlearner(abc.ABC):
         retain_keys = fingerprints(retain)
         check_subset(forget_keys, model.train_keys, param="forget", what="the model's training set")
         check_subset(retain_keys, model.train_keys, param="retain", what="the model's training set")
-        both = np.isin(retain_keys, forget_keys)
-        if both.any():
-            raise InputError(
-                f"retain and forget must be disjoint; {int(both.sum())} retain records are also in forget "
-                f"(first at retain row {int(np.flatnonzero(both)[0])})"
-            )
+        # A forget record with an identical copy in retain (real data sets have duplicate rows)
+        # stays in the training data through that copy; it is allowed and counted in details.
+        duplicated = np.isin(forget_keys, retain_keys)
         from audit.device import synchronize
 
         start = time.perf_counter()
@@ -145,8 +142,9 @@ class Unlearner(abc.ABC):
         seconds = time.perf_counter() - start
         if not isinstance(new_model, Trained):
             new_model = replace(model, model=new_model, state=dict(model.state))
-        new_model = replace(new_model, train_keys=np.setdiff1d(model.train_keys, forget_keys))
-        details = {"n_retain": len(retain), "n_forget": len(forget), **details}
+        new_model = replace(new_model, train_keys=np.setdiff1d(model.train_keys, forget_keys[~duplicated]))
+        details = {"n_retain": len(retain), "n_forget": len(forget),
+                   "forget_with_identical_copy_in_retain": int(duplicated.sum()), **details}
         json.dumps(details)  # details must be JSON-serialisable (a method bug otherwise)
         return UnlearningResult(model=new_model, seconds=seconds, method=self.name, details=details)
 

@@ -87,3 +87,37 @@ def test_gap_to_retrain_golden():
     gap = entries[1]["gap_to_retrain"]
     assert gap["auc"] == pytest.approx(0.1) and gap["advantage"] == pytest.approx(0.1)
     assert gap["tpr_at_fpr"]["0.01"] == pytest.approx(0.04)
+
+
+def test_reference_pair_and_query_attacks_in_the_runner(tiny_config, tmp_path):
+    """LiRA, boundary and two-model run through the runner on every audited model and
+    mitigation; the reference store is reused by a second run; two-model carries the
+    paper's comparison and label-only mitigated pairs are attacked on one-hot outputs."""
+    from audit.config import ReferenceConfig
+
+    config = tiny_config(attacks=["loss", "lira-offline", "boundary", "two-model"], members=("train", "forget"),
+                         n_bootstrap=0)
+    config.unlearners = [{"name": "finetune", "epochs": 1}]
+    config.mitigations = [{"name": "label-only"}]
+    config.references = ReferenceConfig(n_models=4, store=str(tmp_path / "refs"), population=100,
+                                        shadow_models=2, shadow_pool=400, pair_unlearners=["retrain"])
+    config.attacks.options = {"boundary": {"n_queries": 8, "levels": 2}}
+    result = run_audit(config, show_progress=False)
+    validate(result)
+    by = {(e["model"], e["mitigation"], e["attack"], e["members"]): e for e in result["results"]}
+    assert by[("original", "none", "lira-offline", "train")]["applicable"] is True
+    assert by[("original", "label-only", "lira-offline", "train")]["applicable"] is False
+    assert by[("finetune", "none", "lira-offline", "forget")]["applicable"] is True
+    assert by[("original", "label-only", "boundary", "train")]["applicable"] is True
+    two = by[("retrain", "none", "two-model", "forget")]
+    assert {"auc_two_model", "auc_single_model", "deg_count", "deg_rate"} <= set(two["comparison"])
+    assert two["auc"] == pytest.approx(two["comparison"]["auc_two_model"])
+    assert ("retrain", "label-only", "two-model", "forget") in by
+    assert ("finetune", "none", "two-model", "forget") not in by  # pair_unlearners = ["retrain"]
+    assert result["reference_models"]["references"]["n_models"] == 4
+    stored = sorted(p.name for p in (tmp_path / "refs").rglob("*") if p.is_file())
+    again = run_audit(config, show_progress=False)  # the store is reused, not retrained
+    assert sorted(p.name for p in (tmp_path / "refs").rglob("*") if p.is_file()) == stored
+    first = by[("original", "none", "lira-offline", "train")]["auc"]
+    assert {(e["model"], e["attack"], e["members"], e["mitigation"]): e.get("auc") for e in again["results"]}[
+        ("original", "lira-offline", "train", "none")] == first
