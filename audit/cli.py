@@ -54,7 +54,8 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
     from attacks import signal_attack_names
 
     attacks = AttackConfig(names=signal_attack_names() + list(DEMO_REFERENCE_ATTACKS), members=["train", "forget"])
-    references = ReferenceConfig(n_models=16, shadow_models=4, shadow_pool=1000 if quick else 2000)
+    references = ReferenceConfig(n_models=8 if quick else 16, shadow_models=2 if quick else 4,
+                                 shadow_pool=1000 if quick else 2000)
     return AuditConfig(data=data, model=model, forget=ForgetConfig(kind="random", fraction=0.05),
                        attacks=attacks, metrics=metrics, mitigations=mitigations,
                        unlearners=[{"name": n} for n in DEMO_UNLEARNERS], references=references,

@@ -58,3 +58,18 @@ def tiny_config():
         )
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_in_a_temporary_folder(tmp_path_factory):
+    """Reference-model stores that a test does not place itself go to a temporary folder,
+    never to the user's ~/.cache."""
+    previous = os.environ.get("MIA_AUDIT_CACHE")
+    os.environ["MIA_AUDIT_CACHE"] = str(tmp_path_factory.mktemp("mia-audit-cache"))
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("MIA_AUDIT_CACHE", None)
+        else:
+            os.environ["MIA_AUDIT_CACHE"] = previous

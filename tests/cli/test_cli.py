@@ -64,11 +64,15 @@ def _one_line_error(capsys) -> str:
 # ------------------------------------------------------------------ successful runs
 
 
-def test_demo_quick_writes_report_and_plot(tmp_path, capsys):
+def test_demo_quick_writes_report_and_plot(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MIA_AUDIT_CACHE", str(tmp_path / "cache"))  # reference models go here, not to ~/.cache
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--device", "cpu", "--out", str(out)]) == EXIT_OK
     stdout, stderr = capsys.readouterr()
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.pdf", "roc.png", "summary.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["digits", "report.json", "report.pdf", "roc.png", "summary.md"]
+    assert sorted(p.name for p in (out / "digits").iterdir()) == ["report.json", "report.pdf", "roc.png",
+                                                                   "summary.md"]
+    assert any((tmp_path / "cache" / "references").iterdir())
     report = json.loads((out / "report.json").read_text())
     assert report["schema_version"] == 1 and report["data"]["n_train"] == 2000
     assert (out / "roc.png").read_bytes()[:8] == PNG_MAGIC
