@@ -72,6 +72,7 @@ from typing import Any
 
 import numpy as np
 
+from audit.outputs import Outputs
 from audit.errors import InputError, NotApplicableError, NotFittedError, bad_value
 from audit.seeding import check_seed
 from audit.signals import Signals
@@ -83,7 +84,6 @@ FEATURES = ("direct_diff", "sorted_diff", "l2_distance", "direct_concat", "sorte
 #: the classical single-model attack's feature (the original's posterior only)
 BASELINE_FEATURE = "original_only"
 CLASSIFIERS = ("random-forest", "logistic-regression", "mlp")
-PROB_TOLERANCE = 1e-3  # rows of a probability matrix must sum to 1 within this
 #: share of exactly unchanged outputs above which a warning is raised
 IDENTICAL_WARNING_SHARE = 0.01
 
@@ -99,18 +99,10 @@ def check_probabilities(probs: object, param: str) -> np.ndarray:
         raise bad_value(param, "an (n, C) array of class probabilities", type(probs).__name__) from None
     if arr.ndim != 2 or arr.shape[1] < 2:
         raise bad_value(param, "an (n, C) array of class probabilities with C >= 2", f"shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise InputError(f"{param} must be finite probabilities; got NaN or inf")
-    if arr.size and arr.min() < 0:
-        raise InputError(f"{param} must be probabilities >= 0; got a minimum of {arr.min():.3g}")
-    sums = arr.sum(axis=1)
-    off = np.abs(sums - 1.0) > PROB_TOLERANCE
-    if off.any():
-        row = int(np.argmax(off))
-        raise InputError(
-            f"{param} must hold probability rows summing to 1 (tolerance {PROB_TOLERANCE}); {int(off.sum())} rows "
-            f"do not (row {row} sums to {sums[row]:.6g}); pass softmax outputs, not logits"
-        )
+    try:  # the same checks as any model output: finite, >= 0, rows summing to 1
+        Outputs("probs", arr, arr.shape[1])
+    except InputError as exc:
+        raise InputError(f"{param}: {exc}; pass softmax outputs, not logits") from None
     return arr
 
 

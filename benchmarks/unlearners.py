@@ -14,8 +14,10 @@ Cases:
   cifar10-resnet18  CIFAR-10 (JPEG file in ../shared/data), ResNet-18, 10 % random forget,
                 as in seed 002 (a GPU machine; far too slow on 2 CPU cores)
 
-Usage: python benchmarks/unlearners.py [--cases adult-mlp adult-xgb digits-cnn] [--seed 0]
+Usage: python -m benchmarks.unlearners [--cases adult-mlp adult-xgb digits-cnn] [--seed 0]
        [--data-dir ../shared/data] [--device auto] [--json out.json]
+(run as a module from the repository root: as a script, this file's name would hide the
+``unlearners`` package)
 """
 
 from __future__ import annotations

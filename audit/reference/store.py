@@ -24,13 +24,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import numpy as np
 
 from ..errors import DataFileError, InputError
+from ..files import write_bytes_atomic
 from .jobs import WEIGHT_FORMATS, ModelResult
 from .queries import QuerySignals
 from .spec import ReferenceSpec
@@ -47,22 +47,7 @@ MASK = "mask.npy"
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
+    write_bytes_atomic(path, data)
 
 def _npy_bytes(array: np.ndarray) -> bytes:
     import io

@@ -184,7 +184,7 @@ def test_bad_input_names_the_parameter():
         create_attack("two-model", classifier="svm")
     with pytest.raises(InputError, match="n_estimators must be an integer >= 1"):
         TwoModelAttack(n_estimators=0)
-    with pytest.raises(InputError, match="probs_unlearned must hold probability rows summing to 1"):
+    with pytest.raises(InputError, match="probs_unlearned: probs outputs must sum to 1 per row"):
         pair_features(p, p * 3, "direct_diff")
     with pytest.raises(InputError, match="same shape"):
         pair_features(p, p[:4], "direct_diff")
