@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import abc
+
 import numpy as np
 
 from audit.errors import InputError, NotApplicableError, NotFittedError, bad_value
@@ -128,11 +130,13 @@ class ReferenceAttack(Attack):
         out = np.asarray(self._score_target(lc, conf, idx, population), dtype=np.float64)
         return out
 
+    @abc.abstractmethod
     def _fit(self, lc: np.ndarray, conf: np.ndarray, mask: np.ndarray) -> None:
-        raise NotImplementedError  # pragma: no cover - every subclass implements it
+        """Learn from validated reference statistics (every subclass implements it)."""
 
+    @abc.abstractmethod
     def _score_target(self, lc, conf, idx, population) -> np.ndarray:
-        raise NotImplementedError  # pragma: no cover - every subclass implements it
+        """Scores of validated target statistics (every subclass implements it)."""
 
     def _score(self, signals: Signals) -> np.ndarray:
         raise NotApplicableError(
@@ -146,8 +150,9 @@ class QueryAttack(Attack):
 
     requires_queries = True
 
+    @abc.abstractmethod
     def score_queries(self, model: Any, X: Any, y: Any) -> np.ndarray:
-        raise NotImplementedError  # pragma: no cover - every subclass implements it
+        """Scores (n,) from querying ``model`` around the records (every subclass implements it)."""
 
     def _score(self, signals: Signals) -> np.ndarray:
         raise NotApplicableError(

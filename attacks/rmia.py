@@ -36,6 +36,8 @@ fraction value), i.e. the paper's fraction with ties ordered by ratio(x);
 
 from __future__ import annotations
 
+import abc
+
 import math
 
 import numpy as np
@@ -92,8 +94,9 @@ class _Rmia(ReferenceAttack):
             raise bad_value("gamma", "a finite number > 0", gamma)
         self.gamma = float(gamma)
 
+    @abc.abstractmethod
     def _marginal(self, p: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        raise NotImplementedError  # pragma: no cover
+        """Pr(x): the marginal probability of each record from the references (online/offline)."""
 
     def _fit(self, lc, conf, mask):
         n_out = (~mask).sum(axis=0)

@@ -11,7 +11,7 @@ pairs, and the classical attack on the original alone is its baseline. Every mit
 is applied to the released outputs of both the target and the shadow pairs (the attacker
 trains on what it would see), with the same fixed parameters.
 
-Usage: python -m benchmarks.two_model_mitigations [--data digits|adult] [--seed 0]
+Usage: python benchmarks/two_model_mitigations.py [--data digits|adult] [--seed 0]
        [--unlearners retrain finetune] [--originals 4] [--deletions 40]
 """
 

@@ -14,10 +14,11 @@ Cases:
   cifar10-resnet18  CIFAR-10 (JPEG file in ../shared/data), ResNet-18, 10 % random forget,
                 as in seed 002 (a GPU machine; far too slow on 2 CPU cores)
 
-Usage: python -m benchmarks.unlearners [--cases adult-mlp adult-xgb digits-cnn] [--seed 0]
+Usage: python benchmarks/unlearner_table.py [--cases adult-mlp adult-xgb digits-cnn] [--seed 0]
        [--data-dir ../shared/data] [--device auto] [--json out.json]
-(run as a module from the repository root: as a script, this file's name would hide the
-``unlearners`` package)
+
+(The unlearners issue asked for ``benchmarks/unlearners.py``; a script of that name
+would hide the ``unlearners`` package from every script in this folder.)
 """
 
 from __future__ import annotations
