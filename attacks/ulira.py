@@ -88,13 +88,17 @@ class ULiRA(ReferenceAttack):
     def fit_references(self, reference: Any, mask: Any, never_seen: Optional[Any] = None) -> "ULiRA":
         """Fit per-record Gaussians: ``reference`` (M, N, A) signals of M unlearned reference
         models, ``mask`` (M, N) trained-then-unlearned, ``never_seen`` (M, N) (default ``~mask``)."""
-        lc, _, unlearned = check_reference(reference, mask)
-        never = check_never_seen(never_seen, unlearned)
+        self._never_seen = never_seen
+        try:
+            return super().fit_references(reference, mask)
+        finally:
+            del self._never_seen
+
+    def _fit(self, lc: np.ndarray, conf: np.ndarray, unlearned: np.ndarray) -> None:
+        never = check_never_seen(self._never_seen, unlearned)
         self.mu_in_, self.sd_in_ = gaussian_fit(lc, unlearned, fixed_variance=self.fixed_variance,
                                                 side="trained-then-unlearned")
         self.mu_out_, self.sd_out_ = gaussian_fit(lc, never, fixed_variance=self.fixed_variance, side="never-seen")
-        self.n_pool_, self.n_queries_ = int(lc.shape[1]), int(lc.shape[2])
-        return self
 
     def _gather(self, stat: np.ndarray, idx: np.ndarray) -> np.ndarray:
         return stat if stat.shape[0] == 1 else stat[idx]
