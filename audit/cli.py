@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 DEMO_UNLEARNERS = ("retrain", "finetune", "neggrad+", "scrub", "sisa", "eupg-kanon")
 DEMO_REFERENCE_ATTACKS = ("lira-online", "lira-offline", "two-model")
-DEMO_DIGITS_UNLEARNERS = ("retrain", "finetune", "rotate", "pruning")
+DEMO_DIGITS_UNLEARNERS = ("retrain", "finetune", "rotate", "gradient-mask")
 DEMO_DIGITS_DIR = "digits"
 
 
