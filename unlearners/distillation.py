@@ -27,6 +27,8 @@ Choices and departures:
 * No validation records (``validation=None``): the warm-up is skipped (there are no unseen
   records to imitate the teacher on) and the fine-tuning on retain, which already holds the KL
   term, does all the distillation; ``details["warmup"]`` says so.
+* Step floor: unless ``epochs`` is given, the fine-tuning runs at least 150 optimiser steps
+  over retain (``min_steps``): on small retain sets 2 epochs left the model collapsed.
 * Cost: the solution ran 3 warm-up and 3 retain epochs; defaults here are 1 warm-up epoch over
   validation (usually much smaller than retain) and 2 over retain, each retain step adding a
   teacher forward pass (about 9 % of a 30-epoch retraining). When the validation set is as
@@ -114,6 +116,7 @@ class Distillation(GradientUnlearner):
     reference = ("Salgado Herrera et al. 2024, Comparative Analysis of Machine Unlearning Approaches (AMIAD), "
                  "IV-B1: distillation, 6th place of the NeurIPS 2023 unlearning challenge.")
     default_epochs = 2
+    min_steps = 150  # re-initialised layers need steps: on a small retain set 2 epochs collapse the model
     lr_scale = 1.0
 
     def __init__(self, *, epochs: Optional[int] = None, warmup_epochs: int = 1, temperature: float = 5.0,

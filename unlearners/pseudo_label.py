@@ -21,6 +21,8 @@ step in Salgado Herrera et al. 2024 (paper 002, section IV-B3):
 
 Choices and departures:
 
+* Step floor: unless ``epochs`` is given, the final training runs at least 150 optimiser
+  steps over retain (``min_steps``): on small retain sets 1 epoch left the model collapsed.
 * "Low entropy" is the Shannon entropy of the short retraining's softmax, divided by
   log(n_classes) (so in [0, 1]), below ``max_entropy`` (default 0.5): the paper gives no
   threshold.
@@ -90,6 +92,7 @@ class PseudoLabel(GradientUnlearner):
     reference = ("Salgado Herrera et al. 2024, Comparative Analysis of Machine Unlearning Approaches (AMIAD), "
                  "IV-B3: pseudo-labelling (with rotate), 5th place of the NeurIPS 2023 unlearning challenge.")
     default_epochs = 1
+    min_steps = 150  # a re-initialised head needs steps: on a small retain set 1 epoch collapses the model
     lr_scale = 1.0
 
     def __init__(self, *, epochs: Optional[int] = None, finetune_epochs: int = 1, retrain_epochs: int = 1,

@@ -188,16 +188,21 @@ class GradientUnlearner(Unlearner):
     """A torch method with epochs / lr / batch size / optimiser settings.
 
     ``lr``, ``batch_size`` and ``optimizer`` default to the model's training recipe
-    (``lr`` scaled by ``lr_scale``, a per-method default); ``epochs`` is per method.
+    (``lr`` scaled by ``lr_scale``, a per-method default); ``epochs`` is per method. Methods
+    that re-initialise most weights set ``min_steps``: unless ``epochs`` is given, the
+    epochs are raised so that retain gets at least that many optimiser steps.
     """
 
     frameworks = ("torch",)
     default_epochs: int = 2
     lr_scale: float = 1.0
+    #: with the default epochs, at least this many optimiser steps over retain (None: no floor)
+    min_steps: Optional[int] = None
 
     def __init__(self, *, epochs: Optional[int] = None, lr: Optional[float] = None,
                  batch_size: Optional[int] = None, optimizer: Optional[str] = None):
         self.epochs = positive_int("epochs", self.default_epochs if epochs is None else epochs)
+        self._epochs_given = epochs is not None
         self.lr = number("lr", lr, low=0.0, low_open=True, allow_none=True)
         self.batch_size = positive_int("batch_size", batch_size, allow_none=True)
         self.optimizer = None if optimizer is None else choice("optimizer", optimizer, ("adam", "sgd"))
@@ -226,6 +231,12 @@ class GradientUnlearner(Unlearner):
         net = copy.deepcopy(model.model)
         device = next(iter(net.parameters())).device
         settings = self.settings(model)
+        if self.min_steps and not self._epochs_given:
+            # methods that re-initialise most weights need a number of optimiser steps, not of
+            # epochs: on a small retain set the default epochs give too few to recover
+            per_epoch = max(1, len(retain) // settings["batch_size"])
+            settings["epochs"] = max(settings["epochs"], -(-self.min_steps // per_epoch))
+            settings["min_steps"] = self.min_steps
         data = {"retain": to_device(retain, net), "forget": to_device(forget, net),
                 "validation": to_device(validation, net)}
         with seeded_default_generators(derive_seed(seed, self.name, "torch"), device):
