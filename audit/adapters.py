@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
+from .checks import positive_int
 from .errors import InputError, bad_value
 from .outputs import KINDS, Outputs
 
@@ -559,17 +560,6 @@ __all__ = [
 # model giving logits or probs (softmax / renormalised first) and refuses a label-only one.
 
 
-def _check_int_param(param: str, value: Any, low: int, high: Optional[int] = None, note: str = "") -> int:
-    """``value`` as an int in [low, high]; an InputError naming ``param`` otherwise."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, np.integer))
-    if ok:
-        ok = value >= low and (high is None or value <= high)
-    if not ok:
-        allowed = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
-        raise bad_value(param, allowed + note, value)
-    return int(value)
-
-
 def _check_sigma(value: Any) -> float:
     ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
     if not ok or not math.isfinite(float(value)) or float(value) < 0:
@@ -620,7 +610,7 @@ class TopK(_Wrapper):
     def __init__(self, inner: Any, k: int = 1):
         super().__init__(inner)
         _needs_posteriors(self.inner, "top-k")
-        self.k = _check_int_param("k", k, 1, self.n_classes, f" (the model has {self.n_classes} classes)")
+        self.k = positive_int("k", k, minimum=1, maximum=self.n_classes, note=f" (the model has {self.n_classes} classes)")
 
     @property
     def tag(self) -> str:  # type: ignore[override]
@@ -657,7 +647,7 @@ class Rounding(_Wrapper):
     def __init__(self, inner: Any, decimals: int = 1):
         super().__init__(inner)
         _needs_posteriors(self.inner, "rounding")
-        self.decimals = _check_int_param("decimals", decimals, 0)
+        self.decimals = positive_int("decimals", decimals, minimum=0)
 
     @property
     def tag(self) -> str:  # type: ignore[override]

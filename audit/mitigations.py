@@ -41,7 +41,8 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from .adapters import LabelOnly, ModelAdapter, OutputNoise, Rounding, Temperature, TopK, as_adapter
-from .adapters import _check_int_param, _check_seed_param, _check_sigma
+from .adapters import _check_seed_param, _check_sigma
+from .checks import positive_int
 from .errors import InputError, bad_value
 from .registry import Registry
 
@@ -165,7 +166,7 @@ class TopKMitigation(Mitigation):
     name = "top-k"
 
     def __init__(self, *, k: int = 1) -> None:
-        super().__init__(k=_check_int_param("k", k, 1))
+        super().__init__(k=positive_int("k", k))
 
     def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
         return TopK(as_adapter(adapter), self.params["k"])
@@ -176,7 +177,7 @@ class RoundingMitigation(Mitigation):
     name = "rounding"
 
     def __init__(self, *, decimals: int = 1) -> None:
-        super().__init__(decimals=_check_int_param("decimals", decimals, 0))
+        super().__init__(decimals=positive_int("decimals", decimals, minimum=0))
 
     def apply(self, adapter: Any, *, validation: Optional[tuple[Any, Any]] = None) -> ModelAdapter:
         return Rounding(as_adapter(adapter), self.params["decimals"])

@@ -119,8 +119,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         ATTACKS.get(name)
     for name in attack_names:  # unknown names and options fail now, not after training
         create_attack(name, seed=config.seed, **config.attacks.options.get(name, {}))
-    special_names = [n for n in attack_names if needs_more_than_signals(ATTACKS.get(n))
-                     or getattr(ATTACKS.get(n), "requires_pairs", False)]
+    special_names = [n for n in attack_names if needs_more_than_signals(ATTACKS.get(n))]
     attack_names = [n for n in attack_names if n not in special_names]  # those that score from signals
     from .mitigations import create_mitigation
 

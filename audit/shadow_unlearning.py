@@ -50,6 +50,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from .checks import positive_int
 from .errors import InputError, bad_value
 from .seeding import check_seed, derive_seed, rng
 
@@ -113,12 +114,6 @@ def _check_data(X: object, y: object, n_classes: Optional[int]) -> tuple[np.ndar
     if inferred > n_classes:
         raise InputError(f"y holds class {inferred - 1} but n_classes is {n_classes}")
     return X, y.astype(np.int64), int(n_classes)
-
-
-def _positive_int(param: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise bad_value(param, f"an integer >= {low}", value)
-    return int(value)
 
 
 def make_unlearner(unlearner: object, options: Optional[Mapping[str, Any]] = None) -> Any:
@@ -194,10 +189,10 @@ def shadow_pairs(X: Any, y: Any, *, model: ModelRecipe, unlearner: Any, unlearne
     X, y, n_classes = _check_data(X, y, n_classes)
     model = _check_model(model)
     method = make_unlearner(unlearner, unlearner_options)
-    n_originals = _positive_int("n_originals", n_originals)
-    deletions = _positive_int("deletions_per_original", deletions_per_original)
-    group_size = _positive_int("group_size", group_size)
-    negatives = _positive_int("negatives_per_deletion", negatives_per_deletion)
+    n_originals = positive_int("n_originals", n_originals)
+    deletions = positive_int("deletions_per_original", deletions_per_original)
+    group_size = positive_int("group_size", group_size)
+    negatives = positive_int("negatives_per_deletion", negatives_per_deletion)
     if isinstance(train_fraction, bool) or not isinstance(train_fraction, (int, float)) or not 0 < train_fraction < 1:
         raise bad_value("train_fraction", "a number in (0, 1)", train_fraction)
     seed = check_seed(seed)
@@ -364,7 +359,7 @@ def ulira_references(X: Any, y: Any, *, model: ModelRecipe, unlearner: Any,
     model = _check_model(model)
     method = make_unlearner(unlearner, unlearner_options)
     n_models = check_n_models(n_models)
-    parts = _positive_int("forget_sets_per_model", forget_sets_per_model)
+    parts = positive_int("forget_sets_per_model", forget_sets_per_model)
     query_set = QuerySet.for_data(X.shape, queries)
     seed = check_seed(seed)
     n = X.shape[0]

@@ -46,6 +46,7 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from .checks import number
 from .device import cuda_index, model_dtype, resolve_device, synchronize
 from .errors import InputError, bad_value
 from .seeding import check_seed, derive_seed, isolated_torch_seed
@@ -96,10 +97,10 @@ class TrainRecipe:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise bad_value(f"recipe.{name}", "an integer >= 1", value)
             object.__setattr__(self, name, int(value))
-        _number("recipe.lr", self.lr, low=0.0, low_open=True)
-        _number("recipe.momentum", self.momentum, low=0.0, high=1.0)
-        _number("recipe.weight_decay", self.weight_decay, low=0.0)
-        _number("recipe.label_smoothing", self.label_smoothing, low=0.0, high=1.0)
+        number("recipe.lr", self.lr, low=0.0, low_open=True)
+        number("recipe.momentum", self.momentum, low=0.0, high=1.0, high_open=True)
+        number("recipe.weight_decay", self.weight_decay, low=0.0)
+        number("recipe.label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
         if self.optimizer not in OPTIMIZERS:
             raise bad_value("recipe.optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
         if self.schedule not in SCHEDULES:
@@ -117,17 +118,6 @@ class TrainRecipe:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _number(param: str, value: object, *, low: float, high: float | None = None, low_open: bool = False) -> None:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = math.isfinite(v) and (v > low if low_open else v >= low) and (high is None or v < high)
-    if not ok:
-        low_text = f"> {low:g}" if low_open else f">= {low:g}"
-        allowed = f"a finite number {low_text}" + ("" if high is None else f" and < {high:g}")
-        raise bad_value(param, allowed, value)
 
 
 _RECIPES: dict[tuple[str, str], Optional[TrainRecipe]] = {

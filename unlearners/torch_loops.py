@@ -20,7 +20,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from audit.errors import InputError, bad_value
+from audit.checks import choice, number, positive_int  # noqa: F401  (the unlearners' option checks)
+from audit.errors import InputError
 from audit.seeding import derive_seed
 
 from .base import Trained, Unlearner
@@ -28,38 +29,6 @@ from .records import Records
 
 
 # ---------------------------------------------------------------------------- options
-
-
-def positive_int(param: str, value: Any, *, allow_none: bool = False, minimum: int = 1) -> Optional[int]:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < minimum:
-        raise bad_value(param, f"an integer >= {minimum}" + (" or None" if allow_none else ""), value)
-    return int(value)
-
-
-def number(param: str, value: Any, *, low: float = 0.0, high: Optional[float] = None, low_open: bool = False,
-           high_open: bool = False, allow_none: bool = False) -> Optional[float]:
-    if value is None and allow_none:
-        return None
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and (v > low if low_open else v >= low)
-        if high is not None:
-            ok = ok and (v < high if high_open else v <= high)
-    if not ok:
-        text = f"a finite number {'>' if low_open else '>='} {low:g}"
-        if high is not None:
-            text += f" and {'<' if high_open else '<='} {high:g}"
-        raise bad_value(param, text + (" or None" if allow_none else ""), value)
-    return float(value)
-
-
-def choice(param: str, value: Any, allowed: tuple) -> Any:
-    if value not in allowed:
-        raise bad_value(param, "one of " + ", ".join(repr(a) for a in allowed), value)
-    return value
 
 
 # ---------------------------------------------------------------------------- data on the device

@@ -41,6 +41,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import InputError, bad_value
 from ..seeding import check_seed, rng
 
@@ -222,12 +223,6 @@ def _kmeans_chunk(x: np.ndarray, u: np.ndarray, iterations: int, tol: float) -> 
     return best_centers
 
 
-def _check_int(param: str, value: Any, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
-        raise bad_value(param, f"an integer >= {lo}", value)
-    return int(value)
-
-
 def _check_tol(tol: Any) -> float:
     if isinstance(tol, bool) or not isinstance(tol, (int, float, np.number)) or not 0 <= tol < np.inf:
         raise bad_value("tol", "a number >= 0", tol)
@@ -261,10 +256,10 @@ def batched_kmeans(
     pts = np.asarray(points)
     if pts.ndim != 3 or pts.shape[1] < 1 or pts.shape[2] < 1:
         raise bad_value("points", "an array of shape (n, P, D) with P, D >= 1", f"shape {pts.shape}")
-    k = _check_int("k", k, 1)
-    iterations = _check_int("iterations", iterations, 1)
-    n_init = _check_int("n_init", n_init, 1)
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
+    k = positive_int("k", k, minimum=1)
+    iterations = positive_int("iterations", iterations, minimum=1)
+    n_init = positive_int("n_init", n_init, minimum=1)
+    chunk_size = positive_int("chunk_size", chunk_size, minimum=1)
     tol = _check_tol(tol)
     u = _uniforms(seed, pts.shape[0], n_init, k)
     out = np.empty((pts.shape[0], k, pts.shape[2]), dtype=np.float32)
@@ -309,10 +304,10 @@ def dominant_colors(
         (m, number_of_colors, 3) float32 RGB colours in ``[0, 1]``, m = len(indices) or n.
     """
     arr = _check_images(images)
-    k = _check_int("number_of_colors", number_of_colors, 1)
-    iterations = _check_int("iterations", iterations, 1)
-    n_init = _check_int("n_init", n_init, 1)
-    chunk_size = _check_int("chunk_size", chunk_size, 1)
+    k = positive_int("number_of_colors", number_of_colors, minimum=1)
+    iterations = positive_int("iterations", iterations, minimum=1)
+    n_init = positive_int("n_init", n_init, minimum=1)
+    chunk_size = positive_int("chunk_size", chunk_size, minimum=1)
     tol = _check_tol(tol)
     if indices is None:
         idx = np.arange(arr.shape[0])
