@@ -19,7 +19,7 @@ from . import rmia as _rmia  # noqa: F401  (registers rmia-online, rmia-offline:
 from . import boundary as _boundary  # noqa: F401  (registers boundary: needs query access)
 from . import two_model as _two_model  # noqa: F401  (registers two-model: needs original/unlearned pairs)
 from . import ulira as _ulira  # noqa: F401  (registers u-lira: needs unlearned reference models)
-from .reference_base import needs_more_than_signals, run_query_attack, run_reference_attack, signal_attack_names
+from .reference_base import attack_evidence, evidence_by_attack, needs_more_than_signals, run_query_attack, run_reference_attack, signal_attack_names
 
 
 def create_attack(name: str, /, *, seed: int | None = None, **options) -> Attack:
@@ -35,5 +35,5 @@ def create_attack(name: str, /, *, seed: int | None = None, **options) -> Attack
     return factory(**options)
 
 
-__all__ = ["ATTACKS", "Attack", "create_attack", "needs_more_than_signals", "run_query_attack",
+__all__ = ["ATTACKS", "Attack", "attack_evidence", "create_attack", "evidence_by_attack", "needs_more_than_signals", "run_query_attack",
            "run_reference_attack", "signal_attack_names"]

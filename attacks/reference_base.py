@@ -44,6 +44,26 @@ def needs_more_than_signals(factory: Any) -> bool:
                 or getattr(factory, "requires_pairs", False))
 
 
+def attack_evidence(factory: Any) -> tuple[str, ...]:
+    """The kinds of evidence a result of this attack gives a verdict (see :mod:`audit.verdict`):
+    ``posterior`` when it reads any signal beyond the predicted label's correctness, else
+    ``label``; plus ``reference`` when it compares with reference models (LiRA, RMIA, U-LiRA)."""
+    reads = set(getattr(factory, "requires", ()))
+    kinds = ["posterior" if reads - {"correct"} else "label"]
+    if getattr(factory, "requires_references", False) and not getattr(factory, "requires_pairs", False):
+        kinds.append("reference")
+    return tuple(kinds)
+
+
+def evidence_by_attack(names: Any = None) -> dict[str, tuple[str, ...]]:
+    """{attack name: its evidence kinds} for ``names`` (default: every registered attack);
+    names that are not registered are left out (they give no evidence)."""
+    from .registry import ATTACKS
+
+    wanted = ATTACKS.names() if names is None else [n for n in dict.fromkeys(names) if n in ATTACKS.names()]
+    return {n: attack_evidence(ATTACKS.get(n)) for n in wanted}
+
+
 def signal_attack_names() -> list[str]:
     """Names of the registered attacks that score from one model's signals alone."""
     from .registry import ATTACKS

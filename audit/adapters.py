@@ -142,6 +142,12 @@ class ModelAdapter(abc.ABC):
     def unwrap(self) -> Any:
         """The underlying model object (torch module, estimator, booster, callable)."""
 
+    @property
+    def white_box(self) -> bool:
+        """Whether the auditor holds the model itself (its weights or trees), not only its outputs:
+        a torch module, estimator, booster or ONNX graph with no output wrapper."""
+        return self.framework in ("torch", "sklearn", "xgboost", "onnx") and not self.wrappers
+
     def describe(self) -> dict[str, Any]:
         """A short description for reports: framework, kind, n_classes, wrappers."""
         return {

@@ -77,7 +77,7 @@ def demo_digits_config(*, seed: int = 0, device: str = "auto", quick: bool = Fal
 
 
 def _run_and_write(config, out: str, *, quiet: bool) -> int:
-    from reports.text_summary import summary_table
+    from reports.text_summary import summary_table, verdict_block
 
     from .runner import check_out_dir, run_audit, write_outputs
 
@@ -88,19 +88,23 @@ def _run_and_write(config, out: str, *, quiet: bool) -> int:
 
         result = run_deployed_audit(config.target, attacks=config.attacks.names,
                                     attack_options=config.attacks.options, metrics=config.metrics,
-                                    seed=config.seed, mitigations=config.mitigations)
+                                    seed=config.seed, mitigations=config.mitigations, policy=config.policy)
     else:
         result = run_audit(config)
     paths = write_outputs(result, out)
     if not quiet:
         print(summary_table(result), end="")
         print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - start:.1f} s")
+        print(f"\nverdict ({out}):\n{verdict_block(result)}", end="")
     return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from .cli_check import policy_from_args
+
     config = demo_config(seed=args.seed, device=args.device, quick=args.quick)
     digits = demo_digits_config(seed=args.seed, device=args.device, quick=args.quick)
+    config.policy = digits.policy = policy_from_args(args)
     from .runner import check_out_dir
 
     check_out_dir(Path(args.out) / DEMO_DIGITS_DIR)
@@ -118,6 +122,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config.seed = args.seed
     if args.device is not None:
         config.device = args.device
+    from .cli_check import policy_from_args
+
+    config.policy = policy_from_args(args, config.policy)  # the flags override [policy]
     out = args.out or config.out
     if not out:
         raise _UsageError("mia-audit run: --out DIR is required (or set out = \"DIR\" in the config)")
@@ -131,11 +138,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from reports.pdf_report import render_pdf
     from reports.result_json import load_result, write_bytes_atomic
 
-    from .runner import check_out_dir
+    from .cli_check import policy_from_args
+    from .gates import check_result_entries
+    from .runner import check_out_dir, with_verdict
+    from .verdict import Policy
 
     if not args.pdf and not args.md:
         raise _UsageError("mia-audit report: give --pdf OUT.pdf and/or --md OUT.md")
     result = load_result(args.result)
+    check_result_entries(result, "result")
+    flags = args.max_auc is not None or args.max_tpr is not None or args.require is not None
+    if flags or not isinstance(result.get("verdict"), dict):  # a new policy, or a result from before verdicts
+        stored = (result.get("verdict") or {}).get("policy") if isinstance(result.get("verdict"), dict) else None
+        result = with_verdict(dict(result), policy_from_args(args, Policy.from_dict(stored, where="verdict.policy")))
     targets = [(p, kind) for p, kind in ((args.pdf, "pdf"), (args.md, "md")) if p]
     for path, _ in targets:
         check_out_dir(os.path.dirname(os.path.abspath(path)))
@@ -176,7 +191,7 @@ def _device_arg(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from . import __version__, cli_check
 
     parser = _Parser(prog="mia-audit", description="Membership-inference audits of trained and unlearned models.")
     parser.add_argument("--version", action="version", version=f"mia-audit {__version__}")
@@ -193,12 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="mia-audit-demo", help="output directory (default: ./mia-audit-demo)")
     demo.add_argument("--quick", action="store_true", help="a smaller, faster run (seconds)")
     common(demo, seed_default=0)
+    cli_check.add_policy_arguments(demo)
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run the audit a TOML configuration describes")
     run.add_argument("config", help="CONFIG.toml")
     run.add_argument("--out", default=None, help="output directory (overrides the config's out)")
     common(run, seed_default=None)
+    cli_check.add_policy_arguments(run)
     run.set_defaults(func=_cmd_run)
 
     rep = sub.add_parser("report", help="render a result JSON to a PDF audit report and/or a Markdown summary")
@@ -206,12 +223,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--pdf", default=None, help="write the PDF report here")
     rep.add_argument("--md", default=None, help="write the Markdown summary here")
     rep.add_argument("--quiet", action="store_true", help="print nothing on success")
+    cli_check.add_policy_arguments(rep)
     rep.set_defaults(func=_cmd_report)
 
     lst = sub.add_parser("list", help="show the registered attacks, unlearners, datasets, models and mitigations")
     lst.set_defaults(func=_cmd_list)
-
-    from . import cli_check
 
     cli_check.register(sub)
     return parser

@@ -49,6 +49,11 @@ TOML layout (every key optional except ``data.name``)::
     [metrics]
     fprs = [0.001, 0.01, 0.1]
 
+    [policy]                   # what the verdict requires (the CLI's --max-auc / --max-tpr override it)
+    max_auc = 0.6              # highest AUC allowed on any attack result
+    max_tpr_at_fpr = { "0.001" = 0.01 }  # highest TPR allowed at each FPR
+    require = ["posterior"]    # evidence every audited model needs: posterior | label | reference
+
 A deployed model that mia-audit did not train is audited with a ``[target]`` table
 instead of ``[data]``/``[model]``/``[forget]`` (see :mod:`audit.deployed`)::
 
@@ -66,6 +71,7 @@ instead of ``[data]``/``[model]``/``[forget]`` (see :mod:`audit.deployed`)::
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import sys
 from dataclasses import dataclass, field
@@ -162,6 +168,7 @@ class AuditConfig:
     unlearners: list[dict[str, Any]] = field(default_factory=list)  # [{name = "scrub", epochs = 2}, ...]
     references: ReferenceConfig = field(default_factory=ReferenceConfig)
     target: dict[str, Any] | None = None  # a deployed model to audit instead of training one (audit.deployed)
+    policy: Any = None  # an audit.verdict.Policy, a [policy] table, or None (the default policy)
     seed: int = 0
     device: str = "auto"
     out: str | None = None
@@ -173,6 +180,10 @@ class AuditConfig:
         if self.out is not None and not isinstance(self.out, str):
             raise bad_value("out", "a directory path (text)", self.out)
         self._check_types()
+        from .verdict import Policy
+
+        if not isinstance(self.policy, Policy):
+            self.policy = Policy.from_dict(self.policy, where="policy")
         for m in self.attacks.members:
             if m not in MEMBER_SETS:
                 raise bad_value("attacks.members", f"a list drawn from {', '.join(MEMBER_SETS)}", self.attacks.members)
@@ -253,7 +264,13 @@ class AuditConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; a callable predicate is recorded by its qualified name."""
-        d = dataclasses.asdict(self)
+        d: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "policy":
+                d[f.name] = value.to_dict()
+            else:
+                d[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
         pred = self.forget.predicate
         if callable(pred):
             d["forget"]["predicate"] = f"<callable {getattr(pred, '__qualname__', repr(pred))}>"
@@ -270,10 +287,11 @@ class AuditConfig:
                 if not isinstance(value, dict):
                     raise InputError(f"{source}: [{key}] must be a table; got {type(value).__name__}")
                 kwargs[key] = _build(sections[key], value, f"{source}: [{key}]")
-            elif key in ("seed", "device", "out", "mitigations", "unlearners", "target"):
+            elif key in ("seed", "device", "out", "mitigations", "unlearners", "target", "policy"):
                 kwargs[key] = value
             else:
-                allowed = sorted(list(sections) + ["seed", "device", "out", "mitigations", "unlearners", "target"])
+                allowed = sorted(list(sections) + ["seed", "device", "out", "mitigations", "unlearners", "target",
+                                                   "policy"])
                 raise InputError(f"{source}: unknown key {key!r}; allowed keys are {', '.join(allowed)}")
         return cls(**kwargs)
 

@@ -14,7 +14,8 @@ non-members as the ``test`` set, so every renderer and gate reads it as usual.
     nonmembers = "nonmembers.npz"
     validation = "val.npz"      # optional: records in neither set, for temperature T = "fit"
     n_classes = 2
-    # model files: kind, architecture, input_shape, params, device
+    # model files: kind, architecture, input_shape, params, device,
+    #              output (ONNX: the output to read; default its probabilities or logits)
     # endpoints:   returns, batch_size, timeout, retries, backoff, rate_limit, headers
 
 Relative paths are resolved against ``base_dir`` (default: the working directory).
@@ -31,7 +32,7 @@ import numpy as np
 
 from .errors import InputError, bad_value
 
-FILE_KEYS = ("kind", "architecture", "input_shape", "params", "device")
+FILE_KEYS = ("kind", "architecture", "input_shape", "params", "device", "output")
 ENDPOINT_KEYS = ("returns", "batch_size", "timeout", "retries", "backoff", "rate_limit", "headers")
 COMMON_KEYS = ("model", "endpoint", "members", "nonmembers", "validation", "n_classes")
 TARGET_KEYS = COMMON_KEYS + FILE_KEYS + ENDPOINT_KEYS
@@ -114,6 +115,7 @@ def run_deployed_audit(
     mitigations: Optional[list[dict[str, Any]]] = None,
     base_dir: Optional[str | Path] = None,
     show_progress: Optional[bool] = None,
+    policy: Any = None,
 ) -> dict[str, Any]:
     """Audit the deployed model ``target`` describes; returns a result (schema v1).
 
@@ -124,6 +126,7 @@ def run_deployed_audit(
     seed            the one seed (attacks, bootstrap)
     mitigations     [{"name": ..., params...}, ...] as in the TOML [[mitigations]]
     base_dir        folder that relative paths in ``target`` are relative to
+    policy          the verdict's policy (an audit.verdict.Policy or a [policy] dict; default Policy())
     """
     from attacks import ATTACKS, create_attack, signal_attack_names
 
@@ -131,10 +134,13 @@ def run_deployed_audit(
     from .config import AttackConfig, AuditConfig, MetricsConfig
     from .environment import environment
     from .record_files import load_records
-    from .runner import accuracy_of, evaluate_attacks
+    from .runner import accuracy_of, evaluate_attacks, with_verdict
+    from .verdict import Policy
     from .signals import compute_signals
 
     target = check_target(target)
+    if not isinstance(policy, Policy):
+        policy = Policy.from_dict(policy)
     if metrics is None:
         metrics = MetricsConfig()
     elif isinstance(metrics, dict):
@@ -211,7 +217,7 @@ def run_deployed_audit(
     architecture = target.get("architecture") or (target.get("kind") if "model" in target else None)
     if architecture is None:
         architecture = "endpoint" if "endpoint" in target else type(adapter).__name__
-    return {
+    return with_verdict({
         "schema_version": 1,
         "tool": {"name": TOOL_NAME, "version": __version__},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -221,6 +227,7 @@ def run_deployed_audit(
             "metrics": {"fprs": list(metrics.fprs), "n_bootstrap": metrics.n_bootstrap,
                         "confidence": metrics.confidence},
             "mitigations": config.mitigations,
+            "policy": policy.to_dict(),
             "seed": config.seed,
         },
         "environment": environment(device),
@@ -246,10 +253,12 @@ def run_deployed_audit(
             "sha256": sha,
             "accuracy": {"train": accuracy["train"], "test": accuracy["test"], "retain": None, "forget": None},
             "adapter": adapter.describe(),
+            "outputs": adapter.output_kind,
+            "white_box": adapter.white_box,
         }],
         "results": results,
         **({"mitigations": utility} if mitigation_objs else {}),
-    }
+    }, policy)
 
 
 __all__ = ["run_deployed_audit", "check_target", "load_target", "TARGET_KEYS"]

@@ -12,16 +12,25 @@ Two kinds of check, on every applicable result entry (entries with
 * **baseline**: entries are matched to a stored result by (model, mitigation, attack,
   members); a figure (the AUC and every TPR@FPR both entries have) fails when it rose
   by more than ``tolerance`` over the baseline's value. Entries, or figures, the
-  baseline lacks are reported as notes, not failures.
+  baseline lacks are counted in one note, not failures; but when **none** of the
+  baseline's figures matches the result (a model renamed, or ``deployed`` against
+  ``original``), the gate fails: it compared nothing.
+
+**A gate that compared nothing never passes.** Besides violations, a :class:`GateReport`
+carries ``problems``: reasons the check could not be made (no baseline figure matched; an
+audited model lacks the evidence ``require`` names, read from the result's ``verdict``
+coverage, e.g. only label-only attacks ran on a model whose outputs are labels). A report
+with a problem has not passed.
 
 A figure equal to its limit passes. :func:`check_result` returns a :class:`GateReport`,
-a list of :class:`Violation` that also carries ``notes`` and ``n_checked``.
+a list of :class:`Violation` that also carries ``notes``, ``problems`` and ``n_checked``.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -125,19 +134,25 @@ class Violation:
 
 class GateReport(list):
     """The violations found (a list of :class:`Violation`), plus ``notes`` (entries or
-    figures the baseline lacks, as text) and ``n_checked`` (figures compared)."""
+    figures the baseline lacks, as text), ``problems`` (why the check could not be made:
+    it then fails) and ``n_checked`` (figures compared)."""
 
-    def __init__(self, violations: Iterable[Violation] = (), *, notes: Sequence[str] = (), n_checked: int = 0):
+    def __init__(self, violations: Iterable[Violation] = (), *, notes: Sequence[str] = (), n_checked: int = 0,
+                 problems: Sequence[str] = ()):
         super().__init__(violations)
         self.notes = list(notes)
+        self.problems = list(problems)
         self.n_checked = int(n_checked)
 
     @property
     def passed(self) -> bool:
-        return not self
+        return len(self) == 0 and not self.problems and self.n_checked > 0
+
+    def __bool__(self) -> bool:  # truthy = "something is wrong", as for a list of violations
+        return not self.passed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "n_checked": self.n_checked,
+        return {"passed": self.passed, "n_checked": self.n_checked, "problems": list(self.problems),
                 "violations": [v.to_dict() for v in self], "notes": list(self.notes)}
 
 
@@ -150,7 +165,7 @@ def check_tolerance(tolerance: object) -> float:
     return float(tolerance)  # type: ignore[arg-type]
 
 
-def _check_result_dict(result: object, what: str) -> list[dict[str, Any]]:
+def check_result_entries(result: object, what: str) -> list[dict[str, Any]]:
     """The result entries of a schema-v1 result, checked for what the gates read."""
     if not isinstance(result, Mapping):
         raise bad_value(what, "a result dictionary (schema version 1)", type(result).__name__)
@@ -221,24 +236,27 @@ def check_result(
     tolerance: float = 0.0,
     models: Iterable[str] | None = None,
     members: Iterable[str] | None = None,
+    require: Sequence[str] = (),
 ) -> GateReport:
     """Every figure of ``result`` above its limit or above the baseline plus ``tolerance``.
 
     ``models`` / ``members``: check only entries of these models / member sets (each
-    name must occur in the result). Raises :class:`InputError` when neither limits nor
-    a baseline is given, on malformed inputs, when a limit names an FPR an entry has
-    no TPR for, and when nothing is left to check.
+    name must occur in the result). ``require``: evidence kinds (``audit.verdict.EVIDENCE``)
+    every checked model must have, read from ``result["verdict"]["coverage"]``; a model
+    without them is a problem, and the report fails. Raises :class:`InputError` when
+    neither limits nor a baseline is given, on malformed inputs, when a limit names an FPR
+    an entry has no TPR for, and when nothing is left to check.
     """
     if limits is not None and not isinstance(limits, Limits):
         raise bad_value("limits", "an audit.gates.Limits or None", type(limits).__name__)
     tolerance = check_tolerance(tolerance)
     if (limits is None or limits.is_empty) and baseline is None:
         raise InputError("give at least one limit (max_auc, max_tpr_at_fpr) or a baseline to compare with")
-    entries = _check_result_dict(result, "result")
+    entries = check_result_entries(result, "result")
     base_index: dict[tuple[str, str, str, str], Mapping[str, Any]] | None = None
     if baseline is not None:
         base_index = {}
-        for entry in _check_result_dict(baseline, "baseline"):
+        for entry in check_result_entries(baseline, "baseline"):
             if entry.get("applicable", True) is False:
                 continue
             key = _entry_key(entry)
@@ -264,7 +282,9 @@ def check_result(
 
     violations: list[Violation] = []
     notes: list[str] = []
+    problems = _missing_evidence(result, {e["model"] for e in selected}, require)
     n_checked = 0
+    n_baseline_checked = 0
     for entry in selected:
         key = _entry_key(entry)
         label = f"model={key[0]} mitigation={key[1]} attack={key[2]} members={key[3]}"
@@ -289,11 +309,45 @@ def check_result(
                     notes.append(f"{label}: {name} not in the baseline (not compared)")
                     continue
                 n_checked += 1
+                n_baseline_checked += 1
                 before = base_figures[name]
                 if value - before > tolerance + _EPS:
                     violations.append(Violation(*key, figure=name, value=value, limit=before + tolerance,
                                                 kind="baseline", baseline=before, tolerance=tolerance))
-    return GateReport(violations, notes=notes, n_checked=n_checked)
+    if base_index is not None and n_baseline_checked == 0:
+        n_base = sum(len(_figures(e)) for e in base_index.values())
+        base_models = sorted({k[0] for k in base_index})
+        have_models = sorted({e["model"] for e in selected})
+        problems.append(f"none of the baseline's {n_base} figures matches this result (its models: "
+                        f"{', '.join(base_models) or 'none'}; this result's: {', '.join(have_models)}); nothing "
+                        "was compared")
+    if n_checked == 0 and not problems:
+        problems.append("no figure was compared")
+    return GateReport(violations, notes=notes, n_checked=n_checked, problems=problems)
+
+
+def _missing_evidence(result: Mapping[str, Any], models: set[str], require: Sequence[str]) -> list[str]:
+    """One problem per checked model that lacks a required evidence kind (from the verdict's coverage)."""
+    if isinstance(require, str) or not all(isinstance(k, str) for k in require):
+        raise bad_value("require", "a list of evidence kinds (posterior, label, reference)", require)
+    if not require:
+        return []
+    coverage = (result.get("verdict") or {}).get("coverage") if isinstance(result.get("verdict"), Mapping) else None
+    if not isinstance(coverage, list):
+        raise InputError("result: it has no verdict section, so the evidence of its attacks is unknown; "
+                         "re-render it with `mia-audit report` (or check with require=())")
+    rows = {r.get("model"): r for r in coverage if isinstance(r, Mapping) and r.get("mitigation", "none") == "none"}
+    problems = []
+    for model in sorted(models):
+        row = rows.get(model) or {}
+        have = set(row.get("evidence") or ())
+        missing = [k for k in require if k not in have]
+        if missing:
+            outputs = row.get("access") or "unknown outputs"
+            ran = ", ".join(row.get("attacks_run") or ()) or "none"
+            problems.append(f"model {model} has no {' or '.join(missing)}-based attack result (outputs: {outputs}; "
+                            f"ran: {ran}), so the gate cannot pass on it")
+    return problems
 
 
 # ---------------------------------------------------------------------------- text
@@ -308,11 +362,25 @@ def _excess(v: Violation) -> str:
     return f"+{d:.4f}" if d >= 5e-5 else f"+{d:.1e}"
 
 
+def notes_line(notes: Sequence[str]) -> str | None:
+    """The notes collapsed into one line with a count (None when there are none)."""
+    if not notes:
+        return None
+    figures = sum(1 for n in notes if re.search(r": (auc|tpr@\S+) not in the baseline", n))
+    entries = len(notes) - figures
+    parts = ([f"{entries} result entr{'y' if entries == 1 else 'ies'}"] if entries else []) \
+        + ([f"{figures} figure{'' if figures == 1 else 's'}"] if figures else [])
+    one = len(notes) == 1
+    return (f"note: {' and '.join(parts)} of this result {'is' if one else 'are'} not in the baseline "
+            f"and {'was' if one else 'were'} not compared")
+
+
 def format_violations(violations: Sequence[Violation], *, notes: Sequence[str] | None = None) -> str:
-    """A fixed-width table, one row per violation (plus ``notes`` below, if given)."""
+    """A fixed-width table, one row per violation, then each problem and the notes in one line."""
     if notes is None:
         notes = getattr(violations, "notes", ())
-    if not violations:
+    problems = getattr(violations, "problems", ())
+    if not len(violations):
         text = "no figure exceeds its limit or baseline\n"
     else:
         header = ("model", "mitigation", "attack", "members", "figure", "value", "allowed", "excess", "check")
@@ -330,16 +398,22 @@ def format_violations(violations: Sequence[Violation], *, notes: Sequence[str] |
 
         lines = [line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
         text = "\n".join(lines) + "\n"
-    if notes:
-        text += "".join(f"note: {n}\n" for n in notes)
+    text += "".join(f"cannot pass: {p}\n" for p in problems)
+    line = notes_line(notes)
+    if line:
+        text += line + "\n"
     return text
 
 
 def summary_line(report: GateReport) -> str:
-    """One line: "all N figures within limits" or "K of N figures exceed ..."."""
+    """One line: "all N figures within limits", "K of N figures exceed ...", or why nothing
+    could be checked."""
     if report.passed:
         return f"all {report.n_checked} figures within limits"
-    return f"{len(report)} of {report.n_checked} figures exceed their limit or baseline"
+    if len(report):
+        return f"{len(report)} of {report.n_checked} figures exceed their limit or baseline"
+    return f"check failed: {report.problems[0]}" if report.problems else "check failed: no figure was compared"
 
 
-__all__ = ["Limits", "Violation", "GateReport", "check_result", "format_violations", "summary_line", "check_tolerance"]
+__all__ = ["Limits", "Violation", "GateReport", "check_result", "format_violations", "summary_line",
+           "check_tolerance", "notes_line", "check_result_entries"]

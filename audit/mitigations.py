@@ -358,6 +358,7 @@ def evaluate_mitigations(
             "label": mitigation.label,
             "model": model_name,
             "params": mitigation.applied_params(wrapped),
+            "outputs": wrapped.output_kind,
             "accuracy": accuracy_of(signals),
             "ece": (expected_calibration_error(test_outputs, y_test)
                     if test_outputs is not None and len(test_outputs) else None),

@@ -10,7 +10,8 @@ torch-state-dict   .pt, .pth                ``torch.load(weights_only=True)`` in
                                             ``build_model(architecture, ...)``, strict
 safetensors        .safetensors             ``safetensors.torch.load_file`` into the same
 xgboost            .json, .ubj              ``xgboost.XGBClassifier().load_model``
-onnx               .onnx                    onnxruntime on the CPU (optional extra)
+onnx               .onnx                    onnxruntime on the CPU (optional extra); read from
+                                            its probability or logit output (see OnnxAdapter)
 =================  =======================  ==================================================
 
 Nothing is ever unpickled: torch files are read with ``weights_only=True``. Every failure
@@ -69,13 +70,15 @@ def load_model_file(
     n_classes: Optional[int] = None,
     params: Optional[dict[str, Any]] = None,
     device: str = "auto",
+    output: Optional[str] = None,
 ) -> ModelAdapter:
     """The adapter of the model saved at ``path`` (see the module docstring for kinds).
 
     Torch kinds need ``architecture`` (a name of ``audit.models.MODELS``), ``input_shape``
     and ``n_classes``; ``params`` go to ``build_model``. The module is moved to ``device``
     ("auto": a GPU when there is one). ``n_classes`` is read from XGBoost files and, when
-    not given, from an ONNX model's output shape.
+    not given, from an ONNX model's output shape. ``output`` names the ONNX output to read
+    (default: its probabilities or logits when it has them; see :class:`OnnxAdapter`).
     """
     p = Path(path)
     if kind is None:
@@ -86,11 +89,13 @@ def load_model_file(
         raise DataFileError(f"model file not found: {p}")
     if params is not None and not isinstance(params, dict):
         raise InputError(f"params must be a table of architecture options; got {type(params).__name__} (file {p})")
+    if output is not None and kind != "onnx":
+        raise InputError(f"output names an ONNX model's output; model file {p} is {kind}, which has one output")
     if kind in ("torch-state-dict", "safetensors"):
         return _load_torch(p, kind, architecture, input_shape, n_classes, dict(params or {}), device)
     if kind == "xgboost":
         return _load_xgboost(p, n_classes)
-    return OnnxAdapter(p, n_classes=n_classes)
+    return OnnxAdapter(p, n_classes=n_classes, output=output)
 
 
 # ---------------------------------------------------------------------------- torch
@@ -198,17 +203,37 @@ _ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tens
                 "tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
 
-class OnnxAdapter(ModelAdapter):
-    """An ONNX model run by onnxruntime on the CPU: first input in, first output out.
+def _onnx_output_role(out: Any) -> str:
+    """'scores' (a float tensor of rank 2: probabilities or logits), 'map' (a sequence of maps
+    {class: probability}, skl2onnx's ZipMap), 'labels' (an integer tensor of rank 1) or 'other'."""
+    shape = list(out.shape or [])
+    if out.type in ("tensor(float)", "tensor(double)", "tensor(float16)") and len(shape) == 2:
+        return "scores"
+    if out.type.startswith("seq(map(") and ("float" in out.type or "double" in out.type):
+        return "map"
+    if out.type in ("tensor(int64)", "tensor(int32)") and len(shape) == 1:
+        return "labels"
+    return "other"
 
-    The output is read as labels when it is one integer per record, as probabilities when
-    every row of a probe (4 seeded standard-normal records, when the input's record shape is
-    known) lies in [0, 1] and sums to 1, else as logits.
+
+class OnnxAdapter(ModelAdapter):
+    """An ONNX model run by onnxruntime on the CPU: first input in, one output out.
+
+    The output read is ``output`` when given (an unknown name lists the outputs that exist);
+    otherwise the first float tensor of shape (n, n_classes) (skl2onnx's ``probabilities``,
+    or a network's logits), else the first sequence of maps {class: probability} (skl2onnx's
+    ZipMap, columns in sorted class order), else the first integer tensor of one label per
+    record. Only a model that has nothing but labels is audited as label-only.
+
+    A float output is read as probabilities when every row of a probe (4 seeded
+    standard-normal records, when the input's record shape is known) lies in [0, 1] and sums
+    to 1, else as logits. A ZipMap output is probabilities.
     """
 
     framework = "onnx"
 
-    def __init__(self, path: str | Path, *, n_classes: Optional[int] = None, batch_size: Optional[int] = 1024):
+    def __init__(self, path: str | Path, *, n_classes: Optional[int] = None, batch_size: Optional[int] = 1024,
+                 output: Optional[str] = None):
         p = Path(path)
         try:
             import onnxruntime
@@ -222,28 +247,63 @@ class OnnxAdapter(ModelAdapter):
             raise DataFileError(f"model file {p} is not a readable ONNX model: {_one_line(exc)}") from None
         self.path = p
         self.batch_size = _check_batch_size(batch_size)
-        first_in, first_out = self.session.get_inputs()[0], self.session.get_outputs()[0]
+        first_in = self.session.get_inputs()[0]
+        outputs = list(self.session.get_outputs())
+        names = [o.name for o in outputs]
+        if output is not None:
+            if not isinstance(output, str) or output not in names:
+                raise InputError(f"output must name one of the ONNX model's outputs ({', '.join(names)}); "
+                                 f"got {output!r} (file {p})")
+            chosen = outputs[names.index(output)]
+        else:
+            roles = [_onnx_output_role(o) for o in outputs]
+            pick = next((roles.index(r) for r in ("scores", "map", "labels") if r in roles), 0)
+            chosen = outputs[pick]
+        role = _onnx_output_role(chosen)
+        if role == "other":
+            raise InputError(f"model file {p}: ONNX output {chosen.name!r} ({chosen.type}, shape {chosen.shape}) is "
+                             "neither scores of shape (n, n_classes), a ZipMap nor one label per record")
         self._input = first_in.name
-        self._output = first_out.name
+        self._output = chosen.name
+        self._role = role
+        self._classes: Optional[list] = None
         self._dtype = _ONNX_DTYPES.get(first_in.type, np.float32)
-        out_shape = list(first_out.shape or [])
-        integer_out = first_out.type in ("tensor(int64)", "tensor(int32)")
-        if integer_out and len(out_shape) == 1:
+        self.outputs_available = names
+        record = [d for d in list(first_in.shape or [])[1:]]
+        probe = None
+        if record and all(isinstance(d, int) and d > 0 for d in record):
+            probe = np.random.default_rng(0).standard_normal((4, *record)).astype(self._dtype)
+        if role == "labels":
             self.output_kind = "labels"
             if n_classes is None:
-                raise InputError(f"model file {p}: the ONNX model outputs labels; give n_classes")
+                raise InputError(f"model file {p}: the ONNX model outputs labels only ({chosen.name!r}); give n_classes")
             self.n_classes = _check_n_classes(n_classes)
             return
-        width = out_shape[1] if len(out_shape) == 2 and isinstance(out_shape[1], int) else None
+        if role == "map":
+            self.output_kind = "probs"
+            if probe is not None:
+                try:
+                    first = self.session.run([self._output], {self._input: probe})[0]
+                except Exception as exc:
+                    raise DataFileError(f"model file {p}: the ONNX model fails on a probe batch: {_one_line(exc)}") from None
+                self._classes = sorted(first[0]) if len(first) else None
+            width = None if self._classes is None else len(self._classes)
+            if n_classes is None and width is None:
+                raise InputError(f"model file {p}: cannot tell the classes of ONNX output {chosen.name!r}; give n_classes")
+            self.n_classes = _check_n_classes(n_classes if n_classes is not None else width)
+            if width is not None and width != self.n_classes:
+                raise InputError(f"model file {p}: n_classes {n_classes} does not match the {width} classes of "
+                                 f"ONNX output {chosen.name!r}")
+            return
+        out_shape = list(chosen.shape or [])
+        width = out_shape[1] if isinstance(out_shape[1], int) else None
         if n_classes is None and width is None:
             raise InputError(f"model file {p}: the ONNX output's class dimension is not fixed; give n_classes")
         self.n_classes = _check_n_classes(n_classes if n_classes is not None else width)
         if width is not None and n_classes is not None and width != self.n_classes:
             raise InputError(f"model file {p}: n_classes {n_classes} does not match the ONNX output width {width}")
         self.output_kind = "logits"
-        record = [d for d in list(first_in.shape or [])[1:]]
-        if record and all(isinstance(d, int) and d > 0 for d in record):
-            probe = np.random.default_rng(0).standard_normal((4, *record)).astype(self._dtype)
+        if probe is not None:
             try:
                 values = np.asarray(self._run(probe), dtype=np.float64)
             except Exception as exc:
@@ -252,12 +312,28 @@ class OnnxAdapter(ModelAdapter):
                 self.output_kind = "probs"
 
     def _run(self, X: np.ndarray) -> np.ndarray:
-        return self.session.run([self._output], {self._input: X})[0]
+        out = self.session.run([self._output], {self._input: X})[0]
+        if self._role != "map":
+            return out
+        rows = list(out)
+        classes = self._classes if self._classes is not None else (sorted(rows[0]) if rows else [])
+        if self._classes is None:
+            self._classes = classes
+        values = np.empty((len(rows), len(classes)), dtype=np.float64)
+        for i, row in enumerate(rows):
+            if sorted(row) != classes:
+                raise InputError(f"model file {self.path}: ONNX output {self._output!r} gave classes {sorted(row)} "
+                                 f"in one row and {classes} in another")
+            values[i] = [row[c] for c in classes]
+        return values
 
     def _predict_batch(self, X: Any) -> np.ndarray:
         arr = np.ascontiguousarray(np.asarray(X if hasattr(X, "iloc") else _to_numpy(X)), dtype=self._dtype)
         out = np.asarray(self._run(arr))
         return out.astype(np.int64) if self.output_kind == "labels" else out.astype(np.float64)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "output": self._output, "outputs_available": list(self.outputs_available)}
 
     def unwrap(self) -> Any:
         return self.session

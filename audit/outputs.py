@@ -19,6 +19,9 @@ from .errors import InputError, bad_value
 
 KINDS = ("logits", "probs", "labels")
 PROB_SUM_TOLERANCE = 1e-3
+#: probabilities this far below 0 are float rounding (float32 arithmetic in a model runtime, e.g. a
+#: random forest's averaged votes exported to ONNX give -1.2e-7) and are read as 0
+PROB_NEGATIVE_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,11 @@ class Outputs:
                     f"{self.kind} outputs must be finite; got NaN or inf in {int(bad.any(axis=1).sum())} rows (first: row {row})"
                 )
             if self.kind == "probs":
+                if values.size and values.min() < -PROB_NEGATIVE_TOLERANCE:
+                    raise InputError(f"probs outputs must be >= 0 (tolerance {PROB_NEGATIVE_TOLERANCE:g}); "
+                                     f"got a minimum of {values.min():.3g}")
                 if values.size and values.min() < 0:
-                    raise InputError(f"probs outputs must be >= 0; got a minimum of {values.min():.3g}")
+                    values = np.maximum(values, 0.0)  # a new array: the caller's is never changed
                 sums = values.sum(axis=1)
                 off = np.abs(sums - 1.0) > PROB_SUM_TOLERANCE
                 if off.any():

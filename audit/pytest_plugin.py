@@ -9,8 +9,8 @@
 
 * Option ``--mia-report PATH``: at the end of the session, every audit recorded is
   written to ``PATH`` as JSON (atomically). When ``PATH`` ends with ``.pdf``, the JSON
-  goes beside it (same name, ``.json``) and a PDF is rendered too where
-  ``reports.pdf_report.render_pdf`` is available.
+  goes beside it (same name, ``.json``) and a PDF is rendered too, its verdict built for the
+  merged audits under the policy they share (else the default policy).
 
 The report JSON: ``{"kind": "mia-audit-pytest-report", "report_version": 1, "tool",
 "created", "n_audits", "n_failed", "audits": [{"test", "outcome" ("passed" |
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import inspect
 from pathlib import Path
 from typing import Any, Callable
 
@@ -117,40 +116,30 @@ def membership_privacy(request: pytest.FixtureRequest) -> Callable[..., dict[str
     return check
 
 
-def _shared_policy(report: dict[str, Any], render_pdf: Callable[..., Any]) -> dict[str, Any]:
-    """``{"policy": Policy(...)}`` when every audit used the same limits (so the PDF's verdict
-    is the tests' verdict) and the renderer takes one; else ``{}`` (the renderer's default)."""
-    limits = [(a.get("gate") or {}).get("limits") for a in report.get("audits") or []]
-    if not limits or any(lim != limits[0] for lim in limits) or not limits[0]:
-        return {}
-    if limits[0].get("max_auc") is None and not limits[0].get("max_tpr_at_fpr"):
-        return {}
-    if "policy" not in inspect.signature(render_pdf).parameters:
-        return {}
-    try:
-        from reports.pdf_report import Policy
-    except ImportError:
-        return {}
-    tprs = {float(f): t for f, t in (limits[0].get("max_tpr_at_fpr") or {}).items()}
-    return {"policy": Policy(max_auc=limits[0].get("max_auc"), max_tpr_at_fpr=tprs)}
+def _shared_policy(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The verdict policy every audit of the report used (so the PDF's verdict is the tests'
+    verdict), or None when they differ (the merged report then uses the default policy)."""
+    policies = [((a.get("result") or {}).get("verdict") or {}).get("policy") for a in report.get("audits") or []]
+    if not policies or any(p != policies[0] for p in policies) or not isinstance(policies[0], dict):
+        return None
+    return policies[0]
 
 
 def _render_pdf(report: dict[str, Any], path: Path) -> str | None:
-    """Render the PDF if the renderer is available; returns a reason when it is not written."""
+    """Render the PDF; returns a reason when it is not written."""
     try:
-        from reports.pdf_report import render_pdf  # written by another part of the project
+        from reports.pdf_report import render_pdf
     except ImportError:
         return "reports.pdf_report is not available"
+    from reports.result_json import write_bytes_atomic
+
+    from .runner import with_verdict
+
     result = merged_result(report)
     if result is None:
         return "no audits were recorded"
-    from reports.result_json import write_bytes_atomic
-
-    out = render_pdf(result, **_shared_policy(report, render_pdf))
-    if isinstance(out, (bytes, bytearray)):
-        write_bytes_atomic(path, bytes(out))
-        return None
-    return f"render_pdf returned {type(out).__name__}, not the PDF's bytes"
+    write_bytes_atomic(path, render_pdf(with_verdict(result, _shared_policy(report))))
+    return None
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

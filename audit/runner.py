@@ -217,9 +217,10 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             "name": name, "role": "original", "unlearner": None, "mitigation": m.label,
             "architecture": config.model.name, "seconds": float(private.seconds),
             "sha256": model_sha256(private.model), "accuracy": accuracy_of(private_signals),
+            "outputs": "logits", "white_box": True,
             **private.privacy(),  # epsilon, delta, noise_multiplier, max_grad_norm, accountant
         })
-    return {
+    return with_verdict({
         "schema_version": 1,
         "tool": {"name": TOOL_NAME, "version": __version__},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -246,12 +247,30 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             "seconds": float(trained.seconds),
             "sha256": model_sha256(trained.model),
             "accuracy": accuracy_of(signals),
+            "outputs": adapter.output_kind,
+            "white_box": adapter.white_box,
         }, *unlearned_models, *mitigated_models],
         "results": results,
         **({"mitigations": utility} if mitigations else {}),
         **({"unlearners": unlearner_summary} if unlearners else {}),
         **({"reference_models": special_info} if special_info else {}),
-    }
+    }, config.policy)
+
+
+def with_verdict(result: dict[str, Any], policy: Any = None) -> dict[str, Any]:
+    """``result`` with its ``verdict`` section (:func:`audit.verdict.build_verdict`) under
+    ``policy`` (an :class:`audit.verdict.Policy`, a ``[policy]``-style dict, or None for the
+    default), each attack's evidence read from the attack registry. Changes ``result`` in place
+    and returns it: every result builder calls this last."""
+    from attacks import evidence_by_attack
+
+    from .verdict import Policy, build_verdict
+
+    if not isinstance(policy, Policy):
+        policy = Policy.from_dict(policy)
+    names = [e.get("attack") for e in result.get("results", [])]
+    result["verdict"] = build_verdict(result, policy, evidence=evidence_by_attack(names))
+    return result
 
 
 def validation_indices(split, config: AuditConfig) -> np.ndarray | None:

@@ -134,8 +134,10 @@ def audit_model(
     n_classes: int | None = None,
     seed: int = 0,
     n_bootstrap: int = 0,
+    policy: Any = None,
 ) -> dict[str, Any]:
-    """A minimal schema-v1 result: every attack on ``model``, members vs non-members.
+    """A minimal schema-v1 result: every attack on ``model``, members vs non-members, with its
+    verdict under ``policy`` (an :class:`audit.verdict.Policy`, a dict, or None: the default).
 
     Signals are computed once per set. With ``attacks=None`` every registered attack
     that works from one model's signals runs (attacks needing reference models, or
@@ -146,6 +148,7 @@ def audit_model(
     from . import TOOL_NAME, __version__
     from .adapters import as_adapter, model_sha256
     from .environment import environment
+    from .runner import with_verdict
     from .signals import Signals, compute_signals
 
     seed = check_seed(seed)
@@ -194,7 +197,7 @@ def audit_model(
     digest = hashlib.sha256()
     _hash_arrays(digest, X_in, y_in, X_out, y_out)
     acc_in, acc_out = float(sig_in.correct.mean()), float(sig_out.correct.mean())
-    return {
+    return with_verdict({
         "schema_version": 1,
         "tool": {"name": TOOL_NAME, "version": __version__},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -206,9 +209,11 @@ def audit_model(
         "models": [{"name": MODEL_NAME, "role": "original", "unlearner": None,
                     "architecture": type(adapter.unwrap()).__name__, "seconds": None,
                     "sha256": model_sha256(model),
-                    "accuracy": {"train": acc_in, "test": acc_out, "retain": acc_in, "forget": None}}],
+                    "accuracy": {"train": acc_in, "test": acc_out, "retain": acc_in, "forget": None},
+                    "outputs": adapter.output_kind, "white_box": adapter.white_box}],
         "results": entries,
-    }
+    }, policy)
+
 
 
 def assert_membership_privacy(
@@ -224,8 +229,12 @@ def assert_membership_privacy(
     n_classes: int | None = None,
     seed: int = 0,
     n_bootstrap: int = 0,
+    require: Iterable[str] = ("posterior",),
 ) -> dict[str, Any]:
-    """Fail (``AssertionError`` with a table) when membership inference works too well.
+    """Fail (``AssertionError`` with a table) when membership inference works too well, or
+    when the audit could not show it: a baseline none of whose figures matches, or a model
+    with no result of the evidence ``require`` names (default: a posterior-based attack, so a
+    model that gives labels only never passes; ``require=()`` accepts label-only evidence).
 
     ``members`` / ``nonmembers``: ``(X, y)`` of records the model was / was not trained
     on. ``model``: anything :func:`audit.adapters.as_adapter` accepts (a callable needs
@@ -233,8 +242,10 @@ def assert_membership_privacy(
     ``max_auc``, ``max_tpr_at_fpr`` ({FPR: TPR}): limits on every attack's figures;
     ``baseline``: a result (path or dict) whose figures must not rise by more than
     ``tolerance``. At least one of the three is required. Returns the result (schema v1,
-    with a ``gate`` section). Neither the model nor the arrays are changed.
+    with ``verdict`` and ``gate`` sections). Neither the model nor the arrays are changed.
     """
+    from .verdict import Policy
+
     limits = Limits(max_auc=max_auc, max_tpr_at_fpr=dict(max_tpr_at_fpr or {}))
     tolerance = check_tolerance(tolerance)
     base = _load_baseline(baseline)
@@ -243,12 +254,15 @@ def assert_membership_privacy(
     if base is not None and base.get("schema_version") != 1:
         raise InputError(f"baseline: schema_version must be 1; got {base.get('schema_version')!r}")
     fprs = set(DEFAULT_FPRS) | set(limits.max_tpr_at_fpr) | _baseline_fprs(base)
+    require = (require,) if isinstance(require, str) else tuple(require)
+    policy = Policy(max_auc=limits.max_auc, max_tpr_at_fpr=dict(limits.max_tpr_at_fpr), require=require)
     result = audit_model(model, members, nonmembers, attacks=attacks, fprs=fprs, n_classes=n_classes,
-                         seed=seed, n_bootstrap=n_bootstrap)
-    report = check_result(result, limits=None if limits.is_empty else limits, baseline=base, tolerance=tolerance)
+                         seed=seed, n_bootstrap=n_bootstrap, policy=policy)
+    report = check_result(result, limits=None if limits.is_empty else limits, baseline=base, tolerance=tolerance,
+                          require=require)
     result["gate"] = {"limits": limits.to_dict(), "baseline": str(baseline) if isinstance(baseline, (str, Path))
                       else (None if base is None else "given"), "tolerance": tolerance, **report.to_dict()}
-    if report:
+    if not report.passed:
         message = f"membership privacy check failed: {summary_line(report)}\n{format_violations(report)}"
         raise MembershipPrivacyError(message, result=result, violations=report)
     return result

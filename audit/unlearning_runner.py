@@ -128,7 +128,9 @@ def run_unlearners(
             objects["targets"].append((f"{u.name} original", original.model, list(config.attacks.members)))
             models.append({"name": f"{u.name} original", "role": "original", "unlearner": u.name,
                            "architecture": config.model.name, "seconds": float(original.seconds),
-                           "sha256": model_sha256(original.model), "accuracy": accuracy})
+                           "sha256": model_sha256(original.model), "accuracy": accuracy,
+                           "outputs": as_adapter(original.model, n_classes=dataset.n_classes).output_kind,
+                           "white_box": True})
         reason = u.applicable(original)
         if reason is not None:
             summary.append({"name": u.name, "applicable": False, "reason": reason, "options": u.options()})
@@ -147,6 +149,7 @@ def run_unlearners(
             "architecture": config.model.name, "seconds": float(done.seconds), "time_ratio": time_ratio,
             "sha256": model_sha256(done.model.model), "accuracy": accuracy, "forget_test_ratio": ratio,
             "details": dict(done.details), "options": u.options(), "reference": u.reference,
+            "outputs": as_adapter(done.model.model, n_classes=dataset.n_classes).output_kind, "white_box": True,
         })
         summary.append({"name": u.name, "applicable": True, "seconds": float(done.seconds),
                         "time_ratio": time_ratio, "forget_test_ratio": ratio, "options": u.options()})

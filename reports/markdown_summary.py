@@ -7,18 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .pdf_report import (
-    Policy,
-    entry_order,
-    fmt_auc,
-    fmt_tpr,
-    format_created,
-    fpr_levels,
-    is_applicable,
-    model_label,
-    verdict_text,
-    worst_attacks,
-)
+from audit.entries import fpr_levels, is_applicable
+from audit.verdict import verdict_of
+
+from .pdf_report import entry_order, fmt_auc, fmt_tpr, format_created, model_label, worst_attacks
 
 
 def _cell(text: Any) -> str:
@@ -30,14 +22,14 @@ def _fpr_label(fpr: float) -> str:
     return f"{100 * fpr:g}%"
 
 
-def summary_markdown(result: Mapping[str, Any], *, policy: Policy | None = None) -> str:
-    """Markdown: title line, the verdict against ``policy`` (default: AUC <= 0.6 and
-    TPR@0.1% <= 1%), the worst attack per model, and a table of AUC [CI] and TPR at each FPR
-    for every model, mitigation, member set and attack ('n/a' where an attack does not apply)."""
+def summary_markdown(result: Mapping[str, Any]) -> str:
+    """Markdown: title line, the result's verdict (:mod:`audit.verdict`) and what was audited,
+    the worst attack per model, and a table of AUC [CI] and TPR at each FPR for every model,
+    mitigation, member set and attack ('n/a' where an attack does not apply)."""
     data = result.get("data") or {}
     tool = result.get("tool") or {}
-    verdict = verdict_text(result, policy)
-    status, _, rest = verdict.partition(": ")
+    verdict = verdict_of(result)
+    status, _, rest = verdict["headline"].partition(": ")
     lines = [
         f"## Membership-inference audit: {data.get('name', '?')}",
         "",
@@ -48,6 +40,9 @@ def summary_markdown(result: Mapping[str, Any], *, policy: Policy | None = None)
         f"**{status}**: {rest}",
         "",
     ]
+    coverage = verdict.get("coverage_lines") or []
+    if coverage:
+        lines += ["**What was audited**", ""] + [f"- {_cell(c)}" for c in coverage] + [""]
     worst = worst_attacks(result)
     if worst:
         lines.append("**Worst attack per model**")

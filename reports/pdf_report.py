@@ -2,7 +2,7 @@
 
 :func:`render_pdf` lays out, on A4 pages numbered "page X of Y":
 
-1. a first-page summary: verdict against a :class:`Policy`, the worst attack per
+1. a first-page summary: the result's verdict (:mod:`audit.verdict`), what was audited, the worst attack per
    model, the data set and the models, and a signature line;
 2. ROC curves on log-log axes, one panel per (model, mitigation, member set);
 3. tables of AUC and TPR at each FPR, with confidence intervals and warnings;
@@ -23,14 +23,13 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import types
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from audit.gates import Limits
+from audit.entries import fpr_levels, is_applicable, tpr_at, tpr_ci_at
 from audit.errors import bad_value
+from audit.verdict import _shorten, verdict_of
 
 from .method_notes import attack_note, unlearner_note
 from .result_json import write_bytes_atomic
@@ -39,214 +38,13 @@ MEMBER_ORDER = {"train": 0, "forget": 1, "retain": 2}
 UNLEARNING_ROLES = ("unlearned", "retrained")
 
 # ---------------------------------------------------------------------------------------------
-# Policy and verdict
+# Reading result entries (the verdict itself is built in audit.verdict; this module renders it)
 # ---------------------------------------------------------------------------------------------
 
 
 def _fpr_label(fpr: float) -> str:
     """0.001 -> '0.1 %'."""
     return f"{100 * fpr:g} %"
-
-
-def _limit_pct(value: float) -> str:
-    """0.01 -> '1.0 %' (at least one decimal, more where the limit needs them)."""
-    text = f"{100 * value:.1f}"
-    if abs(float(text) - 100 * value) > 1e-9:
-        text = f"{100 * value:g}"
-    return f"{text} %"
-
-
-def _shorten(text: str, max_len: int) -> str:
-    """``text`` cut in the middle to at most ``max_len`` characters ('abc...xyz')."""
-    text = str(text)
-    if len(text) <= max_len:
-        return text
-    keep = max_len - 3
-    return text[: (keep + 1) // 2] + "..." + text[len(text) - keep // 2:]
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One metric of one result entry above its limit."""
-
-    metric: str  # "AUC" or "TPR@<fpr>"
-    value: float
-    limit: float
-
-    @property
-    def severity(self) -> float:
-        """How far above the limit, relative to it (for ranking offenders)."""
-        return (self.value - self.limit) / max(self.limit, 1e-12)
-
-    def describe(self) -> str:
-        if self.metric == "AUC":
-            return f"AUC {self.value:.3f} > {self.limit:.2f}"
-        fpr = float(self.metric.split("@", 1)[1])
-        return f"TPR {100 * self.value:.2f} % > {_limit_pct(self.limit)} at FPR {_fpr_label(fpr)}"
-
-
-@dataclass(frozen=True)
-class PolicyCheck:
-    """The policy applied to one result entry (model, mitigation, attack, member set)."""
-
-    model: str
-    mitigation: str
-    attack: str
-    members: str
-    applicable: bool
-    violations: tuple[Violation, ...] = ()
-    unmeasured: tuple[str, ...] = ()  # metrics the policy limits but the entry lacks
-
-    @property
-    def passed(self) -> bool:
-        return not self.applicable or (not self.violations and not self.unmeasured)
-
-    @property
-    def severity(self) -> float:
-        return max((v.severity for v in self.violations), default=0.0)
-
-    def where(self, max_len: int = 48) -> str:
-        model = _shorten(self.model, max_len)
-        if self.mitigation != "none":
-            model += f" + {_shorten(self.mitigation, max_len)}"
-        return f"{_shorten(self.attack, max_len)} on {model} ({self.members} vs test)"
-
-
-@dataclass(frozen=True)
-class Policy(Limits):
-    """Limits an audit must stay within: ``AUC <= max_auc`` and ``TPR@fpr <= limit`` for every
-    ``fpr: limit`` in ``max_tpr_at_fpr``, for every applicable result entry (point estimates).
-
-    The same limits as :class:`audit.gates.Limits` (and validated by it), with the
-    report's default "AUC <= 0.6 and TPR@0.1% <= 1%". ``max_auc=None`` drops the AUC
-    limit. ``max_tpr_at_fpr`` is stored as a read-only mapping.
-    """
-
-    max_auc: float | None = 0.6
-    max_tpr_at_fpr: Mapping[float, float] = field(default_factory=lambda: {0.001: 0.01})
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "max_tpr_at_fpr", types.MappingProxyType(dict(self.max_tpr_at_fpr)))
-
-    def __hash__(self) -> int:
-        return hash((self.max_auc, tuple(self.max_tpr_at_fpr.items())))
-
-    def describe(self) -> str:
-        """The limits in words: 'AUC <= 0.60 and TPR <= 1.0 % at FPR 0.1 %'."""
-        parts = [] if self.max_auc is None else [f"AUC <= {self.max_auc:.2f}"]
-        parts += [f"TPR <= {_limit_pct(t)} at FPR {_fpr_label(f)}" for f, t in self.max_tpr_at_fpr.items()]
-        return " and ".join(parts) if parts else "no limits"
-
-    def check_entry(self, entry: Mapping[str, Any]) -> PolicyCheck:
-        """The policy applied to one result entry."""
-        ident = dict(model=str(entry.get("model")), mitigation=str(entry.get("mitigation", "none")),
-                     attack=str(entry.get("attack")), members=str(entry.get("members")))
-        if not is_applicable(entry):
-            return PolicyCheck(**ident, applicable=False)
-        exceeded, unmeasured = self.exceeded(entry)  # the same check as the gates (audit.gates)
-        label = lambda name: "AUC" if name == "auc" else f"TPR@{float(name[4:]):g}"  # noqa: E731
-        violations = tuple(Violation(label(name), value, limit) for name, value, limit in exceeded)
-        return PolicyCheck(**ident, applicable=True, violations=violations,
-                           unmeasured=tuple(label(name) for name in unmeasured))
-
-    def check(self, result: Mapping[str, Any]) -> list[PolicyCheck]:
-        """One :class:`PolicyCheck` per result entry, in the result's order."""
-        return [self.check_entry(e) for e in result.get("results", [])]
-
-
-DEFAULT_POLICY = Policy()
-
-
-def policy_verdict(result: Mapping[str, Any], policy: Policy | None = None) -> tuple[bool, list[PolicyCheck]]:
-    """``(passed, checks)``: passed when at least one entry is applicable, none exceeds a limit
-    and none lacks a metric the policy limits."""
-    policy = DEFAULT_POLICY if policy is None else policy
-    checks = policy.check(result)
-    applicable = [c for c in checks if c.applicable]
-    return bool(applicable) and all(c.passed for c in applicable), checks
-
-
-def verdict_text(result: Mapping[str, Any], policy: Policy | None = None, *, max_named: int = 3) -> str:
-    """The verdict in words a reviewer can sign: 'PASS: ...' or 'FAIL: ...' naming the worst offenders."""
-    policy = DEFAULT_POLICY if policy is None else policy
-    passed, checks = policy_verdict(result, policy)
-    applicable = [c for c in checks if c.applicable]
-    n_models = len({c.model for c in applicable})
-    scope = (f"{len(applicable)} attack result{'s' if len(applicable) != 1 else ''} on "
-             f"{n_models} model{'s' if n_models != 1 else ''}")
-    limits = []
-    if policy.max_auc is not None:
-        limits.append(f"AUC {policy.max_auc:.2f}")
-    limits += [f"TPR {_limit_pct(t)} at FPR {_fpr_label(f)}" for f, t in policy.max_tpr_at_fpr.items()]
-    if passed:
-        return f"PASS: no attack exceeded {' or '.join(limits) or 'any limit'} ({scope} checked)."
-    if not applicable:
-        return "FAIL: the result holds no applicable attack result, so the policy could not be checked."
-    offenders = sorted((c for c in applicable if c.violations), key=lambda c: -c.severity)
-    parts = []
-    if offenders:
-        named = "; ".join(f"{c.where()}: {', '.join(v.describe() for v in c.violations)}"
-                          for c in offenders[:max_named])
-        more = len(offenders) - max_named
-        tail = f"; and {more} more" if more > 0 else ""
-        parts.append(f"{len(offenders)} of {len(applicable)} attack results exceed the policy "
-                     f"({policy.describe()}). Worst: {named}{tail}.")
-    missing = [c for c in applicable if c.unmeasured]
-    if missing:
-        metrics = sorted({m for c in missing for m in c.unmeasured})
-        parts.append(f"{len(missing)} attack result{'s' if len(missing) != 1 else ''} lack "
-                     f"{', '.join(metrics)}, so the policy could not be checked for them.")
-    return "FAIL: " + " ".join(parts)
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading result entries
-# ---------------------------------------------------------------------------------------------
-
-
-def is_applicable(entry: Mapping[str, Any]) -> bool:
-    """False for entries marked ``"applicable": false`` (or without an AUC): shown as n/a."""
-    auc = entry.get("auc")
-    return entry.get("applicable", True) is not False and isinstance(auc, (int, float)) \
-        and not isinstance(auc, bool) and math.isfinite(auc)
-
-
-def _key_for(mapping: Mapping[str, Any] | None, fpr: float) -> str | None:
-    for key in mapping or {}:
-        try:
-            if abs(float(key) - fpr) <= 1e-12 * max(1.0, fpr):
-                return key
-        except (TypeError, ValueError):
-            continue
-    return None
-
-
-def tpr_at(entry: Mapping[str, Any], fpr: float) -> float | None:
-    """The entry's TPR at ``fpr`` (keys are strings such as '0.001'), or None."""
-    values = entry.get("tpr_at_fpr")
-    key = _key_for(values, fpr)
-    value = None if key is None else values[key]
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def tpr_ci_at(entry: Mapping[str, Any], fpr: float) -> list[float] | None:
-    cis = entry.get("tpr_at_fpr_ci")
-    key = _key_for(cis, fpr)
-    ci = None if key is None else cis[key]
-    return ci if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci else None
-
-
-def fpr_levels(result: Mapping[str, Any]) -> list[float]:
-    """Every FPR at which some entry reports a TPR, ascending."""
-    levels: set[float] = set()
-    for e in result.get("results", []):
-        for k in e.get("tpr_at_fpr") or {}:
-            try:
-                levels.add(float(k))
-            except (TypeError, ValueError):
-                pass
-    return sorted(levels)
 
 
 def model_names(result: Mapping[str, Any]) -> list[str]:
@@ -283,20 +81,18 @@ def entry_order(result: Mapping[str, Any]):
 
 
 def worst_attacks(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per (model, mitigation): the entry with the highest AUC and the one with the highest TPR
-    at the lowest FPR reported (``fpr``); None where no applicable entry exists."""
-    fprs = fpr_levels(result)
-    low = fprs[0] if fprs else None
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
-    for e in sorted(result.get("results", []), key=entry_order(result)):
-        groups.setdefault((e["model"], e.get("mitigation", "none")), []).append(e)
+    """The verdict's worst entries per (model, mitigation), each ``by_auc`` / ``by_tpr`` resolved
+    to the full result entry (for its confidence intervals); None where the verdict has none."""
+    verdict = verdict_of(result)
+    index = {(e.get("model"), e.get("mitigation", "none"), e.get("attack"), e.get("members")): e
+             for e in result.get("results", [])}
     out = []
-    for (model, mitigation), entries in groups.items():
-        ok = [e for e in entries if is_applicable(e)]
-        by_auc = max(ok, key=lambda e: e["auc"], default=None)
-        with_tpr = [e for e in ok if low is not None and tpr_at(e, low) is not None]
-        by_tpr = max(with_tpr, key=lambda e: (tpr_at(e, low), e["auc"]), default=None)
-        out.append({"model": model, "mitigation": mitigation, "by_auc": by_auc, "by_tpr": by_tpr, "fpr": low})
+    for w in verdict.get("worst") or []:
+        row = {"model": w["model"], "mitigation": w["mitigation"], "fpr": w.get("fpr")}
+        for key in ("by_auc", "by_tpr"):
+            ref = w.get(key)
+            row[key] = None if ref is None else index.get((w["model"], w["mitigation"], ref["attack"], ref["members"]))
+        out.append(row)
     return out
 
 
@@ -666,7 +462,24 @@ def _muted(text: str):
 # ---------------------------------------------------------------------------------------------
 
 
-def _section_summary(doc: _Doc, result: Mapping[str, Any], policy: Policy) -> None:
+_STATUS_COLOURS = {  # fill, border
+    "pass": ((222, 242, 225), (40, 120, 60)),
+    "fail": ((250, 224, 224), (170, 30, 30)),
+    "inconclusive": ((253, 240, 210), (180, 120, 0)),
+}
+
+
+def _violated(verdict: Mapping[str, Any]) -> dict[tuple[str, str, str, str], set[str]]:
+    """{(model, mitigation, attack, members): {"AUC", "TPR@0.001", ...}} from the verdict."""
+    out: dict[tuple[str, str, str, str], set[str]] = {}
+    for v in verdict.get("violations") or []:
+        out.setdefault((v["model"], v["mitigation"], v["attack"], v["members"]), set()).add(v["figure"])
+    return out
+
+
+def _section_summary(doc: _Doc, result: Mapping[str, Any], verdict: Mapping[str, Any]) -> None:
+    from audit.verdict import Policy
+
     pdf = doc.pdf
     tool = result.get("tool") or {}
     data = result.get("data") or {}
@@ -680,24 +493,30 @@ def _section_summary(doc: _Doc, result: Mapping[str, Any], policy: Policy) -> No
     pdf.set_text_color(0, 0, 0)
     pdf.ln(4)
 
-    passed, checks = policy_verdict(result, policy)
-    text = verdict_text(result, policy)
-    pdf.set_fill_color(*((222, 242, 225) if passed else (250, 224, 224)))
-    pdf.set_draw_color(*((40, 120, 60) if passed else (170, 30, 30)))
+    fill, border = _STATUS_COLOURS[verdict["status"]]
+    pdf.set_fill_color(*fill)
+    pdf.set_draw_color(*border)
     pdf.set_line_width(0.5)
     pdf.set_font("Helvetica", "B", 11)
-    pdf.multi_cell(0, 5.6, text.replace(" %", "\xa0%"), border=1, fill=True, padding=3, align="L",
+    pdf.multi_cell(0, 5.6, verdict["headline"].replace(" %", "\xa0%"), border=1, fill=True, padding=3, align="L",
                    new_x="LMARGIN", new_y="NEXT")
     pdf.set_line_width(0.2)
     pdf.set_draw_color(0, 0, 0)
     pdf.set_fill_color(255, 255, 255)
     pdf.ln(1.5)
+    lines = [str(x) for x in verdict.get("coverage_lines") or []]
+    if lines:
+        doc.para("What was audited (the outputs the attacks saw, what ran, what could not run and why):",
+                 size=8.5, style="B")
+        doc.bullets(lines[:12] + ([f"... and {len(lines) - 12} more (see the attack results)"] if len(lines) > 12 else []))
+    policy = Policy.from_dict(verdict.get("policy"), where="verdict.policy")
     low_fpr = min(policy.max_tpr_at_fpr, default=None)
     thin = sorted({e["n_nonmembers"] for e in result.get("results", [])
                    if is_applicable(e) and low_fpr and isinstance(e.get("n_nonmembers"), int)
                    and e["n_nonmembers"] * low_fpr < 10})
     note = (f"Policy: {policy.describe()}, for every attack, model, mitigation and member set "
-            f"(point estimates; confidence intervals in the tables).")
+            f"(point estimates; confidence intervals in the tables); every audited model needs "
+            f"{policy.describe_require()}.")
     if thin:
         note += (f" Caution: TPR at FPR {_fpr_label(low_fpr)} rests on {min(thin):,} non-members, fewer than the "
                  f"{math.ceil(10 / low_fpr):,} it needs to be measured reliably.")
@@ -710,7 +529,7 @@ def _section_summary(doc: _Doc, result: Mapping[str, Any], policy: Policy) -> No
         fpr = worst[0]["fpr"]
         head = ["Model", "Highest AUC [95 % CI]", f"Highest TPR at FPR {_fpr_label(fpr)}" if fpr else "Highest TPR"]
         rows = []
-        verdict_of = {(c.model, c.mitigation, c.attack, c.members): c for c in checks}
+        violated = _violated(verdict)
         for w in worst:
             cells: list[Any] = [model_label(w["model"], w["mitigation"])]
             for key, fmt in (("by_auc", lambda e: fmt_auc(e)), ("by_tpr", lambda e: fmt_tpr(e, fpr))):
@@ -719,8 +538,8 @@ def _section_summary(doc: _Doc, result: Mapping[str, Any], policy: Policy) -> No
                     cells.append(_muted("n/a"))
                     continue
                 text = f"{e['attack']} ({e['members']} vs test): {_nbsp(fmt(e))}"
-                c = verdict_of.get((e["model"], e.get("mitigation", "none"), e["attack"], e["members"]))
-                cells.append(_bad(text) if c is not None and c.violations else text)
+                bad = violated.get((e["model"], e.get("mitigation", "none"), e["attack"], e["members"]))
+                cells.append(_bad(text) if bad else text)
             rows.append(cells)
         doc.table(head, rows, full_width=True)
     else:
@@ -804,7 +623,7 @@ def _section_roc(doc: _Doc, result: Mapping[str, Any]) -> None:
             doc.image(png, width_in=ROW_WIDTH_IN)
 
 
-def _section_tables(doc: _Doc, result: Mapping[str, Any], checks: list[PolicyCheck]) -> None:
+def _section_tables(doc: _Doc, result: Mapping[str, Any], verdict: Mapping[str, Any]) -> None:
     doc.pdf.add_page()
     doc.heading("Attack results")
     fprs = fpr_levels(result)
@@ -815,7 +634,7 @@ def _section_tables(doc: _Doc, result: Mapping[str, Any], checks: list[PolicyChe
              "Figures above the policy are in bold red; n/a = attack not applicable to this model's outputs.",
              size=8.5)
     results = sorted(result.get("results", []), key=entry_order(result))
-    check_of = {(c.model, c.mitigation, c.attack, c.members): c for c in checks}
+    violated = _violated(verdict)
     show_mit = any(e.get("mitigation", "none") != "none" for e in results)
     for model in model_names(result):
         entries = [e for e in results if e["model"] == model]
@@ -829,8 +648,7 @@ def _section_tables(doc: _Doc, result: Mapping[str, Any], checks: list[PolicyChe
         notes: dict[str, int] = {}
         not_applicable: dict[tuple[str, str, str], list[str]] = {}
         for e in entries:
-            c = check_of.get((e["model"], e.get("mitigation", "none"), e["attack"], e["members"]))
-            bad = {v.metric for v in c.violations} if c else set()
+            bad = violated.get((e["model"], e.get("mitigation", "none"), e["attack"], e["members"]), set())
             n_mem, n_non = e.get("n_members"), e.get("n_nonmembers")
             members = (f"{e['members']} ({n_mem}) vs test ({n_non})" if n_mem is not None and n_non is not None
                        else f"{e['members']} vs test")
@@ -1130,17 +948,16 @@ def _section_trail(doc: _Doc, result: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def render_pdf(result: dict[str, Any], *, policy: Policy | None = None, dpi: int = 150) -> bytes:
+def render_pdf(result: dict[str, Any], *, dpi: int = 150) -> bytes:
     """The PDF audit report of ``result`` (a schema-v1 result dict), as bytes.
 
-    ``policy`` (default :class:`Policy`: AUC <= 0.6 and TPR@0.1% <= 1%) decides the verdict on
-    the first page. ``dpi`` is the resolution of the embedded figures. ``result`` is not modified.
+    The first page renders the result's ``verdict`` section (built by the pipeline, see
+    :mod:`audit.verdict`; a result without one is refused: ``mia-audit report`` adds it).
+    ``dpi`` is the resolution of the embedded figures. ``result`` is not modified.
     """
-    policy = DEFAULT_POLICY if policy is None else policy
-    if not isinstance(policy, Policy):
-        raise bad_value("policy", "a reports.pdf_report.Policy or None", policy)
     if not isinstance(result, Mapping) or not isinstance(result.get("results"), list):
         raise bad_value("result", "a result dict (schema v1) with a 'results' list", type(result).__name__)
+    verdict = verdict_of(result)
     pdf = _pdf_class()(orientation="portrait", unit="mm", format="A4")
     pdf.set_margins(10, 12, 10)
     pdf.set_auto_page_break(True, margin=16)
@@ -1159,10 +976,9 @@ def render_pdf(result: dict[str, Any], *, policy: Policy | None = None, dpi: int
             pass
     doc = _Doc(pdf, dpi=dpi)
     pdf.add_page()
-    _, checks = policy_verdict(result, policy)
-    _section_summary(doc, result, policy)
+    _section_summary(doc, result, verdict)
     _section_roc(doc, result)
-    _section_tables(doc, result, checks)
+    _section_tables(doc, result, verdict)
     doc.pdf.add_page()
     _section_unlearning(doc, result)
     _section_mitigations(doc, result)
@@ -1172,6 +988,6 @@ def render_pdf(result: dict[str, Any], *, policy: Policy | None = None, dpi: int
     return bytes(pdf.output())
 
 
-def write_pdf(result: dict[str, Any], path: str | Path, *, policy: Policy | None = None, dpi: int = 150) -> Path:
+def write_pdf(result: dict[str, Any], path: str | Path, *, dpi: int = 150) -> Path:
     """Render the report and write it atomically to ``path``."""
-    return write_bytes_atomic(path, render_pdf(result, policy=policy, dpi=dpi))
+    return write_bytes_atomic(path, render_pdf(result, dpi=dpi))

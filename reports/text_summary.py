@@ -10,6 +10,20 @@ def _fmt_tpr(entry: dict[str, Any], fpr_key: str) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
+def verdict_block(result: dict[str, Any], *, width: int = 100) -> str:
+    """The verdict in the words of the report's first page: the headline, then what was audited
+    (one line per model), wrapped to ``width``; read from ``result["verdict"]``."""
+    import textwrap
+
+    from audit.verdict import verdict_of
+
+    verdict = verdict_of(result)
+    out = [textwrap.fill(verdict["headline"], width=width)]
+    for line in verdict.get("coverage_lines") or []:
+        out.append(textwrap.fill(line, width=width, initial_indent="  - ", subsequent_indent="    "))
+    return "\n".join(out) + "\n"
+
+
 def summary_table(result: dict[str, Any]) -> str:
     measured = [r for r in result["results"] if r.get("applicable", True)]
     fpr_keys = sorted({k for r in measured for k in r["tpr_at_fpr"]}, key=float)

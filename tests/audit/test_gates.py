@@ -193,7 +193,9 @@ def test_format_baseline_rows_and_notes():
     report = check_result(_result(_entry(auc=0.6), _entry(attack="entropy")), baseline=old, tolerance=0.02)
     text = format_violations(report)
     assert "baseline 0.5000 + tolerance 0.02" in text and "0.5200" in text
-    assert "note: model=original mitigation=none attack=entropy members=train: not in the baseline" in text
+    assert "note: 1 result entry of this result is not in the baseline and was not compared" in text
+    assert report.notes == ["model=original mitigation=none attack=entropy members=train: not in the baseline "
+                            "(not compared)"]
     assert format_violations([]) == "no figure exceeds its limit or baseline\n"
     assert summary_line(report) == "1 of 4 figures exceed their limit or baseline"
 
@@ -201,3 +203,52 @@ def test_format_baseline_rows_and_notes():
 def test_violation_to_dict():
     v = Violation("m", "none", "loss", "train", "auc", 0.7, 0.6, "limit")
     assert v.to_dict()["kind"] == "limit" and v.excess == pytest.approx(0.1)
+
+
+# ---------------------------------------------------------------------------- a gate that compared nothing
+
+
+def test_a_baseline_that_matches_nothing_fails_with_one_problem():
+    """Issue 9 §2: a renamed model (deployed vs original) used to print a note per entry, then
+    "all 0 figures within limits", and pass."""
+    old = _result(*[_entry(model="original", attack=a, members=m) for a in ("loss", "entropy") for m in ("train", "forget")])
+    new = _result(*[_entry(model="deployed", attack=a) for a in ("loss", "entropy")])
+    report = check_result(new, baseline=old, tolerance=0.02)
+    assert not report.passed and bool(report) and len(report) == 0 and report.n_checked == 0
+    assert report.problems == ["none of the baseline's 16 figures matches this result (its models: original; "
+                               "this result's: deployed); nothing was compared"]
+    assert summary_line(report).startswith("check failed: none of the baseline's 16 figures matches")
+    text = format_violations(report)
+    assert text.count("note:") == 1 and "2 result entries of this result are not in the baseline" in text
+    assert report.to_dict()["passed"] is False
+
+
+def test_a_partial_baseline_match_passes_and_counts_what_it_skipped():
+    old = _result(_entry(attack="loss", auc=0.6))
+    new = _result(_entry(attack="loss", auc=0.6), _entry(attack="entropy"), _entry(attack="confidence"))
+    report = check_result(new, baseline=old)
+    assert report.passed and report.n_checked == 4 and len(report.notes) == 2
+    assert "note: 2 result entries of this result are not in the baseline" in format_violations(report)
+
+
+def _with_coverage(result, **evidence):
+    result["verdict"] = {"status": "pass", "headline": "PASS: x", "coverage": [
+        {"model": m, "mitigation": "none", "evidence": list(kinds), "access": "labels only", "attacks_run": ["gap"]}
+        for m, kinds in evidence.items()]}
+    return result
+
+
+def test_required_evidence_missing_is_a_problem_not_a_pass():
+    result = _with_coverage(_result(_entry(model="deployed", attack="gap", auc=0.55)), deployed=["label"])
+    assert check_result(result, limits=Limits(max_auc=0.6)).passed  # no evidence required: the figures pass
+    report = check_result(result, limits=Limits(max_auc=0.6), require=["posterior"])
+    assert not report.passed and len(report) == 0
+    assert report.problems == ["model deployed has no posterior-based attack result (outputs: labels only; "
+                               "ran: gap), so the gate cannot pass on it"]
+    ok = _with_coverage(_result(_entry(model="deployed", attack="loss", auc=0.55)), deployed=["posterior"])
+    assert check_result(ok, limits=Limits(max_auc=0.6), require=["posterior"]).passed
+
+
+def test_required_evidence_needs_a_verdict_section():
+    with pytest.raises(InputError, match="no verdict section"):
+        check_result(_result(_entry()), limits=Limits(max_auc=0.6), require=["posterior"])

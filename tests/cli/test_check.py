@@ -103,7 +103,8 @@ def test_baseline_with_tolerance(tmp_path, capsys):
     code, out, _ = _run(capsys, path, "--baseline", base, "--tolerance", "0.05")
     assert code == 0
     assert out.splitlines()[-1] == "all 12 figures within limits"
-    assert "note: model=unlearned mitigation=none attack=loss members=train: not in the baseline" in out
+    assert "note: 1 result entry of this result is not in the baseline and was not compared" in out
+    assert out.count("note:") == 1
     code, out, _ = _run(capsys, path, "--baseline", base, "--tolerance", "0.01")
     assert code == 1
     assert "baseline 0.5800 + tolerance 0.01" in out and "0.5900" in out
@@ -206,3 +207,33 @@ def test_real_command_line_when_wired(tmp_path):
     assert done.returncode == 0 and done.stdout.strip() == "all 4 figures within limits", done.stderr
     done = run("--max-tpr", "0.001=0.01")
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------------- a gate that compared nothing
+
+
+def test_a_baseline_of_other_models_fails_with_one_line(tmp_path, capsys):
+    """Issue 9 §2: before, >200 note lines, then "all 0 figures within limits", exit 0."""
+    old = copy.deepcopy(RESULT)
+    for e in old["results"]:
+        e["model"] += "-v1"
+    code, out, _ = _run(capsys, _write(tmp_path, RESULT), "--baseline", _write(tmp_path, old, "old.json"),
+                        "--tolerance", "0.02")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == ("check failed: none of the baseline's 16 figures matches this result (its models: "
+                        "original-v1, unlearned-v1; this result's: original, unlearned); nothing was compared")
+    assert out.count("note:") == 1 and len(lines) <= 5
+
+
+def test_a_label_only_result_cannot_pass_the_gate(tmp_path, capsys):
+    labels = copy.deepcopy(RESULT)
+    labels["results"] = [_entry(model="deployed", attack="gap", auc=0.55)]
+    path = _write(tmp_path, labels)
+    code, out, _ = _run(capsys, path, "--max-auc", "0.6")
+    assert code == 1
+    assert "model deployed has no posterior-based attack result" in out
+    code, out, _ = _run(capsys, path, "--max-auc", "0.6", "--require", "none")  # the user relaxes it, explicitly
+    assert code == 0 and out.splitlines()[-1] == "all 1 figures within limits"
+    code, _, err = _run(capsys, path, "--max-auc", "0.6", "--require", "none", "label")
+    assert code == 2 and "--require none cannot be combined" in err

@@ -6,7 +6,8 @@ import copy
 import re
 
 from reports.markdown_summary import summary_markdown
-from reports.pdf_report import Policy
+from audit.runner import with_verdict
+from audit.verdict import Policy
 
 from .data import synthetic
 
@@ -21,6 +22,7 @@ def test_demo_summary_has_verdict_worst_attack_and_table():
     text = summary_markdown(result)
     assert text.startswith("## Membership-inference audit: adult")
     assert "**PASS**: no attack exceeded AUC 0.60 or TPR 1.0 % at FPR 0.1 %" in text
+    assert "**What was audited**" in text and "- original: outputs " in text
     assert "- `original`: highest AUC 0.544 [0.534, 0.553] (gap, train vs test)" in text
     assert "highest TPR@0.1% 1.00 % (loss-lr, forget vs test)" in text
     assert "- `original + label-only`: highest AUC 0.544" in text
@@ -50,7 +52,8 @@ def test_failing_summary_names_the_attack_and_shows_na_rows():
     na = [r for r in rows if r[1] == "label-only" and r[3] in ("loss", "entropy")]
     assert len(na) == 2 and all(r[4:] == ["n/a"] * 4 for r in na)
     assert "0.500" not in text
-    assert "**PASS**" in summary_markdown(result, policy=Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05}))
+    looser = with_verdict(result, Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05}))
+    assert "**PASS**" in summary_markdown(looser)
 
 
 def test_pipes_in_names_are_escaped_and_result_untouched():
@@ -63,3 +66,16 @@ def test_pipes_in_names_are_escaped_and_result_untouched():
     assert "| a\\|b |" in text
     assert all(len(r) == 8 for r in _table_rows(text) if "a\\|b" in r[0])
     assert result == before
+
+
+def test_summary_renders_the_verdict_section_and_refuses_a_result_without_one():
+    import pytest
+
+    from audit.errors import InputError
+
+    result = synthetic.mitigation_result()
+    result["verdict"]["headline"] = "FAIL: a headline the builder wrote"
+    assert "**FAIL**: a headline the builder wrote" in summary_markdown(result)  # rendered, never recomputed
+    del result["verdict"]
+    with pytest.raises(InputError, match="no verdict section"):
+        summary_markdown(result)

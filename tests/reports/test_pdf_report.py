@@ -15,15 +15,9 @@ import pytest
 
 from audit.errors import InputError
 from reports.method_notes import ATTACK_NOTES, UNLEARNER_NOTES, attack_note, unlearner_note
-from reports.pdf_report import (
-    Policy,
-    policy_verdict,
-    render_pdf,
-    sanitize,
-    summarise_config,
-    verdict_text,
-    write_pdf,
-)
+from audit.runner import with_verdict
+from audit.verdict import Policy
+from reports.pdf_report import render_pdf, sanitize, summarise_config, write_pdf
 
 from .data import synthetic
 
@@ -163,13 +157,13 @@ def test_violating_result_says_fail_and_names_the_attack(mitigation_pdf):
 def test_looser_policy_passes_the_same_result():
     result = without_figures(synthetic.mitigation_result())
     policy = Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05})
-    first = flat(pdf_pages(render_pdf(result, policy=policy))[0])
+    first = flat(pdf_pages(render_pdf(with_verdict(result, policy)))[0])
     assert "PASS: no attack exceeded AUC 0.70 or TPR 5.0 % at FPR 1 %" in first
 
 
 def test_policy_default_and_validation():
     p = Policy()
-    assert p.max_auc == 0.6 and dict(p.max_tpr_at_fpr) == {0.001: 0.01}
+    assert p.max_auc == 0.6 and dict(p.max_tpr_at_fpr) == {0.001: 0.01} and p.require == ("posterior",)
     assert p.describe() == "AUC <= 0.60 and TPR <= 1.0 % at FPR 0.1 %"
     assert hash(p) == hash(Policy()) and p == Policy()
     with pytest.raises(InputError, match="max_auc"):
@@ -186,25 +180,40 @@ def test_policy_limits_are_inclusive_and_rows_name_violations():
     entry = synthetic.entry("original", "loss", "train", 0.0, seed=3)
     entry.update(auc=0.6, tpr_at_fpr={"0.001": 0.01, "0.01": 0.02, "0.1": 0.1})
     result = synthetic.base_result([synthetic.model("original", "original")], [entry])
-    passed, rows = policy_verdict(result)
-    assert passed and rows[0].passed and not rows[0].violations
+    assert result["verdict"]["status"] == "pass" and result["verdict"]["violations"] == []
     entry.update(auc=0.61, tpr_at_fpr={"0.001": 0.02})
-    passed, rows = policy_verdict(result)
-    assert not passed
-    assert {v.metric for v in rows[0].violations} == {"AUC", "TPR@0.001"}
-    assert (rows[0].model, rows[0].mitigation, rows[0].attack, rows[0].members) == ("original", "none", "loss", "train")
+    verdict = with_verdict(result)["verdict"]
+    assert verdict["status"] == "fail"
+    assert {v["figure"] for v in verdict["violations"]} == {"AUC", "TPR@0.001"}
+    assert {(v["model"], v["mitigation"], v["attack"], v["members"]) for v in verdict["violations"]} == \
+        {("original", "none", "loss", "train")}
 
 
-def test_missing_metric_or_no_applicable_result_fails():
+def test_missing_metric_or_no_applicable_result_is_inconclusive():
     entry = synthetic.entry("original", "loss", "train", 0.0, seed=3)
     entry["tpr_at_fpr"] = {"0.01": 0.0}
     result = synthetic.base_result([synthetic.model("original", "original")], [entry])
-    assert not policy_verdict(result)[0]
-    assert "lack TPR@0.001" in verdict_text(result)
+    assert result["verdict"]["status"] == "inconclusive"
+    assert "1 attack result lack TPR@0.001" in result["verdict"]["headline"]
     na = synthetic.not_applicable("original", "loss", "train", mitigation="label-only")
     result = synthetic.base_result([synthetic.model("original", "original")], [na])
-    assert not policy_verdict(result)[0]
-    assert verdict_text(result).startswith("FAIL: the result holds no applicable attack result")
+    assert result["verdict"]["status"] == "inconclusive"
+    assert result["verdict"]["headline"].startswith("INCONCLUSIVE: the result holds no applicable attack result")
+    first = flat(pdf_pages(render_pdf(result, dpi=DPI))[0])
+    assert "INCONCLUSIVE: the result holds no applicable attack result" in first and "PASS:" not in first
+
+
+def test_label_only_model_is_inconclusive_and_page_one_says_so():
+    """Issue 9 §1: a model whose outputs are labels only passed with a green box."""
+    m = {**synthetic.model("deployed", "original"), "outputs": "labels"}
+    results = [synthetic.entry("deployed", "gap", "train", 0.05, seed=4)] + \
+        [synthetic.not_applicable("deployed", a, "train", mitigation="none") for a in ("loss", "entropy")]
+    result = synthetic.base_result([m], results)
+    assert result["verdict"]["status"] == "inconclusive"
+    first = flat(pdf_pages(render_pdf(without_figures(result), dpi=DPI))[0])
+    assert "INCONCLUSIVE: model deployed gave labels only: only gap ran" in first
+    assert "deployed: outputs labels only; ran gap; could not run loss, entropy" in first
+    assert "PASS:" not in first
 
 
 # --- optional sections ------------------------------------------------------------------------------
@@ -263,8 +272,8 @@ def test_not_applicable_rows_show_na_never_half(mitigation_pdf):
     assert "loss (train vs test, label-only): not applicable: signal 'loss' needs probabilities" in text
     assert "0.500" not in text and "0.10 %" not in text  # an n/a entry's stray figures are never printed
     assert not any(e["auc"] == 0.5 for e in result["results"] if e["applicable"])
-    passed, rows = policy_verdict(result, Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05}))
-    assert passed and [r.applicable for r in rows].count(False) == 2
+    looser = with_verdict(copy.deepcopy(result), Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05}))["verdict"]
+    assert looser["status"] == "pass" and looser["n_checked"] == len(result["results"]) - 2
 
 
 def test_histograms_appear_only_with_data(demo, demo_pdf, demo_pages):
@@ -425,5 +434,7 @@ def test_write_pdf_writes_atomically(tmp_path):
 def test_bad_input_is_refused():
     with pytest.raises(InputError, match="result"):
         render_pdf({"no": "results"})
-    with pytest.raises(InputError, match="policy"):
-        render_pdf(synthetic.demo_result(), policy={"max_auc": 0.6})
+    bare = synthetic.demo_result()
+    del bare["verdict"]
+    with pytest.raises(InputError, match="no verdict section"):
+        render_pdf(bare)

@@ -11,13 +11,15 @@ from typing import Any
 import numpy as np
 
 from audit.metrics import evaluate, score_histogram
+from audit.runner import with_verdict
 
 DEMO_PATH = Path(__file__).with_name("demo_result.json")
 
 
 def demo_result() -> dict[str, Any]:
-    """The demo result as written by the runner (with ``histogram`` per entry)."""
-    return json.loads(DEMO_PATH.read_text(encoding="utf-8"))
+    """The demo result as written by the runner (with ``histogram`` per entry), with its verdict
+    under the default policy (the stored file predates verdicts)."""
+    return with_verdict(json.loads(DEMO_PATH.read_text(encoding="utf-8")))
 
 
 def entry(model: str, attack: str, members: str, shift: float, *, n1: int = 200, n0: int = 400, seed: int = 0,
@@ -55,12 +57,14 @@ def model(name: str, role: str, *, unlearner: str | None = None, seconds: float 
             "accuracy": {"train": train, "test": test, "retain": retain, "forget": forget}}
 
 
-def base_result(models: list[dict[str, Any]], results: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def base_result(models: list[dict[str, Any]], results: list[dict[str, Any]], *, policy: Any = None,
+                **extra: Any) -> dict[str, Any]:
+    """A result with its verdict under ``policy`` (default: the default policy)."""
     demo = demo_result()
-    return {"schema_version": 1, "tool": demo["tool"], "created": "2026-01-02T03:04:05+00:00",
+    return with_verdict({"schema_version": 1, "tool": demo["tool"], "created": "2026-01-02T03:04:05+00:00",
             "config": copy.deepcopy(demo["config"]), "environment": demo["environment"],
             "data": {**demo["data"], "n_train": 2000, "n_test": 2000, "n_forget": 100, "n_retain": 1900},
-            "models": models, "results": results, **extra}
+            "models": models, "results": results, **extra}, policy)
 
 
 ATTACKS = ["loss", "entropy", "gap"]
