@@ -192,3 +192,15 @@ def test_label_only_outputs(data, linear):
     assert {e["attack"] for e in result["results"]} == {"gap"} and result["verdict"]["status"] == "pass"
     with pytest.raises(InputError, match="'loss' cannot run"):
         assert_membership_privacy(LabelOnly(linear), members, nonmembers, max_auc=0.6, attacks=["loss"])
+
+
+def test_a_baseline_that_matches_nothing_fails_the_assertion(data, linear):
+    """Issue 9 §2: a gate that compared nothing never passes."""
+    members, nonmembers, _ = data
+    baseline = assert_membership_privacy(linear, members, nonmembers, max_auc=1.0)
+    for e in baseline["results"]:
+        e["model"] = "renamed"
+    with pytest.raises(MembershipPrivacyError, match="none of the baseline's .* figures matches this result "
+                                                     r"\(its models: renamed; this result's: model\)") as info:
+        assert_membership_privacy(linear, members, nonmembers, baseline=baseline, tolerance=0.5)
+    assert len(info.value.violations) == 0 and not info.value.result["gate"]["passed"]

@@ -248,3 +248,45 @@ def test_report_rerenders_pdf_and_markdown_from_json_alone(tmp_path, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert main(["report", str(tmp_path / "missing.json"), "--pdf", str(tmp_path / "x.pdf")]) == 2
     assert not (tmp_path / "x.pdf").exists()
+
+
+# ------------------------------------------------------------------ the verdict and its policy (issue 9)
+
+
+def test_run_ends_with_the_verdict_block_and_takes_the_policy_from_config_and_flags(tmp_path, capsys):
+    cfg = _config(tmp_path, **{"[metrics]": '[policy]\nmax_auc = 0.99\nmax_tpr_at_fpr = { "0.01" = 0.99 }\n\n[metrics]'})
+    out = tmp_path / "out"
+    assert main(["run", str(cfg), "--out", str(out)]) == EXIT_OK  # exit 0 whatever the verdict: check is the gate
+    stdout, _ = capsys.readouterr()
+    report = json.loads((out / "report.json").read_text())
+    verdict = report["verdict"]
+    assert verdict["policy"] == {"max_auc": 0.99, "max_tpr_at_fpr": {"0.01": 0.99}, "require": ["posterior"]}
+    assert verdict["status"] == "pass" and verdict["headline"].startswith("PASS: no attack exceeded AUC 0.99")
+    block = " ".join(stdout.split(f"verdict ({out}):")[1].split())  # the terminal's last block, unwrapped
+    assert block == " ".join([verdict["headline"]] + [f"- {line}" for line in verdict["coverage_lines"]])
+    assert "original: outputs logits (white-box weights held); ran loss, confidence" in block
+    # a flag overrides the [policy] table: an AUC limit of 0 fails every attack result
+    assert main(["run", str(cfg), "--out", str(tmp_path / "strict"), "--quiet", "--max-auc", "0"]) == EXIT_OK
+    strict = json.loads((tmp_path / "strict" / "report.json").read_text())["verdict"]
+    assert strict["status"] == "fail" and strict["policy"]["max_auc"] == 0.0
+    assert strict["policy"]["max_tpr_at_fpr"] == {"0.01": 0.99}  # the rest of [policy] stays
+
+
+def test_report_rebuilds_the_verdict_under_new_flags(tmp_path, capsys):
+    fixture = Path(__file__).parent.parent / "reports" / "data" / "demo_result.json"
+    md = tmp_path / "r.md"
+    assert main(["report", str(fixture), "--md", str(md), "--max-auc", "0.5", "--max-tpr", "0.01:0.5"]) == EXIT_OK
+    text = md.read_text()
+    assert "**FAIL**: " in text and "AUC <= 0.50 and TPR <= 50.0 % at FPR 1 %" in text
+    assert main(["report", str(fixture), "--md", str(md), "--require", "reference"]) == EXIT_OK
+    assert "**INCONCLUSIVE**: " in md.read_text()  # the stored demo ran no reference-model attack
+    capsys.readouterr()
+    assert main(["report", str(fixture), "--md", str(md), "--max-tpr", "2:0.1"]) == EXIT_BAD_INPUT
+    assert "--max-tpr" in _one_line_error(capsys)
+
+
+def test_bad_policy_in_a_config_is_one_line(tmp_path, capsys):
+    cfg = _config(tmp_path, **{"[metrics]": '[policy]\nrequire = ["weights"]\n\n[metrics]'})
+    assert main(["run", str(cfg), "--out", str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    assert _one_line_error(capsys).startswith("mia-audit: error: policy.require must be a list drawn from posterior")
+    assert not (tmp_path / "out").exists()
