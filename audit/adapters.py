@@ -94,6 +94,10 @@ def _is_xgboost(obj: Any) -> bool:
 # ---------------------------------------------------------------------------- base
 
 
+def _plural_features(shape: tuple[int, ...]) -> str:
+    return f"{shape[0]} features" if len(shape) == 1 else f"{int(np.prod(shape))} values"
+
+
 class ModelAdapter(abc.ABC):
     """Per-sample outputs of one model, in batches.
 
@@ -106,10 +110,22 @@ class ModelAdapter(abc.ABC):
     output_kind: str
     batch_size: Optional[int] = None
 
+    @property
+    def record_shape(self) -> Optional[tuple[int, ...]]:
+        """The shape of one record the model takes (``(n_features,)`` for tabular models), when the
+        model says; None when it does not (a torch module, a callable)."""
+        return None
+
     def predict(self, X: Any, *, batch_size: Optional[int] = None) -> Outputs:
-        """Outputs for every row of ``X`` (numpy array, torch tensor or data frame)."""
+        """Outputs for every row of ``X`` (numpy array, torch tensor or data frame). Records of a
+        shape the model does not take are refused before the first query."""
         X = _as_input(X)
         n = _n_rows(X)
+        expected = self.record_shape
+        got = tuple(getattr(X, "shape", (n,))[1:])
+        if expected is not None and got != tuple(expected):
+            raise InputError(f"records must have shape {tuple(expected)} per record for this {self.framework} model "
+                             f"({_plural_features(expected)}); got {got}")
         size = _check_batch_size(batch_size) or self.batch_size or max(n, 1)
         parts = []
         with self._session():
@@ -271,6 +287,11 @@ class SklearnAdapter(ModelAdapter):
         self.n_classes = _check_n_classes(classes.size)
         self.batch_size = _check_batch_size(batch_size)
 
+    @property
+    def record_shape(self) -> Optional[tuple[int, ...]]:
+        n = getattr(self.estimator, "n_features_in_", None)
+        return (int(n),) if isinstance(n, (int, np.integer)) else None
+
     def _predict_batch(self, X: Any) -> np.ndarray:
         return np.asarray(self.estimator.predict_proba(_to_numpy(X) if not hasattr(X, "iloc") else X))
 
@@ -330,6 +351,15 @@ class XGBoostAdapter(ModelAdapter):
             self.n_classes = 2 if objective.startswith("binary") else _check_n_classes(num_class)
         else:
             raise bad_value("model", "an xgboost XGBClassifier or Booster", type(model).__name__)
+
+    @property
+    def record_shape(self) -> Optional[tuple[int, ...]]:
+        try:
+            booster = self.model if self._objective != "sklearn" else self.model.get_booster()
+            n = int(booster.num_features())
+        except Exception:  # noqa: BLE001 - an unfitted or exotic booster: the shape is unknown
+            return None
+        return (n,) if n > 0 else None
 
     def _predict_batch(self, X: Any) -> np.ndarray:
         if self._objective == "sklearn":
@@ -411,6 +441,10 @@ class _Wrapper(ModelAdapter):
     @property
     def wrappers(self) -> tuple[str, ...]:
         return self.inner.wrappers + (self.tag,)
+
+    @property
+    def record_shape(self) -> Optional[tuple[int, ...]]:
+        return self.inner.record_shape
 
     def unwrap(self) -> Any:
         return self.inner.unwrap()

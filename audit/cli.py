@@ -1,7 +1,9 @@
 """The ``mia-audit`` command line.
 
-Exit codes: 0 done; 1 a privacy check failed (reserved for the gates); 2 bad input
-or usage (one line on stderr, no traceback, no half-written output).
+Exit codes: 0 done; 1 a privacy check failed (``check`` alone); 2 bad input or usage, a
+model that fails on the records, or too little memory (one line on stderr, no traceback, no
+half-written output); 3 a bug in mia-audit (one line asking for a bug report, naming the log
+file that holds the full traceback).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Sequence
 
 from .errors import MiaAuditError
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
+#: where an error comes from when the user's model, not mia-audit, raised it
+MODEL_RUNTIMES = ("xgboost", "onnxruntime", "onnx", "sklearn", "torch")
 
 
 class _UsageError(Exception):
@@ -254,6 +258,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mia-audit: interrupted; no output was written", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("mia-audit: error: out of memory; lower a size in the configuration (metrics.n_bootstrap, the data "
+              "sizes, a batch size) or free memory", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        origin = _raised_in(exc)
+        if origin in MODEL_RUNTIMES[:2]:  # the user's XGBoost / ONNX model refused the records
+            print(f"mia-audit: error: the model ({origin}) failed on the records: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        log = _write_crash_log(exc)
+        print(f"mia-audit: internal error ({type(exc).__name__}: {_one_line(exc, 120)}); this is a bug in mia-audit: "
+              f"please report it with the traceback in {log}", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _raised_in(exc: BaseException) -> str:
+    """The top-level package whose code raised ``exc`` (its class's module, else the innermost frame)."""
+    module = type(exc).__module__.split(".")[0]
+    if module in MODEL_RUNTIMES:
+        return module
+    tb = exc.__traceback__
+    frame_module = ""
+    while tb is not None:
+        frame_module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        tb = tb.tb_next
+    return frame_module.split(".")[0]
+
+
+def _write_crash_log(exc: BaseException) -> str:
+    """The full traceback in a new file under the temporary folder; returns its path."""
+    import tempfile
+    import traceback
+
+    from . import __version__
+
+    fd, path = tempfile.mkstemp(prefix="mia-audit-crash-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f"mia-audit {__version__}, python {sys.version.split()[0]}, argv {sys.argv!r}\n\n")
+        fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return path
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -189,9 +189,9 @@ class AuditConfig:
                 raise bad_value("attacks.members", f"a list drawn from {', '.join(MEMBER_SETS)}", self.attacks.members)
         if not self.attacks.members:
             raise bad_value("attacks.members", f"a non-empty list drawn from {', '.join(MEMBER_SETS)}", [])
-        n_boot = self.metrics.n_bootstrap
-        if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 0:
-            raise bad_value("metrics.n_bootstrap", "an integer >= 0", n_boot)
+        from .metrics import MAX_BOOTSTRAP, check_count
+
+        check_count(self.metrics.n_bootstrap, "metrics.n_bootstrap", 0, MAX_BOOTSTRAP)
 
     def _check_types(self) -> None:
         """Wrongly typed values fail here, naming the key, not later as a TypeError."""

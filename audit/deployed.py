@@ -63,6 +63,11 @@ def check_target(target: Any) -> dict[str, Any]:
         raise InputError(f"target.{wrong[0]} does not apply to {where}")
     if "endpoint" in target and "n_classes" not in target:
         raise InputError("target.n_classes is required for an endpoint")
+    if "input_shape" in target:
+        shape = target["input_shape"]
+        if isinstance(shape, (str, bytes)) or not isinstance(shape, (list, tuple)) or not shape \
+                or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise bad_value("target.input_shape", "a list of positive integers, e.g. [88] or [1, 8, 8]", shape)
     return dict(target)
 
 
@@ -186,6 +191,11 @@ def run_deployed_audit(
         raise InputError(f"target.input_shape is {tuple(target['input_shape'])} but the records have shape {X_in.shape[1:]}")
 
     adapter, sha, device = load_target(target, base_dir=base)
+    expected = adapter.record_shape
+    if expected is not None and tuple(X_in.shape[1:]) != tuple(expected):  # before the first query
+        where = target.get("model") or target.get("endpoint")
+        raise InputError(f"target.members: the records have shape {tuple(X_in.shape[1:])} per record, but the "
+                         f"model {where} takes {tuple(expected)}")
     signals = {"train": compute_signals(adapter.predict(X_in), y_in),
                "test": compute_signals(adapter.predict(X_out), y_out)}
     results = evaluate_attacks(signals, model="deployed", attack_names=attack_names, config=config,

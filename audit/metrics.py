@@ -61,6 +61,8 @@ def check_fprs(fprs: object, param: str = "fprs") -> tuple[float, ...]:
         values = list(values)  # type: ignore[arg-type]
     except TypeError:
         raise bad_value(param, "a sequence of numbers in the open interval (0, 1)", fprs) from None
+    if not values:
+        raise bad_value(param, "a non-empty sequence of numbers in the open interval (0, 1)", fprs)
     for f in values:
         if not _is_real(f) or not 0.0 < float(f) < 1.0:
             raise bad_value(param, "a sequence of numbers in the open interval (0, 1)", fprs)
@@ -73,9 +75,16 @@ def check_confidence(confidence: object, param: str = "confidence") -> float:
     return float(confidence)  # type: ignore[arg-type]
 
 
-def check_count(value: object, param: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise bad_value(param, f"an integer >= {minimum}", value)
+#: the most bootstrap resamples an audit takes (each resample re-ranks every score: 10**5 on a
+#: million scores is already hours; more would only exhaust memory or time)
+MAX_BOOTSTRAP = 100_000
+
+
+def check_count(value: object, param: str, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum \
+            or (maximum is not None and value > maximum):
+        allowed = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum:,}"
+        raise bad_value(param, allowed, value)
     return int(value)
 
 
@@ -376,7 +385,7 @@ def evaluate(member_scores: object, nonmember_scores: object, *, fprs: Iterable[
     from .seeding import check_seed
 
     targets = check_fprs(fprs)
-    n_bootstrap = check_count(n_bootstrap, "n_bootstrap", 0)
+    n_bootstrap = check_count(n_bootstrap, "n_bootstrap", 0, MAX_BOOTSTRAP)
     confidence = check_confidence(confidence)
     seed = check_seed(seed)
     roc_points = check_count(roc_points, "roc_points", 2)

@@ -162,6 +162,10 @@ def _load_torch(p: Path, kind: str, architecture, input_shape, n_classes, params
         raise InputError(f"model file {p} ({kind}) needs {', '.join(missing)} to rebuild the network")
     if architecture == "xgboost":
         raise InputError(f"model file {p}: architecture 'xgboost' is not a torch network; save it as .json or .ubj")
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (list, tuple)) or not input_shape \
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape):
+        raise InputError(f"input_shape must be a list of positive integers, e.g. [88] or [1, 8, 8]; got "
+                         f"{input_shape!r} (file {p})")
     batch_size = _check_batch_size(params.pop("batch_size", 1024), "params.batch_size", allow_none=False)
     model = build_model(architecture, input_shape=tuple(input_shape), n_classes=n_classes, seed=0, **params)
     state = _read_state(p, kind)
@@ -310,6 +314,11 @@ class OnnxAdapter(ModelAdapter):
                 raise DataFileError(f"model file {p}: the ONNX model fails on a probe batch: {_one_line(exc)}") from None
             if values.ndim == 2 and np.all((values >= 0) & (values <= 1)) and np.allclose(values.sum(1), 1, atol=1e-4):
                 self.output_kind = "probs"
+
+    @property
+    def record_shape(self) -> Optional[tuple[int, ...]]:
+        dims = list(self.session.get_inputs()[0].shape or [])[1:]
+        return tuple(int(d) for d in dims) if dims and all(isinstance(d, int) and d > 0 for d in dims) else None
 
     def _run(self, X: np.ndarray) -> np.ndarray:
         out = self.session.run([self._output], {self._input: X})[0]

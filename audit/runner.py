@@ -157,7 +157,11 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         unknown = sorted(set(config.model.training) - allowed)
         if unknown:
             raise InputError(f"model.training: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
-        recipe = dataclasses.replace(recipe, **config.model.training)
+        try:
+            recipe = dataclasses.replace(recipe, **config.model.training)
+        except InputError as exc:  # name the key as the user wrote it: model.training.epochs, not recipe.epochs
+            text = str(exc)
+            raise InputError("model.training." + text[len("recipe."):] if text.startswith("recipe.") else text) from None
     if training_mitigations and recipe is None:
         raise InputError(f"mitigations: {training_mitigations[0].name} trains torch models only; "
                          f"got model {config.model.name!r}")
@@ -296,15 +300,19 @@ def validation_indices(split, config: AuditConfig) -> np.ndarray | None:
 
 
 def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Render every output of a result into ``out_dir``.
+    """Render every output of a result into ``out_dir``, as one set.
 
-    Everything is rendered in memory first; each file is then written under a
-    temporary name and renamed, so a failure leaves no half-written file.
+    Everything is rendered in memory first, then written into a fresh directory beside
+    ``out_dir`` that replaces it in one step (:func:`audit.output_set.replace_output_set`):
+    a failure or a kill leaves the previous set whole, never a JSON beside another run's PDF.
+    Other files in ``out_dir`` are kept.
     """
     from reports.markdown_summary import summary_markdown
     from reports.pdf_report import render_pdf
-    from reports.result_json import dumps, write_bytes_atomic
+    from reports.result_json import dumps
     from reports.roc_plot import roc_png_bytes
+
+    from .output_set import replace_output_set
 
     out = check_out_dir(out_dir)
     rendered = {
@@ -313,11 +321,7 @@ def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
         SUMMARY_FILE: summary_markdown(result).encode("utf-8"),
         ROC_FILE: roc_png_bytes(result),
     }
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot create the output directory: {exc.strerror or exc}") from None
-    return [write_bytes_atomic(out / name, data) for name, data in rendered.items()]
+    return replace_output_set(out, rendered)
 
 
 def check_out_dir(out_dir: str | Path) -> Path:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import InputError, NotApplicableError, bad_value
 from .gates import GateReport, Limits, check_result, check_tolerance, format_violations, summary_line
-from .metrics import DEFAULT_FPRS, check_count, check_fprs, evaluate
+from .metrics import DEFAULT_FPRS, MAX_BOOTSTRAP, check_count, check_fprs, evaluate
 from .seeding import check_seed, derive_seed
 
 MODEL_NAME = "model"
@@ -92,6 +92,19 @@ def _device_of(model: Any) -> str:
     return "cpu"
 
 
+def _predict(adapter: Any, X: Any, param: str) -> Any:
+    """The model's outputs on ``X``; a failure inside the model (a torch shape error, say) becomes
+    an InputError naming ``param`` and the records' shape."""
+    try:
+        return adapter.predict(X)
+    except InputError as exc:
+        raise InputError(f"{param}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the model's own error, e.g. mat1 and mat2 shapes cannot be multiplied
+        text = " ".join(str(exc).split())[:200]
+        raise InputError(f"{param}: the model failed on records of shape {tuple(np.shape(X)[1:])} "
+                         f"({type(exc).__name__}: {text}); give records of the shape the model takes") from None
+
+
 def _load_baseline(baseline: object) -> dict[str, Any] | None:
     if baseline is None:
         return None
@@ -152,7 +165,7 @@ def audit_model(
     from .signals import Signals, compute_signals
 
     seed = check_seed(seed)
-    n_bootstrap = check_count(n_bootstrap, "n_bootstrap", 0)
+    n_bootstrap = check_count(n_bootstrap, "n_bootstrap", 0, MAX_BOOTSTRAP)
     targets = tuple(sorted(set(check_fprs(tuple(fprs)))))
     X_in, y_in = _pair(members, "members")
     X_out, y_out = _pair(nonmembers, "nonmembers")
@@ -169,9 +182,12 @@ def audit_model(
         explicit = True
     built = {n: create_attack(n, seed=derive_seed(seed, "attack", n)) for n in names}  # unknown names fail now
 
+    shape_in, shape_out = tuple(np.shape(X_in)[1:]), tuple(np.shape(X_out)[1:])
+    if shape_in != shape_out:
+        raise InputError(f"members and nonmembers must have records of one shape; got {shape_in} and {shape_out}")
     adapter = as_adapter(model, n_classes=n_classes)
-    sig_in = compute_signals(adapter.predict(X_in), _as_numpy(y_in))
-    sig_out = compute_signals(adapter.predict(X_out), _as_numpy(y_out))
+    sig_in = compute_signals(_predict(adapter, X_in, "members"), _as_numpy(y_in))
+    sig_out = compute_signals(_predict(adapter, X_out, "nonmembers"), _as_numpy(y_out))
     both = Signals.concat([sig_in, sig_out])
     is_member = np.r_[np.ones(len(sig_in), bool), np.zeros(len(sig_out), bool)]
 

@@ -204,3 +204,21 @@ def test_a_baseline_that_matches_nothing_fails_the_assertion(data, linear):
                                                      r"\(its models: renamed; this result's: model\)") as info:
         assert_membership_privacy(linear, members, nonmembers, baseline=baseline, tolerance=0.5)
     assert len(info.value.violations) == 0 and not info.value.result["gate"]["passed"]
+
+
+def test_records_of_two_shapes_or_the_wrong_width_are_refused_by_name(data, linear):
+    """Issue 11 §9: 5-feature members with 4-feature non-members were accepted, and a model given
+    the wrong width passed torch's or scikit-learn's raw error through."""
+    import torch
+
+    from audit.models import build_model
+
+    (X, y), (X2, y2), _ = data
+    with pytest.raises(InputError, match=r"members and nonmembers must have records of one shape; got \(5,\) and \(4,\)"):
+        assert_membership_privacy(linear, (X, y), (X2[:, :4], y2), max_auc=0.9)
+    with pytest.raises(InputError, match=r"members: records must have shape \(5,\) per record for this sklearn model"):
+        assert_membership_privacy(linear, (X[:, :4], y), (X2[:, :4], y2), max_auc=0.9)
+    net = build_model("mlp", input_shape=(5,), n_classes=2, seed=0, hidden=(4,))
+    X4 = torch.as_tensor(X[:, :4], dtype=torch.float32)
+    with pytest.raises(InputError, match=r"members: the model failed on records of shape \(4,\) \(RuntimeError: "):
+        assert_membership_privacy(net, (X4, y), (X4, y2), max_auc=0.9)

@@ -157,6 +157,13 @@ def _bad_cases():
         ("bad-toml", lambda cfg, out: ["run", cfg(**{"[data]": "[data"}), "--out", out], "not valid TOML"),
         ("wrong-type", lambda cfg, out: ["run", cfg(**{"{ hidden = [16] }": "16"}), "--out", out], "model.params"),
         ("no-out", lambda cfg, out: ["run", cfg()], "--out"),
+        # issue 11 §7: validation gaps
+        ("empty-fprs", lambda cfg, out: ["run", cfg(**{"n_bootstrap = 10": "n_bootstrap = 10\nfprs = []"}),
+                                         "--out", out], "metrics.fprs must be a non-empty"),
+        ("huge-bootstrap", lambda cfg, out: ["run", cfg(**{"n_bootstrap = 10": "n_bootstrap = 1000000000000"}),
+                                             "--out", out], "metrics.n_bootstrap must be an integer from 0 to"),
+        ("epochs-as-text", lambda cfg, out: ["run", cfg(**{"epochs = 2": 'epochs = "3"'}), "--out", out],
+         "model.training.epochs must be an integer >= 1; got '3'"),
     ]
     if no_gpu:
         cases.append(("cuda-without-gpu", lambda cfg, out: ["demo", "--quick", "--out", out, "--device", "cuda"],
@@ -290,3 +297,67 @@ def test_bad_policy_in_a_config_is_one_line(tmp_path, capsys):
     assert main(["run", str(cfg), "--out", str(tmp_path / "out")]) == EXIT_BAD_INPUT
     assert _one_line_error(capsys).startswith("mia-audit: error: policy.require must be a list drawn from posterior")
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ exceptions that are not the user's input (issue 11 §3)
+
+
+def test_a_bug_exits_3_with_one_line_and_a_log(tmp_path, capsys, monkeypatch):
+    import audit.runner
+
+    def broken(config, **kwargs):
+        return {}["no such key"]
+
+    monkeypatch.setattr(audit.runner, "run_audit", broken)
+    out = tmp_path / "out"
+    assert main(["run", str(_config(tmp_path)), "--out", str(out)]) == 3
+    line = _one_line_error(capsys)
+    assert line.startswith("mia-audit: internal error (KeyError: 'no such key'); this is a bug in mia-audit")
+    log = Path(line.rsplit(" ", 1)[1])
+    assert "Traceback" in log.read_text() and "broken" in log.read_text()
+    log.unlink()
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("error", ["memory", "xgboost"])
+def test_memory_and_model_runtime_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch, error):
+    import audit.runner
+
+    def failing(config, **kwargs):
+        if error == "memory":
+            raise MemoryError()
+        import xgboost
+
+        raise xgboost.core.XGBoostError("[16:01:02] src/data/data.cc: Check failed: feature mismatch")
+
+    monkeypatch.setattr(audit.runner, "run_audit", failing)
+    assert main(["run", str(_config(tmp_path)), "--out", str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    line = _one_line_error(capsys)
+    assert ("out of memory" in line) if error == "memory" else ("the model (xgboost) failed on the records" in line)
+    assert not (tmp_path / "out").exists()
+
+
+def test_records_wider_than_an_xgboost_model_are_refused_before_any_query(tmp_path, capsys):
+    """Issue 11 §4: 65-feature records for a 64-feature model ended in a traceback."""
+    import numpy as np
+    import xgboost
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((80, 64)).astype(np.float32), rng.integers(0, 2, 80)
+    xgboost.XGBClassifier(n_estimators=2, max_depth=2).fit(X, y).save_model(tmp_path / "model.json")
+    np.savez(tmp_path / "members.npz", X=np.c_[X[:40], X[:40, :1]], y=y[:40])
+    np.savez(tmp_path / "nonmembers.npz", X=np.c_[X[40:], X[40:, :1]], y=y[40:])
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[target]\nmodel = "model.json"\nmembers = "members.npz"\nnonmembers = "nonmembers.npz"\n')
+    assert main(["run", str(cfg), "--out", str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    line = _one_line_error(capsys)
+    assert "target.members: the records have shape (65,) per record, but the model" in line and "(64,)" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_text_input_shape_is_refused(tmp_path, capsys):
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('[target]\nmodel = "m.pt"\narchitecture = "mlp"\ninput_shape = "20"\nn_classes = 2\n'
+                   'members = "a.npz"\nnonmembers = "b.npz"\n')
+    assert main(["run", str(cfg), "--out", str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    assert "target.input_shape must be a list of positive integers" in _one_line_error(capsys)
