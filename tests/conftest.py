@@ -10,12 +10,31 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+# Torch intra-op threads for the test session: ``MIA_AUDIT_TEST_THREADS`` (a positive integer,
+# default 1), e.g. ``MIA_AUDIT_TEST_THREADS=2 .venv/bin/python -m pytest tests/...`` to check that
+# results do not depend on the thread count (float sums split across threads round differently).
+THREADS_ENV = "MIA_AUDIT_TEST_THREADS"
+
+
+def torch_threads_from_env() -> int:
+    """The intra-op thread count from ``$MIA_AUDIT_TEST_THREADS`` (default 1)."""
+    raw = os.environ.get(THREADS_ENV, "").strip() or "1"
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise pytest.UsageError(f"{THREADS_ENV} must be a positive integer; got {raw!r}")
+    return value
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _torch_one_thread():
-    """Run torch on one intra-op thread for the whole session (restored after).
+    """Run torch on ``$MIA_AUDIT_TEST_THREADS`` (default 1) intra-op threads for the whole
+    session (restored after).
 
     The tests train tiny models; on a 2-core machine two spinning intra-op threads
-    per tiny op make training up to 10-20x slower than one thread.
+    per tiny op make training up to 10-20x slower than one thread, hence the default.
     """
     try:
         import torch
@@ -23,7 +42,7 @@ def _torch_one_thread():
         yield
         return
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads_from_env())
     try:
         yield
     finally:

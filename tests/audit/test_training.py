@@ -19,9 +19,12 @@ needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
 @pytest.fixture(autouse=True, scope="module")
 def _one_cpu_thread():
     """Tiny models train faster on one thread, and much faster when the machine is busy
-    (two spinning intra-op threads on a loaded 2-core box are up to 10x slower)."""
+    (two spinning intra-op threads on a loaded 2-core box are up to 10x slower). The count
+    is the suite's ``MIA_AUDIT_TEST_THREADS`` knob (default 1, see tests/conftest.py)."""
+    from ..conftest import torch_threads_from_env
+
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(torch_threads_from_env())
     yield
     torch.set_num_threads(before)
 
