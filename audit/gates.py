@@ -34,6 +34,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from .entries import is_applicable
 from .errors import InputError, bad_value
 
 SCHEMA_VERSION = 1
@@ -183,7 +184,7 @@ def check_result_entries(result: object, what: str) -> list[dict[str, Any]]:
                 raise InputError(f"{what}: results[{i}].{key} must be a string; got {entry.get(key)!r}")
         if entry.get("applicable", True) is False:
             continue
-        if not _is_real(entry.get("auc")):
+        if not _is_real(entry.get("auc")) or not is_applicable(entry):
             raise InputError(f"{what}: results[{i}].auc must be a number; got {entry.get('auc')!r}")
         tprs = entry.get("tpr_at_fpr")
         if not isinstance(tprs, Mapping):
@@ -257,7 +258,7 @@ def check_result(
     if baseline is not None:
         base_index = {}
         for entry in check_result_entries(baseline, "baseline"):
-            if entry.get("applicable", True) is False:
+            if not is_applicable(entry):
                 continue
             key = _entry_key(entry)
             if key in base_index:
@@ -274,7 +275,7 @@ def check_result(
                 raise InputError(f"{field_name}: the result has no entry for {missing[0]!r}; "
                                  f"it has {', '.join(sorted(have)) or 'none'}")
     selected = [e for e in entries
-                if e.get("applicable", True) is not False
+                if is_applicable(e)
                 and (want_models is None or e["model"] in want_models)
                 and (want_members is None or e["members"] in want_members)]
     if not selected:

@@ -65,7 +65,7 @@ def _limit_pct(value: float) -> str:
     return f"{text} %"
 
 
-def _shorten(text: str, max_len: int) -> str:
+def shorten(text: str, max_len: int) -> str:
     """``text`` cut in the middle to at most ``max_len`` characters ('abc...xyz')."""
     text = str(text)
     if len(text) <= max_len:
@@ -122,10 +122,10 @@ class PolicyCheck:
         return max((v.severity for v in self.violations), default=0.0)
 
     def where(self, max_len: int = 48) -> str:
-        model = _shorten(self.model, max_len)
+        model = shorten(self.model, max_len)
         if self.mitigation != "none":
-            model += f" + {_shorten(self.mitigation, max_len)}"
-        return f"{_shorten(self.attack, max_len)} on {model} ({self.members} vs test)"
+            model += f" + {shorten(self.mitigation, max_len)}"
+        return f"{shorten(self.attack, max_len)} on {model} ({self.members} vs test)"
 
 
 @dataclass(frozen=True)
@@ -275,7 +275,7 @@ def _short_reason(reason: str) -> str:
     attacks they stop are listed together."""
     if _LABEL_ONLY_REASON.search(reason):
         return "they need probabilities or logits; the outputs are labels only"
-    return _shorten(reason, 140)
+    return shorten(reason, 140)
 
 
 def _coverage_line(row: Mapping[str, Any]) -> str:
@@ -430,4 +430,4 @@ def verdict_of(result: Mapping[str, Any]) -> dict[str, Any]:
     return dict(verdict)
 
 
-__all__ = ["Policy", "PolicyCheck", "Excess", "DEFAULT_POLICY", "EVIDENCE", "build_verdict", "verdict_of"]
+__all__ = ["Policy", "PolicyCheck", "Excess", "DEFAULT_POLICY", "EVIDENCE", "build_verdict", "verdict_of", "shorten"]

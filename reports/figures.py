@@ -6,33 +6,13 @@ two so that the report can place them row by row and break pages between rows.
 
 from __future__ import annotations
 
-import io
 from typing import Any, Sequence
 
+from .png import figure_png, pyplot
 from .roc_plot import attack_styles, plot_roc_panel
 
 #: Width of one figure row in inches: the printable width of an A4 page with 10 mm margins.
 ROW_WIDTH_IN = 7.48
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def figure_png(fig, *, dpi: int) -> bytes:
-    """The figure as PNG bytes; the figure is closed afterwards."""
-    plt = _pyplot()
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, format="png", dpi=dpi)
-    finally:
-        plt.close(fig)
-    return buf.getvalue()
 
 
 def roc_row_png(panels: Sequence[tuple[str, list[dict[str, Any]]]], *, styles: dict[str, dict[str, Any]],
@@ -42,7 +22,7 @@ def roc_row_png(panels: Sequence[tuple[str, list[dict[str, Any]]]], *, styles: d
     Up to five attacks per panel, each panel has its own legend (with the AUCs); with more,
     one legend of attack names goes below the row so that it never hides the curves.
     """
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.lines import Line2D
 
     if not 1 <= len(panels) <= 2:
@@ -97,7 +77,7 @@ def histogram_row_png(panels: Sequence[tuple[str, dict[str, Any], str]], *, dpi:
 
     Counts are drawn as shares of each group (members and non-members differ in size).
     """
-    plt = _pyplot()
+    plt = pyplot()
     if not 1 <= len(panels) <= 2:
         raise ValueError(f"a row holds one or two panels; got {len(panels)}")
     fig, axes = plt.subplots(1, 2, figsize=(ROW_WIDTH_IN, 2.6), squeeze=False)

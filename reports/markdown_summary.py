@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from audit.entries import fpr_levels, is_applicable
 from audit.verdict import verdict_of
 
-from .pdf_report import entry_order, fmt_auc, fmt_tpr, format_created, model_label, worst_attacks
+from .readers import entry_order, fmt_auc, fmt_tpr, format_created, model_label, worst_attacks
 
 
 def _cell(text: Any) -> str:
@@ -18,7 +18,7 @@ def _cell(text: Any) -> str:
     return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _fpr_label(fpr: float) -> str:
+def fpr_label(fpr: float) -> str:
     return f"{100 * fpr:g}%"
 
 
@@ -54,7 +54,7 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
                 parts.append(f"highest AUC {fmt_auc(e)} ({e['attack']}, {e['members']} vs test)")
             if w["by_tpr"] is not None:
                 e = w["by_tpr"]
-                parts.append(f"highest TPR@{_fpr_label(w['fpr'])} {fmt_tpr(e, w['fpr'], ci=False)} "
+                parts.append(f"highest TPR@{fpr_label(w['fpr'])} {fmt_tpr(e, w['fpr'], ci=False)} "
                              f"({e['attack']}, {e['members']} vs test)")
             label = model_label(w["model"], w["mitigation"])
             lines.append(f"- `{label}`: " + ("; ".join(parts) or "no applicable attack"))
@@ -64,7 +64,7 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
     if entries:
         show_mit = any(e.get("mitigation", "none") != "none" for e in entries)
         head = ["model"] + (["mitigation"] if show_mit else []) + ["members", "attack", "AUC [95% CI]"] \
-            + [f"TPR@{_fpr_label(f)}" for f in fprs]
+            + [f"TPR@{fpr_label(f)}" for f in fprs]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "|".join(["---"] * (len(head) - 1 - len(fprs)) + ["---:"] * (1 + len(fprs))) + "|")
         for e in entries:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from audit.entries import is_applicable
+
+from .png import figure_png, pyplot
 from .result_json import write_bytes_atomic
 
 
 def has_roc(entry: dict[str, Any]) -> bool:
     """Whether a result entry has a curve to draw (entries marked ``"applicable": false`` have none)."""
-    return entry.get("applicable", True) is not False and isinstance(entry.get("roc"), dict) \
-        and isinstance(entry.get("auc"), (int, float))
+    return is_applicable(entry) and isinstance(entry.get("roc"), dict)
 
 
 def _panels(result: dict[str, Any]) -> list[tuple[str, str, str, list[dict[str, Any]]]]:
@@ -66,11 +68,7 @@ def plot_roc_panel(ax, entries: list[dict[str, Any]], *, title: str,
 
 def roc_figure(result: dict[str, Any]):
     """A matplotlib Figure: one panel per (model, mitigation, member set), one line per attack."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     panels = _panels(result)
     n = max(1, len(panels))
     cols = min(n, 2)
@@ -89,8 +87,6 @@ def roc_figure(result: dict[str, Any]):
 
 
 def roc_png_bytes(result: dict[str, Any], *, dpi: int = 130) -> bytes:
-    from .figures import figure_png  # figures imports this module's panel helpers
-
     return figure_png(roc_figure(result), dpi=dpi)
 
 

@@ -25,7 +25,9 @@ def verdict_block(result: dict[str, Any], *, width: int = 100) -> str:
 
 
 def summary_table(result: dict[str, Any]) -> str:
-    measured = [r for r in result["results"] if r.get("applicable", True)]
+    from audit.entries import is_applicable
+
+    measured = [r for r in result["results"] if is_applicable(r)]
     fpr_keys = sorted({k for r in measured for k in r["tpr_at_fpr"]}, key=float)
     levels = {float(r.get("confidence", 0.95)) for r in measured}
     ci_head = f"AUC {100 * levels.pop():g}% CI" if len(levels) == 1 else "AUC CI"
@@ -33,7 +35,7 @@ def summary_table(result: dict[str, Any]) -> str:
     rows = []
     for r in result["results"]:
         model = r["model"] if r["mitigation"] == "none" else f"{r['model']}+{r['mitigation']}"
-        if not r.get("applicable", True):  # e.g. a loss attack on label-only outputs
+        if not is_applicable(r):  # e.g. a loss attack on label-only outputs
             rows.append([model, f"{r['members']}/{r['nonmembers']}", r["attack"], "n/a", "-"]
                         + ["-"] * len(fpr_keys) + ["-", "-"])
             continue
