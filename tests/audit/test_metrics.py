@@ -14,7 +14,7 @@ from sklearn.metrics import roc_curve as sk_roc_curve
 from audit.errors import InputError
 from audit.metrics import (ScoreRanking, advantage, auc, evaluate, measurable_fpr_warnings, roc_curve,
                            tpr_at_fpr)
-from audit.privacy_bounds import (clopper_pearson_lower, clopper_pearson_upper, epsilon_lower_bound,
+from audit.metrics.bounds import (clopper_pearson_lower, clopper_pearson_upper, epsilon_lower_bound,
                                   epsilon_lower_bound_from_counts)
 
 
@@ -327,9 +327,10 @@ def test_bad_confidence_raises(confidence):
         epsilon_lower_bound([1.0], [0.0], confidence=confidence)
 
 
-@pytest.mark.parametrize("n_bootstrap", [-1, 2.5, True])
+@pytest.mark.parametrize("n_bootstrap", [-1, 2.5, True, 10**12])
 def test_bad_n_bootstrap_raises(n_bootstrap):
-    with pytest.raises(InputError, match=r"^n_bootstrap must be an integer >= 0; got " + repr(n_bootstrap)):
+    """Issue 11 §7: 10**12 resamples used to be accepted (and ended in a MemoryError)."""
+    with pytest.raises(InputError, match=r"^n_bootstrap must be an integer from 0 to 100,000; got " + repr(n_bootstrap)):
         evaluate([1.0], [0.0], n_bootstrap=n_bootstrap, seed=0)
 
 

@@ -16,8 +16,8 @@ import numbers
 import numpy as np
 from scipy.stats import beta
 
-from .errors import bad_value
-from .metrics import ScoreRanking, check_confidence
+from ..errors import bad_value
+from .ranking import ScoreRanking, check_confidence
 
 _FANOUT = 4  # sub-blocks per refined block in the threshold search (4 was fastest on null data)
 

@@ -3,7 +3,7 @@
 Members and non-members are resampled separately, with replacement, at their own
 sizes. A resample is a vector of multiplicities (how many times each sample is
 drawn); its per-group counts are a weighted ``bincount`` over the groups that the
-one :class:`~audit.metrics.ScoreRanking` already found, so each resample costs
+one :class:`~audit.metrics.ranking.ScoreRanking` already found, so each resample costs
 linear time and no sort. Intervals are percentile intervals.
 
 Multiplicities index the *sorted* arrays (``ScoreRanking.sorted_member_scores``);
@@ -18,9 +18,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .metrics import (DEFAULT_FPRS, ScoreRanking, auc_and_tpr_at_fpr_from_counts, check_confidence, check_count,
+from .ranking import (DEFAULT_FPRS, ScoreRanking, auc_and_tpr_at_fpr_from_counts, check_confidence, check_count,
                       check_fprs)
-from .seeding import check_seed, rng
+from ..seeding import check_seed, rng
 
 
 @dataclass(frozen=True)
