@@ -33,6 +33,16 @@ models, negatives are records no shadow model of the pair was trained on, querie
 the same pair. The paper's main setting deletes one record per unlearned model; group
 deletions are an option of the orchestration.
 
+The default forest is scikit-learn's usual one, 100 trees grown to full depth
+(``n_estimators`` sets the count); the reference code's random-forest attack model has
+500 trees with at least 30 records per leaf. Fully grown trees give more extreme
+probabilities (leaves of a few shadow pairs), the reference forest smoother ones: the
+two can rank records alike while their confidences differ. AUC depends only on the
+ranking, but DegRate (below: the mean difference between the two-model and the
+classical attack's confidence in each record's true status) depends on the classifier's
+calibration, and DegCount, which compares the same two confidences, can too; compare
+them only between runs with the same classifier and settings.
+
 Default feature: ``sorted_diff``. The paper and its code evaluate all five
 constructions side by side, with no single one best everywhere. The difference of
 sorted posteriors does not depend on which class a record belongs to (it generalises

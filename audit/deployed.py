@@ -13,6 +13,7 @@ non-members as the ``test`` set, so every renderer and gate reads it as usual.
     members = "members.npz"     # .npz (X, y) or .csv (see audit.record_files)
     nonmembers = "nonmembers.npz"
     validation = "val.npz"      # optional: records in neither set, for temperature T = "fit"
+    label = "label"             # CSV record files: the label column (default "label")
     n_classes = 2
     # model files: kind, architecture, input_shape, params, device,
     #              output (ONNX: the output to read; default its probabilities or logits)
@@ -34,7 +35,7 @@ from .errors import InputError, bad_value
 
 FILE_KEYS = ("kind", "architecture", "input_shape", "params", "device", "output")
 ENDPOINT_KEYS = ("returns", "batch_size", "timeout", "retries", "backoff", "rate_limit", "headers")
-COMMON_KEYS = ("model", "endpoint", "members", "nonmembers", "validation", "n_classes")
+COMMON_KEYS = ("model", "endpoint", "members", "nonmembers", "validation", "n_classes", "label")
 TARGET_KEYS = COMMON_KEYS + FILE_KEYS + ENDPOINT_KEYS
 
 
@@ -179,11 +180,14 @@ def run_deployed_audit(
             raise InputError(f"mitigation {m.label!r} fits on validation data; give target.validation, a record "
                              "file of records in neither members nor nonmembers")
     base = Path(base_dir) if base_dir is not None else Path.cwd()
-    X_in, y_in = load_records(_resolve(base, target["members"], "members"))
-    X_out, y_out = load_records(_resolve(base, target["nonmembers"], "nonmembers"))
+    label = target.get("label", "label")
+    if not isinstance(label, str) or not label:
+        raise bad_value("target.label", "the name of the label column (text)", label)
+    X_in, y_in = load_records(_resolve(base, target["members"], "members"), label=label)
+    X_out, y_out = load_records(_resolve(base, target["nonmembers"], "nonmembers"), label=label)
     validation = None
     if "validation" in target:
-        validation = load_records(_resolve(base, target["validation"], "validation"))
+        validation = load_records(_resolve(base, target["validation"], "validation"), label=label)
     shapes = {X_in.shape[1:], X_out.shape[1:]} | ({validation[0].shape[1:]} if validation else set())
     if len(shapes) != 1:
         raise InputError(f"target: members, nonmembers (and validation) records must have one shape; got {sorted(shapes)}")

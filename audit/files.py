@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -38,4 +39,22 @@ def _open_temp_beside(path: Path) -> tuple[int, str]:
     raise FileExistsError(f"could not create a temporary file beside {path}")  # pragma: no cover
 
 
-__all__ = ["write_bytes_atomic"]
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")  # the names _open_temp_beside makes
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the temporary files that :func:`write_bytes_atomic` leaves in ``folder`` when the
+    process is killed between writing and renaming (``.<name>.<12 hex digits>.tmp``); return
+    them. Only for a folder no other process is writing to at the same time."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        if _TEMP_NAME.match(entry.name) and entry.is_file():
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+__all__ = ["write_bytes_atomic", "remove_stale_temp_files"]

@@ -10,11 +10,22 @@ Connection errors, timeouts, HTTP 5xx and 429 are retried with exponential backo
 (``backoff * 2 ** (attempt - 1)`` seconds); other 4xx are not. ``rate_limit`` (requests
 per second) spaces request starts at least ``1 / rate_limit`` seconds apart, measured with
 ``time.monotonic``. Every failure is an :class:`~audit.errors.InputError` naming the URL.
+
+Deadlines, not idle timeouts: ``timeout`` bounds one whole request (connecting, sending,
+the status line, the headers and the body together), not each socket read, so a server
+that drips a byte at a time is abandoned when the time is up (the connection is closed).
+Each read on the socket is given only the time left (:class:`_DeadlineSocket`).
+``total_timeout`` bounds one batch, all its attempts and backoff waits together: no attempt
+starts, and no wait begins, that it would not leave time for, and the last attempt gets
+only the time left. Without it (None) the per-request deadlines already bound a batch by
+``(retries + 1) * timeout`` plus the backoff (and rate-limit) waits.
 """
 
 from __future__ import annotations
 
+import functools
 import http.client
+import io
 import json
 import math
 import socket
@@ -46,6 +57,123 @@ def _check_number(param: str, value: Any, *, low: float, allow_zero: bool, allow
     return float(value)
 
 
+class _Deadline:
+    """A point in ``time.monotonic`` time; :meth:`left` raises ``socket.timeout`` once it has passed."""
+
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        remaining = self.end - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the request's deadline has passed")
+        return remaining
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The raw file ``http.client`` reads a response from, every read bounded by the deadline."""
+
+    def __init__(self, owner: "_DeadlineSocket"):
+        super().__init__()
+        self._owner = owner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        return self._owner.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self._owner._reader_closed()
+
+
+class _DeadlineSocket:
+    """A connected socket as ``http.client`` uses it (``sendall``, ``makefile``, ``close``),
+    where every send and receive gets only the time left before one deadline. Like a real
+    socket, closing it while a response file is open closes it when that file closes."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline):
+        self._sock, self._deadline = sock, deadline
+        self._readers, self._closing = 0, False
+
+    def sendall(self, data, *args):
+        self._sock.settimeout(self._deadline.left())
+        return self._sock.sendall(data, *args)
+
+    def recv_into(self, buffer, *args):
+        self._sock.settimeout(self._deadline.left())
+        return self._sock.recv_into(buffer, *args)
+
+    def makefile(self, mode: str = "rb", *args, **kwargs):
+        if mode != "rb":  # pragma: no cover - http.client only reads through a file
+            raise ValueError(f"a deadline socket's file is read-only; got mode {mode!r}")
+        self._readers += 1
+        return io.BufferedReader(_DeadlineReader(self))
+
+    def _reader_closed(self) -> None:
+        self._readers -= 1
+        if self._closing and self._readers == 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closing = True
+        if self._readers == 0:
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _DeadlineHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args, deadline: _Deadline, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = _DeadlineSocket(self.sock, self._deadline)
+
+
+class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args, deadline: _Deadline, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        super().connect()  # TCP (and a proxy tunnel), then TLS, each step under the time left
+        self.sock = _DeadlineSocket(self.sock, self._deadline)
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self._deadline = deadline
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(_DeadlineHTTPConnection, deadline=self._deadline), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: _Deadline):
+        super().__init__()
+        self._deadline = deadline
+
+    def https_open(self, req):
+        return self.do_open(functools.partial(_DeadlineHTTPSConnection, deadline=self._deadline), req,
+                            context=self._context)
+
+
+def _open_with_deadline(request: urllib.request.Request, seconds: float) -> bytes:
+    """The body of ``request``'s response, all of it within ``seconds`` (proxies from the
+    environment apply as with ``urlopen``); ``socket.timeout`` when the time is up."""
+    deadline = _Deadline(seconds)
+    opener = urllib.request.build_opener(_DeadlineHTTPHandler(deadline), _DeadlineHTTPSHandler(deadline))
+    with opener.open(request, timeout=deadline.left()) as response:
+        return response.read()
+
+
 class HttpEndpointAdapter(ModelAdapter):
     """POST batches of records to ``url`` and read back per-record outputs (see the module docstring).
 
@@ -53,9 +181,11 @@ class HttpEndpointAdapter(ModelAdapter):
     n_classes    number of classes of the deployed model
     returns      what the endpoint releases: "probs", "logits" or "labels"
     batch_size   records per request
-    timeout      seconds per request (connect and read)
+    timeout      seconds per request: a deadline for all of it (connect, send, read)
     retries      extra attempts after a retryable failure (0: none)
     backoff      first wait between attempts, doubled after each
+    total_timeout  seconds for one batch, every attempt and wait included (None: no bound
+                 beyond (retries + 1) * timeout plus the backoff waits)
     rate_limit   at most this many requests per second (None: no limit)
     headers      extra HTTP headers, e.g. {"Authorization": "Bearer ..."}
 
@@ -74,6 +204,7 @@ class HttpEndpointAdapter(ModelAdapter):
         timeout: float = 10.0,
         retries: int = 3,
         backoff: float = 0.5,
+        total_timeout: Optional[float] = None,
         rate_limit: Optional[float] = None,
         headers: Optional[dict[str, str]] = None,
     ):
@@ -93,6 +224,7 @@ class HttpEndpointAdapter(ModelAdapter):
         self.timeout = _check_number("timeout", timeout, low=0, allow_zero=False)
         self.retries = int(retries)
         self.backoff = _check_number("backoff", backoff, low=0, allow_zero=True)
+        self.total_timeout = _check_number("total_timeout", total_timeout, low=0, allow_zero=False, allow_none=True)
         self.rate_limit = _check_number("rate_limit", rate_limit, low=0, allow_zero=False, allow_none=True)
         self.headers = dict(headers or {})
         self.requests_sent = 0
@@ -111,18 +243,28 @@ class HttpEndpointAdapter(ModelAdapter):
         self._last_request = time.monotonic()
 
     def _post(self, body: bytes) -> bytes:
-        """The response body of one POST, after retries; an InputError once they are spent."""
+        """The response body of one POST, after retries; an InputError once they are spent
+        (or once ``total_timeout`` is)."""
         attempts = self.retries + 1
+        end = math.inf if self.total_timeout is None else time.monotonic() + self.total_timeout
+        spent = f"total_timeout of {self.total_timeout:g} s spent" if self.total_timeout is not None else ""
+        detail = spent
         for attempt in range(1, attempts + 1):
             self._wait_for_rate_limit()
+            left = end - time.monotonic()
+            if left <= 0:
+                last = f"; last failure: {detail}" if attempt > 1 else " before the first attempt"
+                return self._give_up(attempt - 1, spent + last)
+            limit = min(self.timeout, left)
             request = urllib.request.Request(
                 self.url, data=body, method="POST",
                 headers={"Content-Type": "application/json", "Accept": "application/json", **self.headers},
             )
             self.requests_sent += 1
+            timed_out = (f"timed out after {self.timeout:g} s" if limit == self.timeout
+                         else f"timed out after {limit:.3g} s (what was left of total_timeout)")
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return response.read()
+                return _open_with_deadline(request, limit)
             except urllib.error.HTTPError as exc:
                 detail = f"HTTP {exc.code} {exc.reason}"
                 try:
@@ -137,16 +279,22 @@ class HttpEndpointAdapter(ModelAdapter):
                         f"(attempt {attempt} of {attempts}; a {exc.code} is not retried)"
                     ) from None
             except (socket.timeout, TimeoutError):
-                detail = f"timed out after {self.timeout:g} s"
+                detail = timed_out
             except urllib.error.URLError as exc:
                 reason = exc.reason
-                detail = (f"timed out after {self.timeout:g} s" if isinstance(reason, (socket.timeout, TimeoutError))
+                detail = (timed_out if isinstance(reason, (socket.timeout, TimeoutError))
                           else f"connection failed: {reason}")
             except (http.client.HTTPException, ConnectionError, OSError) as exc:
                 detail = f"connection failed: {type(exc).__name__}: {exc}"
             if attempt < attempts:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-        raise InputError(f"endpoint {self.url} failed after {attempts} attempt{'s' if attempts > 1 else ''}: {detail}")
+                wait = self.backoff * 2 ** (attempt - 1)
+                if time.monotonic() + wait >= end:
+                    return self._give_up(attempt, f"{spent}; last failure: {detail}")
+                time.sleep(wait)
+        return self._give_up(attempts, detail)
+
+    def _give_up(self, attempts: int, detail: str) -> bytes:
+        raise InputError(f"endpoint {self.url} failed after {attempts} attempt{'s' if attempts != 1 else ''}: {detail}")
 
     # ------------------------------------------------------------------ adapter
 

@@ -7,13 +7,16 @@ architecture allows it and ``batched=True``, else one after the other with
 per model: its weights as bytes (safetensors for torch, XGBoost's UBJSON for boosted
 trees, never a pickle), its per-query signals, its loss history and time. A job needs
 only picklable arguments, so processes and Ray workers run the very same function.
+:func:`iter_job` is the same work as a generator that hands over each model as soon as
+it is trained and queried (the in-process executors save it at once; batched models of
+one group finish training together, and each is then queried and handed over in turn).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -70,7 +73,15 @@ def batchable(spec: ReferenceSpec) -> bool:
     return can_batch(spec.build(0))
 
 
-def run_job(
+def run_job(spec: ReferenceSpec, X: np.ndarray, y: np.ndarray, mask: np.ndarray, indices: Sequence[int],
+            **options: Any) -> list[ModelResult]:
+    """The results of :func:`iter_job` (same arguments) as a list, sorted by index when batched,
+    for worker processes and Ray tasks, which return all their models at once."""
+    results = list(iter_job(spec, X, y, mask, indices, **options))
+    return sorted(results, key=lambda r: r.index) if options.get("batched") and batchable(spec) else results
+
+
+def iter_job(
     spec: ReferenceSpec,
     X: np.ndarray,
     y: np.ndarray,
@@ -81,8 +92,9 @@ def run_job(
     device: Any = "auto",
     threads: Optional[int] = None,
     tick: Optional[Callable[[float], None]] = None,
-) -> list[ModelResult]:
-    """Train and query the reference models ``indices`` of ``spec`` on the pool ``X, y``.
+) -> Iterator[ModelResult]:
+    """Train and query the reference models ``indices`` of ``spec`` on the pool ``X, y``;
+    yield each model's result as soon as it is ready.
 
     ``mask`` is the (K, N) membership mask; model k trains on ``X[mask[k]]`` (rows in
     pool order). ``batched=True`` trains torch models of a batchable architecture in
@@ -98,7 +110,6 @@ def run_job(
         import torch
 
         torch.set_num_threads(int(threads))
-    results: list[ModelResult] = []
     if batched and batchable(spec):
         from .batched import train_batched
 
@@ -110,20 +121,19 @@ def run_job(
             trained = train_batched([spec.build(k) for k in group], X, y, members, spec.recipe,
                                     [train_seed(spec.seed, k) for k in group], device=device, tick=tick)
             for k, t in zip(group, trained):
-                results.append(_result(spec, k, t, X, y))
-            if tick is not None:
-                tick(len(group) / (spec.recipe.epochs + 1))
-        return sorted(results, key=lambda r: r.index)
+                yield _result(spec, k, t, X, y)
+                if tick is not None:
+                    tick(1 / (spec.recipe.epochs + 1))
+        return
     for k in indices:
         model = spec.build(k)
         if not spec.is_torch and threads is not None and "n_jobs" not in spec.params:
             model.set_params(n_jobs=int(threads))  # thread count does not change hist trees
         rows = np.flatnonzero(mask[k])
         trained = train_model(model, X[rows], y[rows], spec.recipe, seed=train_seed(spec.seed, k), device=device)
-        results.append(_result(spec, k, trained, X, y))
+        yield _result(spec, k, trained, X, y)
         if tick is not None:
             tick(1.0)
-    return results
 
 
-__all__ = ["ModelResult", "run_job", "batchable", "torch_weights", "xgboost_weights", "WEIGHT_FORMATS"]
+__all__ = ["ModelResult", "run_job", "iter_job", "batchable", "torch_weights", "xgboost_weights", "WEIGHT_FORMATS"]

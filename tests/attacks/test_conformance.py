@@ -127,8 +127,9 @@ def test_loss_lr_scores_are_out_of_fold_like_a_naive_loop():
     expected = np.empty(200)
     for tr, te in StratifiedKFold(4, shuffle=True, random_state=3).split(both.loss.reshape(-1, 1), y):
         lr = LogisticRegression().fit(both.loss[tr].reshape(-1, 1), y[tr])
-        for i in te:
-            expected[i] = lr.predict_proba([[both.loss[i]]])[0, 1]
+        probs = [lr.predict_proba([[both.loss[i]]])[0, 1] for i in te]
+        for i, p in zip(te, probs):  # percentile among the fold's held-out records, ties averaged
+            expected[i] = (sum(q < p for q in probs) + 0.5 * sum(q == p for q in probs)) / len(te)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 

@@ -92,7 +92,9 @@ def test_outputs_equal_the_model_and_batches(fitted):
         adapter = HttpEndpointAdapter(url, n_classes=2, batch_size=64)
         out = adapter.predict(X[:150])
     assert out.kind == "probs"
-    np.testing.assert_array_equal(out.values, SklearnAdapter(model).predict(X[:150]).values)
+    # bitwise against the model run on the same batches as the endpoint (64, 64, 22): one
+    # predict_proba over all 150 rows is a different BLAS call and may round differently
+    np.testing.assert_array_equal(out.values, SklearnAdapter(model, batch_size=64).predict(X[:150]).values)
     assert [len(r) for r in endpoint.requests] == [64, 64, 22]
     assert adapter.requests_sent == 3
     # features arrive exactly as given (float32 values survive JSON)
@@ -200,3 +202,106 @@ def test_argument_checks():
         HttpEndpointAdapter("http://x", n_classes=2, rate_limit=0)
     with pytest.raises(InputError, match="timeout"):
         HttpEndpointAdapter("http://x", n_classes=2, timeout=float("nan"))
+
+
+# ---------------------------------------------------------------------------- a server that drips its answer
+
+DRIP_BODY = b'{"predictions": [[0.25, 0.75]]}'
+DRIP_RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                 b"Content-Length: " + str(len(DRIP_BODY)).encode() + b"\r\n\r\n" + DRIP_BODY)
+
+
+def _client_gone(conn) -> bool:
+    import select
+    import socket
+
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+@contextlib.contextmanager
+def dripping(gap: float = 0.2, connections: int = 1):
+    """A raw-socket server on 127.0.0.1 that answers each connection with a valid response
+    (one record's probabilities), one byte every ``gap`` seconds. Yields (url, sent): sent
+    gets, per connection, the bytes sent before the client closed the connection
+    (len(DRIP_RESPONSE) when it never did)."""
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    sent: list[int] = []
+
+    def drip(conn):
+        conn.settimeout(5)
+        request = b""
+        while b"\r\n\r\n" not in request and len(request) < 65536:  # the request's headers, then its body
+            chunk = conn.recv(4096)
+            if not chunk:
+                return
+            request += chunk
+        head, _, rest = request.partition(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        while len(rest) < length:
+            rest += conn.recv(4096)
+        for i in range(len(DRIP_RESPONSE)):
+            if stop.is_set() or _client_gone(conn):
+                sent.append(i)
+                return
+            try:
+                conn.sendall(DRIP_RESPONSE[i:i + 1])
+            except OSError:
+                sent.append(i)
+                return
+            time.sleep(gap)
+        sent.append(len(DRIP_RESPONSE))
+
+    def serve():
+        for _ in range(connections):
+            while True:  # a connection already waiting is taken even after stop
+                try:
+                    conn, _ = listener.accept()
+                    break
+                except socket.timeout:
+                    if stop.is_set():
+                        return
+            with conn:
+                drip(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/predict", sent, thread
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+
+
+def test_the_timeout_is_a_deadline_for_the_whole_request():
+    # 0.2 s a byte: the whole answer would take len(DRIP_RESPONSE) * 0.2 = 25 s; the timeout is 1 s
+    with dripping() as (url, sent, thread):
+        adapter = HttpEndpointAdapter(url, n_classes=2, timeout=1.0, retries=0)
+        with pytest.raises(InputError, match=r"failed after 1 attempt: timed out after 1 s") as exc:
+            adapter.predict(np.zeros((1, 3), np.float32))
+        thread.join(10)  # the server notices the closed connection at its next byte
+    assert url in str(exc.value) and "\n" not in str(exc.value)
+    assert len(sent) == 1 and sent[0] < len(DRIP_RESPONSE) // 2, (sent, len(DRIP_RESPONSE))
+    assert adapter.requests_sent == 1
+
+
+def test_total_timeout_stops_the_retries():
+    # without total_timeout: 6 attempts of 0.6 s each; with 1.5 s for the batch, at most 3 start
+    with dripping(connections=6) as (url, sent, thread):
+        adapter = HttpEndpointAdapter(url, n_classes=2, timeout=0.6, retries=5, backoff=0.0, total_timeout=1.5)
+        with pytest.raises(InputError, match=r"failed after [1-4] attempts?: .*total_timeout of 1.5 s spent"):
+            adapter.predict(np.zeros((1, 3), np.float32))
+    assert 1 <= adapter.requests_sent <= 4 and len(sent) == adapter.requests_sent
+    assert all(n < len(DRIP_RESPONSE) // 2 for n in sent), sent
+    with pytest.raises(InputError, match="total_timeout must be a finite number > 0"):
+        HttpEndpointAdapter(url, n_classes=2, total_timeout=0)

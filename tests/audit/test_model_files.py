@@ -205,7 +205,9 @@ def test_safetensors_missing_package_or_round_trip(tmp_path, X, monkeypatch):
             load_model_file(path, architecture="mlp", input_shape=[F], n_classes=C, params={"hidden": [8]})
         return
     save_file(net.state_dict(), str(path))
-    adapter = load_model_file(path, architecture="mlp", input_shape=[F], n_classes=C, params={"hidden": [8]})
+    # on the CPU like the reference net (device "auto" would compare CUDA with CPU outputs bitwise)
+    adapter = load_model_file(path, architecture="mlp", input_shape=[F], n_classes=C, params={"hidden": [8]},
+                              device="cpu")
     np.testing.assert_array_equal(adapter.predict(X).values, TorchAdapter(net).predict(X).values)
 
 
@@ -276,7 +278,7 @@ def test_records_npz_and_csv(tmp_path):
 
     (tmp_path / "last.csv").write_text("a,b,c,target\n" + "".join(
         ",".join(repr(float(v)) for v in X[i]) + f",{y[i]}\n" for i in range(4)))
-    Xc, yc = load_records(tmp_path / "last.csv")
+    Xc, yc = load_records(tmp_path / "last.csv", label="target")  # named: the last column is never assumed
     np.testing.assert_array_equal(Xc, Xn)
     assert yc.tolist() == y.tolist()
     (tmp_path / "named.csv").write_text("label,a,b\n1,0.5,2\n0,1.5,3\n")

@@ -124,3 +124,88 @@ def test_bad_inputs_are_refused(digits):
         train_batched(mlp, X, y, [np.arange(10), np.arange(590, 600) + 5], recipe, [0, 1], device="cpu")
     with pytest.raises(InputError, match="recipe must be a TrainRecipe"):
         train_batched(mlp, X, y, [np.arange(10), np.arange(10)], {"epochs": 1}, [0, 1], device="cpu")
+
+
+# ---------------------------------------------------------------------------- a kill loses at most one chunk
+
+
+class Killed(BatchedExecutor):
+    """The default batched executor, killed (an exception from inside training) once the
+    progress ticks pass ``after`` models."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.after = after
+
+    def run(self, spec, X, y, mask, indices, *, device, tick=None):
+        done = 0.0
+
+        def killer(amount):
+            nonlocal done
+            done += amount
+            if done > self.after:
+                raise RuntimeError("killed")
+
+        yield from super().run(spec, X, y, mask, indices, device=device, tick=killer)
+
+
+def _train(path, X, y, executor):
+    from audit.reference import train_references
+
+    return train_references(path, X, y, model="mlp", model_params={"hidden": [16]}, n_models=16, seed=0,
+                            recipe=TrainRecipe(epochs=2, batch_size=32), device="cpu", progress=False,
+                            executor=executor)
+
+
+def _stamps(path):
+    return {p.relative_to(path): p.stat().st_mtime_ns for p in path.rglob("model_*")}
+
+
+def test_a_kill_during_batched_training_keeps_the_models_already_trained(digits, tmp_path):
+    from audit.reference import ReferenceStore
+
+    X, y = digits
+    X, y = X[:300].reshape(300, -1), y[:300]
+    assert BatchedExecutor().chunk_for("cpu") == 8
+    with pytest.raises(RuntimeError, match="killed"):
+        _train(tmp_path / "refs", X, y, Killed(after=9))  # killed during the second chunk's first epoch
+    store = ReferenceStore(tmp_path / "refs")
+    assert store.completed() == list(range(8))  # the first chunk survives (one chunk of 16 saved nothing)
+    saved = _stamps(tmp_path / "refs")
+    resumed = _train(tmp_path / "refs", X, y, BatchedExecutor())
+    assert resumed.is_complete and {k: v for k, v in _stamps(tmp_path / "refs").items() if k in saved} == saved
+    fresh = _train(tmp_path / "fresh", X, y, BatchedExecutor())
+    # the same store as an uninterrupted run: same groups of models, CPU, no dropout: bitwise
+    np.testing.assert_array_equal(resumed.signals().logit_confidence, fresh.signals().logit_confidence)
+    for k in range(16):
+        name = f"models/model_{k:04d}.safetensors"
+        assert (tmp_path / "refs" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes(), name
+
+
+def test_each_batched_model_is_saved_as_soon_as_it_is_queried(digits, tmp_path, monkeypatch):
+    from audit.reference import ReferenceStore, jobs
+
+    X, y = digits
+    X, y = X[:300].reshape(300, -1), y[:300]
+    real, calls = jobs.query_signals, []
+
+    def query_then_die(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "query_signals", query_then_die)
+    with pytest.raises(RuntimeError, match="killed"):
+        _train(tmp_path / "refs", X, y, BatchedExecutor(chunk_size=16))
+    assert ReferenceStore(tmp_path / "refs").completed() == [0, 1]  # not all or nothing per chunk
+    monkeypatch.setattr(jobs, "query_signals", real)
+    assert _train(tmp_path / "refs", X, y, BatchedExecutor(chunk_size=16)).is_complete
+
+
+def test_batched_chunks_are_fixed_blocks_of_indices(digits):
+    from audit.reference.executors import _blocks
+
+    assert _blocks([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert _blocks([2, 3, 5, 9, 10, 11], 4) == [[2, 3], [5], [9, 10, 11]]  # a resume: the same groups
+    assert BatchedExecutor().chunk_for("cuda:0") == 64 and BatchedExecutor(chunk_size=5).chunk_for("cpu") == 5

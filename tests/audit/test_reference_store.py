@@ -1,6 +1,8 @@
 """Reference-model stores: the mask, the files, resuming after a crash, refusing a mismatch."""
 
+import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -65,7 +67,7 @@ def test_store_layout_and_contents(pool, tmp_path):
     store = train(tmp_path / "refs", X, y)
     assert store.is_complete and store.n_models == 4 and store.n_records == 300
     meta = json.loads((tmp_path / "refs" / "meta.json").read_text())
-    assert meta["format_version"] == 1 and meta["spec"]["recipe"]["epochs"] == 2
+    assert meta["format_version"] == 2 and meta["spec"]["recipe"]["epochs"] == 2
     assert meta["spec"]["architecture"] == "mlp" and meta["spec"]["params"] == {"hidden": [16]}
     assert meta["data"]["n"] == 300 and len(meta["data"]["X_sha256"]) == 64 and len(meta["seeds"]) == 4
     np.testing.assert_array_equal(np.load(tmp_path / "refs" / "mask.npy"), store.mask)
@@ -217,3 +219,158 @@ def test_global_torch_rng_is_untouched(pool, tmp_path):
     state = torch.get_rng_state()
     train(tmp_path / "g", X, y, n_models=2)
     assert torch.equal(state, torch.get_rng_state())
+
+
+# ---------------------------------------------------------------------------- digests: nothing damaged is used
+
+
+@pytest.fixture(scope="module")
+def built(pool, tmp_path_factory):
+    """A complete 6-model store, trained once; tests tamper with copies of it."""
+    X, y = pool
+    path = tmp_path_factory.mktemp("built") / "refs"
+    train(path, X, y, n_models=6)
+    return path
+
+
+@pytest.fixture
+def copy(built, tmp_path):
+    import shutil
+
+    shutil.copytree(built, tmp_path / "refs")
+    return tmp_path / "refs"
+
+
+def refused(call, *patterns):
+    """``call()`` raises one DataFileError, one line, whose message matches every pattern."""
+    with pytest.raises(DataFileError) as info:
+        call()
+    text = str(info.value)
+    assert "\n" not in text and "Traceback" not in text, text
+    for pattern in patterns:
+        assert re.search(pattern, text), (pattern, text)
+    return text
+
+
+def data_offset(path):
+    return 8 + int.from_bytes(path.read_bytes()[:8], "little")
+
+
+def test_flipped_bytes_in_a_signals_file_are_refused(copy):
+    clean = ReferenceStore(copy).signals().logit_confidence
+    path = copy / "signals" / "model_0002.safetensors"
+    data = bytearray(path.read_bytes())
+    start = data_offset(path) + 200  # inside logit_confidence: the file still parses
+    data[start:start + 16] = bytes(b ^ 0xFF for b in data[start:start + 16])
+    path.write_bytes(bytes(data))
+    store = ReferenceStore(copy)
+    refused(store.signals, r"signals/model_0002\.safetensors does not match its sha256", "delete it to train model 2")
+    refused(lambda: store.model_info(2), "model_0002.safetensors does not match its sha256")
+    refused(lambda: store.load_model(2), "model_0002.safetensors does not match its sha256")
+    np.testing.assert_array_equal(store.signals([0, 1, 3]).logit_confidence, clean[[0, 1, 3]])  # the others still read
+
+
+def test_edited_metadata_of_a_signals_file_is_refused(copy):
+    path = copy / "signals" / "model_0001.safetensors"
+    data = path.read_bytes()
+    assert b'"device":"cpu"' in data
+    path.write_bytes(data.replace(b'"device":"cpu"', b'"device":"gpu"'))  # same length: the header still parses
+    refused(lambda: ReferenceStore(copy).model_info(1), "model_0001.safetensors does not match its sha256")
+
+
+def test_swapped_models_are_refused(copy):
+    store = ReferenceStore(copy)
+    for folder in ("signals", "models"):
+        a, b = copy / folder / "model_0003.safetensors", copy / folder / "model_0004.safetensors"
+        tmp = a.with_suffix(".swap")
+        a.rename(tmp), b.rename(a), tmp.rename(b)
+    refused(store.signals, r"model_0003\.safetensors holds the signals of model 4, not of model 3", "swapped")
+    refused(lambda: store.signals([4]), "holds the signals of model 3, not of model 4")
+    # weights swapped back alone: the signals are right, the weights are model 4's
+    for folder in ("signals",):
+        a, b = copy / folder / "model_0003.safetensors", copy / folder / "model_0004.safetensors"
+        tmp = a.with_suffix(".swap")
+        a.rename(tmp), b.rename(a), tmp.rename(b)
+    assert store.signals([3, 4]).logit_confidence.shape == (2, 300, 1)
+    refused(lambda: store.load_model(3), r"models/model_0003\.safetensors does not match the sha256 recorded in",
+            "delete it to train model 3")
+
+
+def test_a_signals_file_from_another_store_is_refused(copy, pool, tmp_path):
+    X, y = pool
+    other = train(tmp_path / "other", X, y, n_models=6, seed=1)  # other seed, same shapes
+    (copy / "signals" / "model_0000.safetensors").write_bytes(
+        (other.path / "signals" / "model_0000.safetensors").read_bytes())
+    refused(ReferenceStore(copy).signals, "model_0000.safetensors belongs to another reference store")
+
+
+@pytest.mark.parametrize("keep", [0, 5, 8, 40, "header", "data"])
+def test_truncated_signals_files_are_refused(copy, keep):
+    path = copy / "signals" / "model_0005.safetensors"
+    data = path.read_bytes()
+    cut = {"header": data_offset(path) - 10, "data": data_offset(path) + 100}.get(keep, keep)
+    path.write_bytes(data[:cut])
+    refused(ReferenceStore(copy).signals, r"model_0005\.safetensors is damaged \(not a readable safetensors file",
+            "delete it to train model 5")
+
+
+def test_signals_of_the_wrong_shape_are_refused(copy):
+    from safetensors import safe_open
+    from safetensors.numpy import save
+
+    from audit.reference.store import signals_sha256
+
+    store = ReferenceStore(copy)
+    path = copy / "signals" / "model_0001.safetensors"
+    with safe_open(str(path), framework="numpy") as f:
+        info = f.metadata()
+    wide = {"logit_confidence": np.zeros((300, 2), np.float32), "confidence": np.zeros((300, 2), np.float32)}
+    forged = {**info, "sha256": signals_sha256(wide, info)}  # a file that is consistent, but of the wrong shape
+    path.write_bytes(save(wide, metadata=forged))
+    refused(store.signals, r"logit_confidence must be float32 of shape \(300, 1\); got float32 of shape \(300, 2\)")
+    path.write_bytes(save({"logit_confidence": np.zeros((300, 1), np.float64),
+                           "confidence": np.zeros((300, 1), np.float64)}, metadata={"index": "1"}))
+    refused(store.signals, "model_0001.safetensors has no content digest")
+
+
+def test_a_damaged_or_edited_mask_is_refused_and_rebuilt_when_deleted(copy):
+    path = copy / "mask.npy"
+    good = path.read_bytes()
+    path.write_bytes(good.replace(b"'descr'", b"'dxscr'"))  # a damaged header
+    refused(lambda: ReferenceStore(copy), r"mask\.npy is damaged \(not a readable \.npy array", "rebuilt from the seed")
+    path.write_bytes(good[:20])
+    refused(lambda: ReferenceStore(copy), r"mask\.npy is damaged")
+    np.save(path, np.load(io.BytesIO(good)).astype(np.int8))  # the same 0/1 values, another dtype
+    refused(lambda: ReferenceStore(copy), r"mask\.npy does not match its sha256 in meta\.json")
+    path.unlink()
+    store = ReferenceStore(copy)  # a missing mask is rebuilt from the seed
+    assert path.read_bytes() == good and store.is_complete
+
+
+def test_an_edited_meta_json_or_an_old_format_is_refused(copy):
+    path = copy / "meta.json"
+    meta = json.loads(path.read_text())
+    edited = {**meta, "seeds": meta["seeds"][::-1]}
+    path.write_text(json.dumps(edited))
+    refused(lambda: ReferenceStore(copy), r"meta\.json does not match its sha256", "delete the store folder")
+    path.write_text(json.dumps({**meta, "format_version": 1}))
+    with pytest.raises(InputError, match="format_version must be 2 .*got 1: delete the folder and train again"):
+        ReferenceStore(copy)
+
+
+def test_missing_files_are_retrained_and_stale_temp_files_swept(copy, pool):
+    X, y = pool
+    before = ReferenceStore(copy).signals().logit_confidence
+    (copy / "signals" / "model_0001.safetensors").unlink()
+    (copy / "models" / "model_0004.safetensors").unlink()
+    stale = [copy / "signals" / ".model_0002.safetensors.0123456789ab.tmp", copy / "models" / ".model_0003.safetensors.ba9876543210.tmp"]
+    for p in stale:
+        p.write_bytes(b"half a file")
+    keep = copy / "signals" / "notes.tmp"  # not a name the atomic writer makes
+    keep.write_text("mine")
+    assert ReferenceStore(copy).pending() == [1, 4]
+    resume = Crash(after=99)
+    store = train(copy, X, y, n_models=6, executor=resume)
+    assert resume.trained == [1, 4] and store.is_complete
+    assert not any(p.exists() for p in stale) and keep.exists()
+    np.testing.assert_array_equal(store.signals().logit_confidence, before)  # CPU, same seeds: bitwise

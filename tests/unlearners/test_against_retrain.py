@@ -1,5 +1,11 @@
 """Unlearners against retraining on a small real problem (Adult, an overfitted MLP).
 
+Adult alone leaks too little for a margin worth testing (loss-lr AUC about 0.55 on forget vs
+test, against a 4-SE bound of 0.558). So 20 % of the pool's labels are flipped (seeded, before
+the split: members and non-members share the noise): the MLP memorises its flipped members,
+and the signal becomes clear. Measured (seed 7): original AUC 0.723 (3.9x the bound's distance
+from 0.5), retrain 0.519 (0.019 from 0.5, within 4 SE = 0.058), finetune 0.716.
+
 * ``retrain`` forgets exactly: its forget accuracy is its test accuracy within 4
   binomial SE, and the loss-lr attack's AUC on forget vs test is 0.5 within 4 SE.
 * ``finetune`` (a few epochs on retain) leaves the overfitted model's memory of the
@@ -19,6 +25,7 @@ from audit.signals import Signals, compute_signals
 from unlearners import create_unlearner, train_original
 
 N_TRAIN, N_FORGET, N_TEST = 1500, 500, 2000
+LABEL_NOISE = 0.2
 
 
 def auc_se(n1, n0):
@@ -31,9 +38,15 @@ def overfitted():
     from audit.models import build_model
     from audit.training import recipe_for
 
-    d = load_dataset("adult")
+    from audit.data.dataset import Dataset
+
+    adult = load_dataset("adult")
     g = np.random.default_rng(7)
-    rows = g.permutation(d.n)
+    rows = g.permutation(adult.n)
+    y = adult.y.copy()
+    flipped = g.random(adult.n) < LABEL_NOISE
+    y[flipped] = 1 - y[flipped]
+    d = Dataset(name="adult-noisy", X=adult.X, y=y, n_classes=2, kind="tabular")
     train, test = np.sort(rows[:N_TRAIN]), np.sort(rows[N_TRAIN:N_TRAIN + N_TEST])
     forget = np.sort(g.choice(train, N_FORGET, replace=False))
     retain = np.setdiff1d(train, forget)
