@@ -35,7 +35,9 @@ ATTACK_NOTES: dict[str, str] = {
     "loss-lr": (
         "Loss-based logistic-regression attack: a logistic regression on the per-record loss, fitted "
         "and scored with stratified 5-fold cross-validation so that every record is scored by a model "
-        "that did not see it (out-of-fold probabilities). Reference: the NeurIPS 2023 Machine "
+        "that did not see it; each record's score is its percentile among its own fold's held-out "
+        "records (pooling the folds' raw probabilities biases the AUC below 0.5 under the null). "
+        "Reference: the NeurIPS 2023 Machine "
         "Unlearning Challenge starting kit; Salgado Herrera et al. 2024 (seed paper 002)."
     ),
     "gap": (
