@@ -95,7 +95,10 @@ def _run_and_write(config, out: str, *, quiet: bool) -> int:
                                     seed=config.seed, mitigations=config.mitigations, policy=config.policy)
     else:
         result = run_audit(config)
-    paths = write_outputs(result, out)
+    from .progress import phase
+
+    with phase(f"writing the report to {out}"):
+        paths = write_outputs(result, out)
     if not quiet:
         print(summary_table(result), end="")
         print(f"\nwrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - start:.1f} s")
@@ -207,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="{auto,cpu,cuda,cuda:N}",
                        help="where models train and run ('auto': a GPU when there is one)")
         p.add_argument("--quiet", action="store_true", help="print nothing on success")
+        from .threads import add_threads_argument
+
+        add_threads_argument(p)
 
     demo = sub.add_parser("demo", help="audit an MLP on the bundled Adult data and a CNN on digits, with unlearners")
     demo.add_argument("--out", default="mia-audit-demo", help="output directory (default: ./mia-audit-demo)")
@@ -244,7 +250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return EXIT_BAD_INPUT
-        return args.func(args)
+        from .progress import cli_output
+        from .threads import use_threads
+
+        if args.command not in ("demo", "run"):
+            return args.func(args)
+        # phase lines on stderr (off with --quiet); --threads pins torch's threads (audit.threads)
+        with cli_output(quiet=args.quiet), use_threads(args.threads):
+            return args.func(args)
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT

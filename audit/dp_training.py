@@ -256,7 +256,10 @@ def train_model_dp(
     history: list[float] = []
     checked = False
     show = bool(progress) and sys.stderr.isatty()
-    with seeded_default_generators(derive_seed(seed, "dp", "train"), torch_device), warnings.catch_warnings():
+    from .threads import training_threads  # 1 thread for small models unless the user chose (audit.threads)
+
+    with seeded_default_generators(derive_seed(seed, "dp", "train"), torch_device), warnings.catch_warnings(), \
+            training_threads(template, X_t, recipe.batch_size, device=torch_device):
         warnings.filterwarnings("ignore", message=".*Optimal order.*")
         # opacus' hooks on the first layer, whose input needs no gradient: harmless
         warnings.filterwarnings("ignore", message=".*Full backward hook is firing.*")

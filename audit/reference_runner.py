@@ -60,6 +60,29 @@ def default_store(config: Any, dataset: Any, pool: np.ndarray, recipe: Any) -> P
     return root / "references" / hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
+def reference_threads(config: Any, dataset: Any, recipe: Any, device: Any):
+    """The thread policy (:mod:`audit.threads`) for reference models trained in this
+    process in lock-step (the "auto" and "batched" executors train up to 64 at once; the
+    sequential one goes through ``train_model``, which applies the policy itself; worker
+    processes set their own counts)."""
+    import contextlib
+
+    refs = config.references
+    if recipe is None or refs.executor not in ("auto", "batched") or refs.ray_address is not None:
+        return contextlib.nullcontext()
+    import torch
+
+    from .models import build_model
+    from .threads import training_threads
+
+    net = build_model(config.model.name, input_shape=dataset.input_shape, n_classes=dataset.n_classes, seed=0,
+                      **config.model.params)
+    sample = torch.as_tensor(np.array(dataset.X[:1]))
+    sample = sample.float() if sample.is_floating_point() else sample
+    return training_threads(net, sample, recipe.batch_size, device=device,
+                            models=min(int(refs.n_models), 64))
+
+
 def released_probs(wrapper: Any, probs: np.ndarray) -> np.ndarray:
     """What a fitted output-mitigation wrapper releases for given probabilities, as (n, C)
     probabilities (labels become one-hot vectors)."""
@@ -93,7 +116,7 @@ def run_special_attacks(
     from attacks import ATTACKS, create_attack, run_query_attack, run_reference_attack
 
     from .adapters import as_adapter
-    from .progress import progress_enabled
+    from .progress import phase, progress_enabled
     from .runner import attack_entry, not_applicable_entry
 
     kinds = {n: attack_kind(ATTACKS.get(n)) for n in names}
@@ -125,43 +148,47 @@ def run_special_attacks(
 
         pool = np.sort(np.r_[split.train, split.test, population]).astype(np.int64)
         path = Path(refs.store) if refs.store else default_store(config, dataset, pool, recipe)
-        store = train_references(path, X[pool], y[pool], model=config.model.name, n_models=refs.n_models,
-                                 seed=derive_seed(config.seed, "references"), recipe=recipe,
-                                 model_params=config.model.params, n_classes=dataset.n_classes,
-                                 executor=refs.executor, device=device, ray_address=refs.ray_address,
-                                 progress=progress_enabled(show_progress))
+        with reference_threads(config, dataset, recipe, device), \
+                phase(f"reference models ({refs.n_models}, trained or loaded)", enabled=show_progress):
+            store = train_references(path, X[pool], y[pool], model=config.model.name, n_models=refs.n_models,
+                                     seed=derive_seed(config.seed, "references"), recipe=recipe,
+                                     model_params=config.model.params, n_classes=dataset.n_classes,
+                                     executor=refs.executor, device=device, ray_address=refs.ray_address,
+                                     progress=progress_enabled(show_progress))
         info["references"] = {"store": str(path), "n_models": refs.n_models, "n_pool": int(pool.size),
                               "n_population": int(population.size), "executor": refs.executor}
         pop_pos = np.searchsorted(pool, population) if population.size else None
         X_pool, y_pool = X[pool], y[pool]
 
-    for model_name, model, member_sets in targets:
-        for label, adapter, _ in variants(model) if (reference_names or "queries" in kinds.values()) else []:
-            for name in names:
-                kind = kinds[name]
-                if kind not in ("references", "queries"):
-                    continue
-                for members in member_sets:
-                    member_idx = getattr(split, members)
-                    if member_idx.size == 0:
+    single_names = [n for n in names if kinds[n] in ("references", "queries")]
+    for model_name, model, member_sets in targets if single_names else []:
+        with phase(f"{', '.join(single_names)} on {model_name}", enabled=show_progress):
+            for label, adapter, _ in variants(model):
+                for name in names:
+                    kind = kinds[name]
+                    if kind not in ("references", "queries"):
                         continue
-                    attack = create_attack(name, seed=derive_seed(config.seed, "attack", name),
-                                           **options.get(name, {}))
-                    try:
-                        if kind == "references":
-                            rows = np.r_[np.searchsorted(pool, member_idx), np.searchsorted(pool, split.test)]
-                            scores = run_reference_attack(attack, store, adapter, X_pool, y_pool, rows,
-                                                          population_indices=pop_pos)
-                        else:  # one call, so both sets see the same query distribution
-                            rows = np.r_[member_idx, split.test]
-                            scores = run_query_attack(attack, adapter, X[rows], y[rows])
-                    except NotApplicableError as exc:
-                        entries.append(not_applicable_entry(model=model_name, mitigation=label, attack=name,
-                                                            members=members, reason=str(exc)))
-                        continue
-                    n_in = member_idx.size
-                    entries.append(attack_entry(scores[:n_in], scores[n_in:], model=model_name, mitigation=label,
-                                                attack=name, members=members, config=config))
+                    for members in member_sets:
+                        member_idx = getattr(split, members)
+                        if member_idx.size == 0:
+                            continue
+                        attack = create_attack(name, seed=derive_seed(config.seed, "attack", name),
+                                               **options.get(name, {}))
+                        try:
+                            if kind == "references":
+                                rows = np.r_[np.searchsorted(pool, member_idx), np.searchsorted(pool, split.test)]
+                                scores = run_reference_attack(attack, store, adapter, X_pool, y_pool, rows,
+                                                              population_indices=pop_pos)
+                            else:  # one call, so both sets see the same query distribution
+                                rows = np.r_[member_idx, split.test]
+                                scores = run_query_attack(attack, adapter, X[rows], y[rows])
+                        except NotApplicableError as exc:
+                            entries.append(not_applicable_entry(model=model_name, mitigation=label, attack=name,
+                                                                members=members, reason=str(exc)))
+                            continue
+                        n_in = member_idx.size
+                        entries.append(attack_entry(scores[:n_in], scores[n_in:], model=model_name, mitigation=label,
+                                                    attack=name, members=members, config=config))
 
     # ---- pair attacks (two-model) and u-lira, per unlearned model
     pair_names = [n for n in names if kinds[n] in ("pairs", "ulira")]
@@ -182,12 +209,16 @@ def run_special_attacks(
                 continue
             for name in pair_names:
                 if kinds[name] == "pairs":
-                    entries += _two_model_entries(name, model_name, unlearner, original, unlearned, config=config,
-                                                  dataset=dataset, split=split, shadow_rows=shadow_rows,
-                                                  recipe=recipe, device=device, variants=variants)
+                    with phase(f"{name} attack on {model_name} ({refs.shadow_models} shadow models)",
+                               enabled=show_progress):
+                        entries += _two_model_entries(name, model_name, unlearner, original, unlearned,
+                                                      config=config, dataset=dataset, split=split,
+                                                      shadow_rows=shadow_rows, recipe=recipe, device=device,
+                                                      variants=variants)
                 else:
-                    entries += _ulira_entries(name, model_name, unlearner, unlearned, config=config, dataset=dataset,
-                                              split=split, recipe=recipe, device=device)
+                    with phase(f"{name} on {model_name} ({refs.ulira_models} reference models)", enabled=show_progress):
+                        entries += _ulira_entries(name, model_name, unlearner, unlearned, config=config,
+                                                  dataset=dataset, split=split, recipe=recipe, device=device)
     return entries, info
 
 

@@ -19,9 +19,10 @@ from .config import AuditConfig
 from .environment import environment
 from .errors import InputError, NotApplicableError
 from .metrics import evaluate, score_histogram
-from .progress import progress, progress_enabled
+from .progress import phase, progress, progress_enabled
 from .seeding import derive_seed
 from .signals import Signals, compute_signals
+from .threads import audit_threads, set_audit_threads
 
 RESULT_FILE = "report.json"
 PDF_FILE = "report.pdf"
@@ -99,8 +100,12 @@ def not_applicable_entry(*, model: str, mitigation: str, attack: str, members: s
             "applicable": False, "reason": reason}
 
 
+@audit_threads
 def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict[str, Any]:
-    """Run the audit the configuration describes and return the result (schema v1)."""
+    """Run the audit the configuration describes and return the result (schema v1).
+
+    On the CPU the audit runs with the thread count of :mod:`audit.threads` (one thread for
+    a small model unless the caller chose a count), restored when it returns."""
     from attacks import ATTACKS, needs_more_than_signals, signal_attack_names
     from .adapters import as_adapter, model_sha256
     from .data import load_dataset, make_split, select_forget
@@ -165,24 +170,28 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
     if training_mitigations and recipe is None:
         raise InputError(f"mitigations: {training_mitigations[0].name} trains torch models only; "
                          f"got model {config.model.name!r}")
-    trained = train_model(
-        model, dataset.X[split.train], dataset.y[split.train], recipe,
-        seed=derive_seed(config.seed, "train"), device=device, progress=progress_enabled(show_progress),
-    )
-    adapter = as_adapter(trained.model, n_classes=dataset.n_classes)
-    signals = membership_signals(adapter, dataset, split)
-
-    results = evaluate_attacks(signals, model="original", attack_names=attack_names,
-                               config=config, show_progress=show_progress)
+    set_audit_threads(model, dataset.X[split.train[:1]], recipe and recipe.batch_size, device=device)
+    with phase(f"training the original model ({config.model.name}, {split.train.size} records)",
+               enabled=show_progress):
+        trained = train_model(
+            model, dataset.X[split.train], dataset.y[split.train], recipe,
+            seed=derive_seed(config.seed, "train"), device=device, progress=progress_enabled(show_progress),
+        )
+    with phase(f"attacks on original ({len(attack_names)} attacks)", enabled=show_progress):
+        adapter = as_adapter(trained.model, n_classes=dataset.n_classes)
+        signals = membership_signals(adapter, dataset, split)
+        results = evaluate_attacks(signals, model="original", attack_names=attack_names,
+                                   config=config, show_progress=show_progress)
     utility: list[dict[str, Any]] = []
     if mitigations:
         from .mitigations import evaluate_mitigations
 
-        entries, utility = evaluate_mitigations(
-            adapter, dataset, split, mitigations=mitigations, attack_names=attack_names, config=config,
-            model_name="original", validation_indices=validation_indices(split, config),
-            show_progress=show_progress,
-        )
+        with phase(f"mitigations on original ({', '.join(m.label for m in mitigations)})", enabled=show_progress):
+            entries, utility = evaluate_mitigations(
+                adapter, dataset, split, mitigations=mitigations, attack_names=attack_names, config=config,
+                model_name="original", validation_indices=validation_indices(split, config),
+                show_progress=show_progress,
+            )
         results += entries
     unlearned_models: list[dict[str, Any]] = []
     unlearner_summary: list[dict[str, Any]] = []
@@ -211,12 +220,15 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
     mitigated_models: list[dict[str, Any]] = []
     for m in training_mitigations:
         name = m.name if len(training_mitigations) == 1 else m.label
-        private = m.train(model, dataset.X[split.train], dataset.y[split.train], recipe,
-                          seed=derive_seed(config.seed, "train", m.label), device=device,
-                          progress=progress_enabled(show_progress))
-        private_signals = membership_signals(as_adapter(private.model, n_classes=dataset.n_classes), dataset, split)
-        results += evaluate_attacks(private_signals, model=name, attack_names=attack_names,
-                                    config=config, show_progress=show_progress)
+        with phase(f"training the {m.label} model", enabled=show_progress):
+            private = m.train(model, dataset.X[split.train], dataset.y[split.train], recipe,
+                              seed=derive_seed(config.seed, "train", m.label), device=device,
+                              progress=progress_enabled(show_progress))
+        with phase(f"attacks on {name}", enabled=show_progress):
+            private_signals = membership_signals(as_adapter(private.model, n_classes=dataset.n_classes), dataset,
+                                                 split)
+            results += evaluate_attacks(private_signals, model=name, attack_names=attack_names,
+                                        config=config, show_progress=show_progress)
         mitigated_models.append({
             "name": name, "role": "original", "unlearner": None, "mitigation": m.label,
             "architecture": config.model.name, "seconds": float(private.seconds),

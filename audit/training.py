@@ -11,6 +11,9 @@ Torch models
     ``torch.autocast(dtype=torch.bfloat16)`` (``amp=True`` in the result; bf16 needs no
     gradient scaler); on the CPU everything is float32 and the same seed gives
     bitwise-identical weights. (On a GPU, cuDNN kernels may still be non-deterministic.)
+    On the CPU the loop runs with the thread count of :mod:`audit.threads` (one thread
+    for small models unless the user chose a count; the choice depends on the model's
+    size only, so the same seed still gives the same weights).
 
 XGBoost
     An ``XGBClassifier`` is cloned (``sklearn.base.clone``) and fitted with
@@ -277,7 +280,10 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     history: list[float] = []
     checked = False
     show = bool(progress) and sys.stderr.isatty()
-    with seeded_default_generators(derive_seed(seed, "train"), device):
+    from .threads import training_threads  # 1 thread for small models unless the user chose (audit.threads)
+
+    with seeded_default_generators(derive_seed(seed, "train"), device), \
+            training_threads(net, X_t, recipe.batch_size, device=device):
         net.train()
         bar = tqdm(range(recipe.epochs), desc="train", unit="epoch", disable=not show, leave=False)
         for epoch in bar:

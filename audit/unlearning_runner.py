@@ -71,7 +71,7 @@ def run_unlearners(
 
     from .adapters import as_adapter, model_sha256
     from .mitigations import evaluate_mitigations
-    from .progress import progress_enabled
+    from .progress import phase, progress_enabled
     from .runner import accuracy_of, evaluate_attacks, membership_signals
 
     if split.forget.size == 0:
@@ -94,6 +94,10 @@ def run_unlearners(
     objects: dict[str, list] = {"targets": [], "pairs": []}
 
     def audit_model(name: str, net: Any, model_members: list[str]) -> dict[str, Any]:
+        with phase(f"attacks on {name}" + (" (and mitigations)" if mitigations else ""), enabled=show_progress):
+            return _audit_model(name, net, model_members)
+
+    def _audit_model(name: str, net: Any, model_members: list[str]) -> dict[str, Any]:
         adapter = as_adapter(net, n_classes=dataset.n_classes)
         signals = membership_signals(adapter, dataset, split)
         results.extend(evaluate_attacks(signals, model=name, attack_names=attack_names, config=config,
@@ -122,8 +126,9 @@ def run_unlearners(
             except NotApplicableError as exc:
                 summary.append({"name": u.name, "applicable": False, "reason": str(exc), "options": u.options()})
                 continue
-            original = u.fit(model, train.X, train.y, recipe, seed=derive_seed(config.seed, "train", u.name),
-                             device=device, progress=progress_enabled(show_progress))
+            with phase(f"training the {u.name} original", enabled=show_progress):
+                original = u.fit(model, train.X, train.y, recipe, seed=derive_seed(config.seed, "train", u.name),
+                                 device=device, progress=progress_enabled(show_progress))
             accuracy = audit_model(f"{u.name} original", original.model, list(config.attacks.members))
             objects["targets"].append((f"{u.name} original", original.model, list(config.attacks.members)))
             models.append({"name": f"{u.name} original", "role": "original", "unlearner": u.name,
@@ -135,8 +140,9 @@ def run_unlearners(
         if reason is not None:
             summary.append({"name": u.name, "applicable": False, "reason": reason, "options": u.options()})
             continue
-        done = u.unlearn(original, retain, forget, validation=validation,
-                         seed=derive_seed(config.seed, "unlearn", u.name))
+        with phase(f"unlearning with {u.name}", enabled=show_progress):
+            done = u.unlearn(original, retain, forget, validation=validation,
+                             seed=derive_seed(config.seed, "unlearn", u.name))
         if u.name == REFERENCE:
             retrain_seconds = float(done.seconds)
         accuracy = audit_model(u.name, done.model.model, members)

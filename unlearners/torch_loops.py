@@ -208,7 +208,11 @@ class GradientUnlearner(Unlearner):
             settings["min_steps"] = self.min_steps
         data = {"retain": to_device(retain, net), "forget": to_device(forget, net),
                 "validation": to_device(validation, net)}
-        with seeded_default_generators(derive_seed(seed, self.name, "torch"), device):
+        from audit.threads import training_threads  # 1 thread for small models unless the user chose
+
+        sample = next((d.X for d in (data["retain"], data["forget"]) if d is not None and len(d)), None)
+        with seeded_default_generators(derive_seed(seed, self.name, "torch"), device), \
+                training_threads(net, sample, settings["batch_size"], device=device):
             net.train()
             details = self._update(net, model, data, settings, seed) or {}
         net.eval()
