@@ -147,7 +147,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     from .cli_check import policy_from_args
     from .gates import check_result_entries
-    from .runner import check_out_dir, with_verdict
+    from .attack_entries import with_verdict
+    from .runner import check_out_dir
     from .verdict import Policy
 
     if not args.pdf and not args.md:

@@ -109,7 +109,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from reports.result_json import load_result
 
     from .gates import Limits, check_result, check_result_entries, format_violations, notes_line, summary_line
-    from .runner import with_verdict
+    from .attack_entries import with_verdict
 
     if args.tolerance is not None and args.baseline is None:
         raise InputError("--tolerance needs --baseline OLD.json")

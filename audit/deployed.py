@@ -140,7 +140,7 @@ def run_deployed_audit(
     from .config import AttackConfig, AuditConfig, MetricsConfig
     from .environment import environment
     from .record_files import load_records
-    from .runner import accuracy_of, evaluate_attacks, with_verdict
+    from .attack_entries import accuracy_of, evaluate_attacks, with_verdict
     from .verdict import Policy
     from .signals import compute_signals
 
@@ -208,7 +208,7 @@ def run_deployed_audit(
     if mitigation_objs:
         from .data.dataset import Dataset
         from .data.split import Split
-        from .mitigations import evaluate_mitigations
+        from .mitigation_runner import evaluate_mitigations
 
         parts = [X_in, X_out] + ([validation[0]] if validation else [])
         labels = [y_in, y_out] + ([validation[1]] if validation else [])

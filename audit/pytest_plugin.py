@@ -133,7 +133,7 @@ def _render_pdf(report: dict[str, Any], path: Path) -> str | None:
         return "reports.pdf_report is not available"
     from reports.result_json import write_bytes_atomic
 
-    from .runner import with_verdict
+    from .attack_entries import with_verdict
 
     result = merged_result(report)
     if result is None:

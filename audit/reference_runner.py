@@ -117,7 +117,7 @@ def run_special_attacks(
 
     from .adapters import as_adapter
     from .progress import phase, progress_enabled
-    from .runner import attack_entry, not_applicable_entry
+    from .attack_entries import attack_entry, not_applicable_entry
 
     kinds = {n: attack_kind(ATTACKS.get(n)) for n in names}
     X, y = dataset.X, dataset.y
@@ -226,7 +226,7 @@ def _two_model_entries(name, model_name, unlearner, original, unlearned, *, conf
                        recipe, device, variants) -> list[dict[str, Any]]:
     import dataclasses
 
-    from .runner import attack_entry
+    from .attack_entries import attack_entry
     from .shadow_unlearning import ModelRecipe, shadow_pairs, two_model_audit
 
     refs = config.references
@@ -275,7 +275,7 @@ def _two_model_entries(name, model_name, unlearner, original, unlearned, *, conf
 
 def _ulira_entries(name, model_name, unlearner, unlearned, *, config, dataset, split, recipe,
                    device) -> list[dict[str, Any]]:
-    from .runner import attack_entry
+    from .attack_entries import attack_entry
     from .shadow_unlearning import ModelRecipe, ulira_audit, ulira_references
 
     refs = config.references

@@ -10,94 +10,23 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from . import __version__, TOOL_NAME
 from .config import AuditConfig
 from .environment import environment
-from .errors import InputError, NotApplicableError
-from .metrics import evaluate, score_histogram
-from .progress import phase, progress, progress_enabled
+from .errors import InputError
+from .progress import phase, progress_enabled
 from .seeding import derive_seed
-from .signals import Signals, compute_signals
+from .attack_entries import accuracy_of, evaluate_attacks, membership_signals, with_verdict
 from .threads import audit_threads, set_audit_threads
 
 RESULT_FILE = "report.json"
 PDF_FILE = "report.pdf"
 SUMMARY_FILE = "summary.md"
 ROC_FILE = "roc.png"
-
-
-def membership_signals(adapter, dataset, split) -> dict[str, Signals]:
-    """Signals of one model on train, test, forget and retain (computed once)."""
-    outputs_train = adapter.predict(dataset.X[split.train])
-    outputs_test = adapter.predict(dataset.X[split.test])
-    train = compute_signals(outputs_train, dataset.y[split.train])
-    test = compute_signals(outputs_test, dataset.y[split.test])
-    pos_forget = np.searchsorted(split.train, split.forget)
-    pos_retain = np.searchsorted(split.train, split.retain)
-    return {"train": train, "test": test, "forget": train.take(pos_forget), "retain": train.take(pos_retain)}
-
-
-def accuracy_of(signals: dict[str, Signals]) -> dict[str, float | None]:
-    return {k: (float(s.correct.mean()) if len(s) else None) for k, s in signals.items()}
-
-
-def evaluate_attacks(
-    signals: dict[str, Signals],
-    *,
-    model: str,
-    attack_names: Iterable[str],
-    config: AuditConfig,
-    mitigation: str = "none",
-    show_progress: bool | None = None,
-    members: Iterable[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Result entries for every attack x member set (members vs the test set); the member
-    sets are ``members`` (default: ``config.attacks.members``)."""
-    from attacks import create_attack
-
-    entries = []
-    member_sets = list(config.attacks.members if members is None else members)
-    jobs = [(a, m) for a in attack_names for m in member_sets]
-    for attack_name, members in progress(jobs, desc=f"attacks on {model}", enabled=show_progress):
-        if len(signals[members]) == 0:
-            continue
-        both = Signals.concat([signals[members], signals["test"]])
-        is_member = np.r_[np.ones(len(signals[members]), bool), np.zeros(len(signals["test"]), bool)]
-        attack = create_attack(attack_name, seed=derive_seed(config.seed, "attack", attack_name),
-                               **config.attacks.options.get(attack_name, {}))
-        try:
-            scores = attack.membership_scores(both, is_member)
-        except NotApplicableError as exc:  # e.g. a loss attack on label-only outputs: n/a, never 0.5
-            entries.append(not_applicable_entry(model=model, mitigation=mitigation, attack=attack_name,
-                                                members=members, reason=str(exc)))
-            continue
-        entries.append(attack_entry(scores[is_member], scores[~is_member], model=model, mitigation=mitigation,
-                                    attack=attack_name, members=members, config=config))
-    return entries
-
-
-def attack_entry(member_scores, nonmember_scores, *, model: str, mitigation: str, attack: str, members: str,
-                 config: AuditConfig) -> dict[str, Any]:
-    """One result entry: the metrics (with bootstrap CIs) and histogram of one attack's scores."""
-    metrics = evaluate(
-        member_scores,
-        nonmember_scores,
-        fprs=tuple(config.metrics.fprs),
-        n_bootstrap=config.metrics.n_bootstrap,
-        confidence=config.metrics.confidence,
-        seed=derive_seed(config.seed, "bootstrap", model, mitigation, attack, members),
-    )
-    return {"model": model, "mitigation": mitigation, "attack": attack, "members": members, "nonmembers": "test",
-            "applicable": True, **metrics.to_dict(), "histogram": score_histogram(member_scores, nonmember_scores)}
-
-
-def not_applicable_entry(*, model: str, mitigation: str, attack: str, members: str, reason: str) -> dict[str, Any]:
-    return {"model": model, "mitigation": mitigation, "attack": attack, "members": members, "nonmembers": "test",
-            "applicable": False, "reason": reason}
 
 
 @audit_threads
@@ -184,7 +113,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
                                    config=config, show_progress=show_progress)
     utility: list[dict[str, Any]] = []
     if mitigations:
-        from .mitigations import evaluate_mitigations
+        from .mitigation_runner import evaluate_mitigations
 
         with phase(f"mitigations on original ({', '.join(m.label for m in mitigations)})", enabled=show_progress):
             entries, utility = evaluate_mitigations(
@@ -271,22 +200,6 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         **({"unlearners": unlearner_summary} if unlearners else {}),
         **({"reference_models": special_info} if special_info else {}),
     }, config.policy)
-
-
-def with_verdict(result: dict[str, Any], policy: Any = None) -> dict[str, Any]:
-    """``result`` with its ``verdict`` section (:func:`audit.verdict.build_verdict`) under
-    ``policy`` (an :class:`audit.verdict.Policy`, a ``[policy]``-style dict, or None for the
-    default), each attack's evidence read from the attack registry. Changes ``result`` in place
-    and returns it: every result builder calls this last."""
-    from attacks import evidence_by_attack
-
-    from .verdict import Policy, build_verdict
-
-    if not isinstance(policy, Policy):
-        policy = Policy.from_dict(policy)
-    names = [e.get("attack") for e in result.get("results", [])]
-    result["verdict"] = build_verdict(result, policy, evidence=evidence_by_attack(names))
-    return result
 
 
 def validation_indices(split, config: AuditConfig) -> np.ndarray | None:

@@ -161,7 +161,7 @@ def audit_model(
     from . import TOOL_NAME, __version__
     from .adapters import as_adapter, model_sha256
     from .environment import environment
-    from .runner import with_verdict
+    from .attack_entries import with_verdict
     from .signals import Signals, compute_signals
 
     seed = check_seed(seed)

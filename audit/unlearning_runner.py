@@ -70,9 +70,9 @@ def run_unlearners(
     from unlearners import Records, Trained, fingerprints
 
     from .adapters import as_adapter, model_sha256
-    from .mitigations import evaluate_mitigations
+    from .mitigation_runner import evaluate_mitigations
     from .progress import phase, progress_enabled
-    from .runner import accuracy_of, evaluate_attacks, membership_signals
+    from .attack_entries import accuracy_of, evaluate_attacks, membership_signals
 
     if split.forget.size == 0:
         raise InputError("unlearners need a forget set; [forget] selected no records")

@@ -1,20 +1,19 @@
 """The package's layers, read from every import statement (function-level ones included).
 
-The repository's folders are installed under one import name (see pyproject.toml):
-``audit/`` is ``mia_audit``, ``attacks/`` is ``mia_audit.attacks``, ``unlearners/`` is
-``mia_audit.unlearners`` and ``reports/`` is ``mia_audit.reports``. Five layers, arrows
-pointing down only:
+Five layers, arrows pointing down only (DESIGN.md; issue 10 moves the orchestration into
+``audit/run/`` and ``audit/cli/`` and installs everything under one name, ``mia_audit``):
 
 1. core: every module of ``audit/`` not named below;
 2. methods: ``attacks/``, ``unlearners/`` (they import the core);
 3. renderers: ``reports/`` (they import the core's result, verdict and gate modules);
-4. pipeline: ``audit/run/`` (the only code that imports methods and renderers together);
-5. faces: ``audit/cli/``, ``audit/testing.py``, ``audit/pytest_plugin.py``, and the package's
-   ``__init__`` (the public API, loaded lazily).
+4. pipeline: the orchestration modules (:data:`PIPELINE`);
+5. faces: the command line, ``testing`` and the pytest plugin (:data:`FACES`).
 
-The test fails on any import that points up a layer, on methods importing each other's layer
-sideways (attacks <-> unlearners), on renderers importing core modules beyond their short list,
-and on any import cycle between modules.
+The test fails on any import that points up a layer, on attacks and unlearners importing each
+other, on renderers importing core modules beyond their short list, and on any import cycle
+between modules, except the arrows and cycles listed in :data:`KNOWN_UPWARD` and
+:data:`KNOWN_CYCLES`: what remains of the tangle until issue 10 lands. Those lists may only
+shrink: an entry that no longer occurs fails the test too, so that it is struck off.
 """
 
 from __future__ import annotations
@@ -25,12 +24,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"audit": "mia_audit", "attacks": "mia_audit.attacks", "unlearners": "mia_audit.unlearners",
-           "reports": "mia_audit.reports"}
+FOLDERS = {"audit": "audit", "attacks": "attacks", "unlearners": "unlearners", "reports": "reports"}
+PIPELINE = ("audit.runner", "audit.unlearning_runner", "audit.reference_runner", "audit.shadow_unlearning",
+            "audit.deployed", "audit.attack_entries", "audit.mitigation_runner", "audit.run")
+FACES = ("audit.cli", "audit.cli_check", "audit.testing", "audit.pytest_plugin")
+#: upward arrows and cycles that remain (none now; the lists stay for the next tangle to be named)
+KNOWN_UPWARD: set[str] = set()
+KNOWN_CYCLES: set[tuple[str, ...]] = set()
 LAYERS = {"core": 1, "methods": 2, "renderers": 3, "pipeline": 4, "faces": 5}
 #: the core modules a renderer may read (the result, its entries, verdict and gates; errors; files)
-RENDERER_CORE = {"mia_audit.entries", "mia_audit.verdict", "mia_audit.gates", "mia_audit.errors",
-                 "mia_audit.files", "mia_audit.result", "mia_audit.version"}
+RENDERER_CORE = {"audit.entries", "audit.verdict", "audit.gates", "audit.errors", "audit.files"}
 
 
 def _module_name(path: Path) -> str:
@@ -63,13 +66,13 @@ def _within(module: str, *packages: str) -> bool:
 
 
 def layer_of(module: str) -> str:
-    if module == "mia_audit" or _within(module, "mia_audit.cli", "mia_audit.testing", "mia_audit.pytest_plugin"):
+    if _within(module, *FACES):
         return "faces"
-    if _within(module, "mia_audit.run"):
+    if _within(module, *PIPELINE):
         return "pipeline"
-    if _within(module, "mia_audit.reports"):
+    if _within(module, "reports"):
         return "renderers"
-    if _within(module, "mia_audit.attacks", "mia_audit.unlearners"):
+    if _within(module, "attacks", "unlearners"):
         return "methods"
     return "core"
 
@@ -117,15 +120,6 @@ def _own_package_init(importer: str, target: str) -> bool:
     return importer.startswith(target + ".") and MODULES[target].name == "__init__.py"
 
 
-def test_the_tree_uses_the_one_import_name():
-    bare = sorted({f"{m}: {line.strip()}" for m, p in MODULES.items()
-                   for line in p.read_text(encoding="utf-8").splitlines()
-                   if line.strip().startswith(("from audit", "import audit", "from attacks", "import attacks",
-                                               "from unlearners", "import unlearners", "from reports",
-                                               "import reports"))})
-    assert bare == [], "imports of the repository folders' names instead of mia_audit:\n" + "\n".join(bare[:20])
-
-
 def test_no_import_points_up_a_layer():
     upward = []
     for module, targets in EDGES.items():
@@ -135,12 +129,13 @@ def test_no_import_points_up_a_layer():
             a, b = layer_of(module), layer_of(target)
             if LAYERS[b] > LAYERS[a]:
                 upward.append(f"{module} ({a}) imports {target} ({b})")
-            elif a == b == "methods" and module.split(".")[1:2] != target.split(".")[1:2] \
-                    and module.split(".")[:3] != target.split(".")[:3]:
+            elif a == b == "methods" and module.split(".")[0] != target.split(".")[0]:
                 upward.append(f"{module} imports {target} (attacks and unlearners stay apart)")
             elif a == "renderers" and b == "core" and target not in RENDERER_CORE:
                 upward.append(f"{module} (renderer) imports {target}; renderers read only {sorted(RENDERER_CORE)}")
-    assert upward == [], "\n".join(sorted(upward))
+    new, gone = sorted(set(upward) - KNOWN_UPWARD), sorted(KNOWN_UPWARD - set(upward))
+    assert new == [], "imports that point up a layer:\n" + "\n".join(new)
+    assert gone == [], "no longer there, strike them off KNOWN_UPWARD:\n" + "\n".join(gone)
 
 
 def test_there_is_no_import_cycle_between_modules():
@@ -184,11 +179,16 @@ def test_there_is_no_import_cycle_between_modules():
                 visit(v)
     finally:
         sys.setrecursionlimit(limit)
-    assert cycles == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+    found = {tuple(c) for c in cycles}
+    new, gone = sorted(found - KNOWN_CYCLES), sorted(KNOWN_CYCLES - found)
+    assert new == [], "import cycles:\n" + "\n".join(" <-> ".join(c) for c in new)
+    assert gone == [], "no longer a cycle, strike it off KNOWN_CYCLES:\n" + "\n".join(" <-> ".join(c) for c in gone)
 
 
-@pytest.mark.parametrize("module", ["mia_audit.verdict", "mia_audit.attacks.base", "mia_audit.reports.pdf_report"])
-def test_the_checker_sees_known_arrows(module):
-    """The test can fail: it resolves relative and absolute imports to project modules."""
-    assert EDGES[module], f"{module} should import something of the project"
-    assert layer_of("mia_audit.run.audit") == "pipeline" and layer_of("mia_audit.cli.main") == "faces"
+def test_the_checker_resolves_relative_absolute_and_function_level_imports():
+    """The test can fail: these arrows exist in the code, and the checker must see them."""
+    assert {"audit.entries", "audit.errors", "audit.gates"} <= EDGES["audit.verdict"]  # relative
+    assert {"audit.errors", "audit.signals"} <= EDGES["attacks.base"]  # absolute
+    assert "audit.attack_entries" in EDGES["audit.mitigation_runner"]  # inside a function
+    assert layer_of("audit.runner") == "pipeline" and layer_of("audit.cli") == "faces"
+    assert layer_of("audit.metrics.ranking") == "core" and layer_of("reports.pdf.layout") == "renderers"

@@ -24,7 +24,8 @@ from audit.adapters import (
     record_normals,
 )
 from audit.errors import InputError
-from audit.mitigations import DP_EXTRA_MESSAGE, MITIGATIONS, Mitigation, create_mitigation, evaluate_mitigations
+from audit.mitigation_runner import evaluate_mitigations
+from audit.mitigations import DP_EXTRA_MESSAGE, MITIGATIONS, Mitigation, create_mitigation
 
 C = 4
 
@@ -361,7 +362,8 @@ def test_utility_fields(tiny_audit):
     assert utility["label-only"]["ece"] is None
     assert utility["rounding(decimals=1)"]["accuracy"] == tiny_audit["accuracy"]
     for u in utility.values():
-        assert set(u) == {"name", "label", "model", "params", "accuracy", "ece", "ece_before"}
+        assert set(u) == {"name", "label", "model", "params", "outputs", "accuracy", "ece", "ece_before"}
+        assert u["outputs"] == ("labels" if u["name"] == "label-only" else "probs" if u["name"] in ("top-k", "rounding", "output-noise") else "logits")
         assert set(u["accuracy"]) == {"train", "test", "retain", "forget"}
         assert u["ece_before"] == utility["label-only"]["ece_before"] and 0 < u["ece_before"] < 1
         assert u["ece"] is None or 0 <= u["ece"] <= 1
