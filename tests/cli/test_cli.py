@@ -361,3 +361,41 @@ def test_a_text_input_shape_is_refused(tmp_path, capsys):
                    'members = "a.npz"\nnonmembers = "b.npz"\n')
     assert main(["run", str(cfg), "--out", str(tmp_path / "out")]) == EXIT_BAD_INPUT
     assert "target.input_shape must be a list of positive integers" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("case", ["nan", "no-label-column", "huge-header", "label-missing-key"])
+def test_bad_record_files_through_the_cli_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, case):
+    """Issue 11 §6, through `mia-audit run` with a [target]: every bad record file is one line."""
+    import numpy as np
+    import xgboost
+
+    from tests.audit.test_record_files import _npz_with_header
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 4)).astype(np.float32), rng.integers(0, 2, 60)
+    xgboost.XGBClassifier(n_estimators=2, max_depth=2).fit(X, y).save_model(tmp_path / "model.json")
+    np.savez(tmp_path / "nonmembers.npz", X=X[30:], y=y[30:])
+    members, extra, needle = "members.npz", "", ""
+    if case == "nan":
+        bad = X[:30].copy()
+        bad[7, 2] = np.nan
+        np.savez(tmp_path / members, X=bad, y=y[:30])
+        needle = "row 7"
+    elif case == "huge-header":
+        _npz_with_header(tmp_path / members, (10**12, 4), y_rows=30)
+        needle = "claims shape (1000000000000, 4)"
+    else:
+        members = "members.csv"
+        column = "target" if case == "no-label-column" else "label"
+        (tmp_path / members).write_text("a,b,c,d," + column + "\n" + "".join(
+            ",".join(repr(float(v)) for v in X[i]) + f",{y[i]}\n" for i in range(30)))
+        if case == "no-label-column":
+            needle = "has no label column 'label'; its columns are ['a', 'b', 'c', 'd', 'target']"
+        else:
+            extra, needle = 'label = 7\n', "target.label must be the name of the label column"
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(f'[target]\nmodel = "model.json"\nmembers = "{members}"\nnonmembers = "nonmembers.npz"\n{extra}')
+    assert main(["run", str(cfg), "--out", str(tmp_path / "out")]) == EXIT_BAD_INPUT
+    line = _one_line_error(capsys)
+    assert needle in line, line
+    assert not (tmp_path / "out").exists()
