@@ -25,11 +25,19 @@ are weak, so a model audited by them alone cannot be declared private.
 **Status.** ``fail`` when any applicable entry exceeds a limit (a measured leak is a leak,
 whatever else is missing). Otherwise ``inconclusive`` when an audited model lacks required
 evidence, has no applicable attack result at all, or an entry lacks a figure a limit names,
-or the result holds no applicable entry. Otherwise ``pass``. Too little evidence is never PASS.
+or the result holds no applicable entry, or a TPR limit's FPR cannot be measured with the
+entry's non-members (fewer than 10 / FPR: TPR at FPR 0.1 % needs 10,000). Otherwise ``pass``.
+Too little evidence is never PASS.
+
+A TPR above its limit at an FPR the non-members cannot measure is a violation only when even
+its bootstrap interval's lower end lies above the limit (with 719 non-members, one forget
+record above every non-member is "TPR 1.1 % at FPR 0.1 %": noise, not a leak); otherwise it
+makes the verdict inconclusive. The gates (``mia-audit check``) compare figures as given.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import types
 from dataclasses import dataclass, field
@@ -112,10 +120,12 @@ class PolicyCheck:
     applicable: bool
     violations: tuple[Excess, ...] = ()
     unmeasured: tuple[str, ...] = ()  # metrics the policy limits but the entry lacks
+    #: TPR limits the entry's non-members are too few to measure: (metric, n_nonmembers, needed)
+    unreliable: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def passed(self) -> bool:
-        return not self.applicable or (not self.violations and not self.unmeasured)
+        return not self.applicable or (not self.violations and not self.unmeasured and not self.unreliable)
 
     @property
     def severity(self) -> float:
@@ -202,9 +212,27 @@ class Policy(Limits):
             return PolicyCheck(**ident, applicable=False)
         exceeded, unmeasured = self.exceeded(entry)  # the same check as the gates (audit.gates)
         label = lambda name: "AUC" if name == "auc" else f"TPR@{float(name[4:]):g}"  # noqa: E731
-        violations = tuple(Excess(label(name), value, limit) for name, value, limit in exceeded)
-        return PolicyCheck(**ident, applicable=True, violations=violations,
-                           unmeasured=tuple(label(name) for name in unmeasured))
+        violations, unreliable = [], []
+        n0 = entry.get("n_nonmembers")
+        for name, value, limit in exceeded:
+            if name == "auc" or not isinstance(n0, int):
+                violations.append(Excess(label(name), value, limit))
+                continue
+            fpr = float(name[4:])
+            needed = math.ceil(round(10.0 / fpr, 6))
+            ci = tpr_ci_at(entry, fpr)
+            if n0 >= needed or (ci is not None and ci[0] > limit + 1e-12):
+                violations.append(Excess(label(name), value, limit))  # measurable, or above even at its CI's low end
+            else:
+                unreliable.append((label(name), n0, needed))
+        for fpr in self.max_tpr_at_fpr:  # a TPR within its limit proves nothing either when it cannot be measured
+            needed = math.ceil(round(10.0 / fpr, 6))
+            name = f"TPR@{fpr:g}"
+            if isinstance(n0, int) and n0 < needed and tpr_at(entry, fpr) is not None \
+                    and all(u[0] != name for u in unreliable) and all(v.metric != name for v in violations):
+                unreliable.append((name, n0, needed))
+        return PolicyCheck(**ident, applicable=True, violations=tuple(violations),
+                           unmeasured=tuple(label(name) for name in unmeasured), unreliable=tuple(unreliable))
 
     def check(self, result: Mapping[str, Any]) -> list[PolicyCheck]:
         """One :class:`PolicyCheck` per result entry, in the result's order."""
@@ -372,9 +400,18 @@ def _headline(status: str, policy: Policy, checks: list[PolicyCheck], coverage: 
         metrics = sorted({m for c in missing for m in c.unmeasured})
         reasons.append(f"{_plural(len(missing), 'attack result')} lack {', '.join(metrics)}, "
                        "so the policy could not be checked for them")
+    thin = [u for c in applicable for u in c.unreliable]
+    if thin:
+        metric = min({u[0] for u in thin}, key=lambda m: float(m.split("@")[1]))
+        few = min(u[1] for u in thin if u[0] == metric)
+        needed = max(u[2] for u in thin if u[0] == metric)
+        fpr = float(metric.split("@")[1])
+        n_thin = len({(c.model, c.mitigation, c.attack, c.members) for c in applicable if c.unreliable})
+        reasons.append(f"TPR at FPR {_fpr_label(fpr)} cannot be measured with {few:,} non-members (it needs "
+                       f"{needed:,}), so the TPR limit could not be checked for {_plural(n_thin, 'attack result')}")
     text = "INCONCLUSIVE: " + "; ".join(reasons) + "."
     if applicable:
-        text += (f" No attack exceeded {' or '.join(limits) or 'any limit'}, but the evidence is "
+        text += (f" No measurable figure exceeded {' or '.join(limits) or 'any limit'}, but the evidence is "
                  "not enough for a PASS.")
     return text
 
@@ -397,7 +434,7 @@ def build_verdict(result: Mapping[str, Any], policy: Policy | None = None, *,
     applicable = [c for c in checks if c.applicable]
     if any(c.violations for c in applicable):
         status = "fail"
-    elif (not applicable or any(c.unmeasured for c in applicable)
+    elif (not applicable or any(c.unmeasured or c.unreliable for c in applicable)
           or any(r["mitigation"] == "none" and (r["missing_evidence"] or not r["attacks_run"]) for r in coverage)):
         status = "inconclusive"
     else:
@@ -413,6 +450,8 @@ def build_verdict(result: Mapping[str, Any], policy: Policy | None = None, *,
                        for c in applicable for v in c.violations],
         "unmeasured": [{"model": c.model, "mitigation": c.mitigation, "attack": c.attack, "members": c.members,
                         "figures": list(c.unmeasured)} for c in applicable if c.unmeasured],
+        "unreliable": [{"model": c.model, "mitigation": c.mitigation, "attack": c.attack, "members": c.members,
+                        "figure": m, "n_nonmembers": n, "needed": k} for c in applicable for m, n, k in c.unreliable],
         "coverage": coverage,
         "worst": _worst(result, policy),
     }

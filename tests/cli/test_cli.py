@@ -261,13 +261,13 @@ def test_report_rerenders_pdf_and_markdown_from_json_alone(tmp_path, capsys):
 
 
 def test_run_ends_with_the_verdict_block_and_takes_the_policy_from_config_and_flags(tmp_path, capsys):
-    cfg = _config(tmp_path, **{"[metrics]": '[policy]\nmax_auc = 0.99\nmax_tpr_at_fpr = { "0.01" = 0.99 }\n\n[metrics]'})
+    cfg = _config(tmp_path, **{"[metrics]": '[policy]\nmax_auc = 0.99\nmax_tpr_at_fpr = { "0.1" = 0.99 }\n\n[metrics]'})
     out = tmp_path / "out"
     assert main(["run", str(cfg), "--out", str(out)]) == EXIT_OK  # exit 0 whatever the verdict: check is the gate
     stdout, _ = capsys.readouterr()
     report = json.loads((out / "report.json").read_text())
     verdict = report["verdict"]
-    assert verdict["policy"] == {"max_auc": 0.99, "max_tpr_at_fpr": {"0.01": 0.99}, "require": ["posterior"]}
+    assert verdict["policy"] == {"max_auc": 0.99, "max_tpr_at_fpr": {"0.1": 0.99}, "require": ["posterior"]}
     assert verdict["status"] == "pass" and verdict["headline"].startswith("PASS: no attack exceeded AUC 0.99")
     block = " ".join(stdout.split(f"verdict ({out}):")[1].split())  # the terminal's last block, unwrapped
     assert block == " ".join([verdict["headline"]] + [f"- {line}" for line in verdict["coverage_lines"]])
@@ -276,7 +276,7 @@ def test_run_ends_with_the_verdict_block_and_takes_the_policy_from_config_and_fl
     assert main(["run", str(cfg), "--out", str(tmp_path / "strict"), "--quiet", "--max-auc", "0"]) == EXIT_OK
     strict = json.loads((tmp_path / "strict" / "report.json").read_text())["verdict"]
     assert strict["status"] == "fail" and strict["policy"]["max_auc"] == 0.0
-    assert strict["policy"]["max_tpr_at_fpr"] == {"0.01": 0.99}  # the rest of [policy] stays
+    assert strict["policy"]["max_tpr_at_fpr"] == {"0.1": 0.99}  # the rest of [policy] stays
 
 
 def test_report_rebuilds_the_verdict_under_new_flags(tmp_path, capsys):

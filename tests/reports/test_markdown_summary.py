@@ -21,7 +21,9 @@ def test_demo_summary_has_verdict_worst_attack_and_table():
     result = synthetic.demo_result()
     text = summary_markdown(result)
     assert text.startswith("## Membership-inference audit: adult")
-    assert "**PASS**: no attack exceeded AUC 0.60 or TPR 1.0 % at FPR 0.1 %" in text
+    # 2,000 non-members cannot measure TPR at FPR 0.1 % (it needs 10,000): never a PASS
+    assert ("**INCONCLUSIVE**: TPR at FPR 0.1 % cannot be measured with 2,000 non-members (it needs 10,000)"
+            in text)
     assert "**What was audited**" in text and "- original: outputs " in text
     assert "- `original`: highest AUC 0.544 [0.534, 0.553] (gap, train vs test)" in text
     assert "highest TPR@0.1% 1.00 % (loss-lr, forget vs test)" in text
@@ -52,7 +54,7 @@ def test_failing_summary_names_the_attack_and_shows_na_rows():
     na = [r for r in rows if r[1] == "label-only" and r[3] in ("loss", "entropy")]
     assert len(na) == 2 and all(r[4:] == ["n/a"] * 4 for r in na)
     assert "0.500" not in text
-    looser = with_verdict(result, Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05}))
+    looser = with_verdict(result, Policy(max_auc=0.7, max_tpr_at_fpr={0.1: 0.5}))
     assert "**PASS**" in summary_markdown(looser)
 
 

@@ -88,7 +88,7 @@ def test_demo_pdf_is_a_readable_a4_pdf(demo_pdf):
 def test_demo_first_page_has_verdict_data_models_and_signature(demo, demo_pages):
     first = flat(demo_pages[0])
     assert "Membership-inference audit report" in first
-    assert "PASS: no attack exceeded AUC 0.60 or TPR 1.0 % at FPR 0.1 %" in first
+    assert "INCONCLUSIVE: TPR at FPR 0.1 % cannot be measured with 2,000 non-members (it needs 10,000)" in first
     assert "2026-11-22 12:18 UTC" in first  # from "created"
     assert "n_train 2000, n_test 2000, n_forget 100, n_retain 1900" in first
     assert "adult" in first and "mlp" in first and "0.914" in first and "0.826" in first  # accuracies
@@ -156,9 +156,9 @@ def test_violating_result_says_fail_and_names_the_attack(mitigation_pdf):
 
 def test_looser_policy_passes_the_same_result():
     result = without_figures(synthetic.mitigation_result())
-    policy = Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05})
+    policy = Policy(max_auc=0.7, max_tpr_at_fpr={0.1: 0.5})  # 400 non-members measure TPR at FPR 10 %
     first = flat(pdf_pages(render_pdf(with_verdict(result, policy)))[0])
-    assert "PASS: no attack exceeded AUC 0.70 or TPR 5.0 % at FPR 1 %" in first
+    assert "PASS: no attack exceeded AUC 0.70 or TPR 50.0 % at FPR 10 %" in first
 
 
 def test_policy_default_and_validation():
@@ -178,7 +178,7 @@ def test_policy_default_and_validation():
 
 def test_policy_limits_are_inclusive_and_rows_name_violations():
     entry = synthetic.entry("original", "loss", "train", 0.0, seed=3)
-    entry.update(auc=0.6, tpr_at_fpr={"0.001": 0.01, "0.01": 0.02, "0.1": 0.1})
+    entry.update(auc=0.6, tpr_at_fpr={"0.001": 0.01, "0.01": 0.02, "0.1": 0.1}, n_nonmembers=10_000)
     result = synthetic.base_result([synthetic.model("original", "original")], [entry])
     assert result["verdict"]["status"] == "pass" and result["verdict"]["violations"] == []
     entry.update(auc=0.61, tpr_at_fpr={"0.001": 0.02})
@@ -201,6 +201,25 @@ def test_missing_metric_or_no_applicable_result_is_inconclusive():
     assert result["verdict"]["headline"].startswith("INCONCLUSIVE: the result holds no applicable attack result")
     first = flat(pdf_pages(render_pdf(result, dpi=DPI))[0])
     assert "INCONCLUSIVE: the result holds no applicable attack result" in first and "PASS:" not in first
+
+
+def test_a_tpr_the_nonmembers_cannot_measure_is_inconclusive_unless_its_ci_clears_the_limit():
+    """With 400 non-members, TPR at FPR 0.1 % is the TPR above every non-member: one record there
+    reads "0.5 %", noise. It neither passes nor fails the limit unless its interval's low end does."""
+    entry = synthetic.entry("original", "loss", "train", 0.0, seed=3)
+    entry.update(auc=0.55, tpr_at_fpr={"0.001": 0.005, "0.01": 0.02, "0.1": 0.1},
+                 tpr_at_fpr_ci={"0.001": [0.0, 0.02], "0.01": [0.0, 0.05], "0.1": [0.05, 0.15]})
+    result = synthetic.base_result([synthetic.model("original", "original")], [entry])
+    verdict = result["verdict"]
+    assert verdict["status"] == "inconclusive" and verdict["violations"] == []
+    assert verdict["unreliable"] == [{"model": "original", "mitigation": "none", "attack": "loss", "members": "train",
+                                      "figure": "TPR@0.001", "n_nonmembers": 400, "needed": 10_000}]
+    assert "TPR at FPR 0.1 % cannot be measured with 400 non-members (it needs 10,000)" in verdict["headline"]
+    entry.update(tpr_at_fpr={**entry["tpr_at_fpr"], "0.001": 0.3}, tpr_at_fpr_ci={**entry["tpr_at_fpr_ci"],
+                                                                                     "0.001": [0.2, 0.4]})
+    assert with_verdict(result)["verdict"]["status"] == "fail"  # 20 % even at the interval's low end: a leak
+    entry.update(tpr_at_fpr_ci={**entry["tpr_at_fpr_ci"], "0.001": [0.005, 0.4]})
+    assert with_verdict(result)["verdict"]["status"] == "inconclusive"  # above the limit, but not surely
 
 
 def test_label_only_model_is_inconclusive_and_page_one_says_so():
@@ -272,7 +291,7 @@ def test_not_applicable_rows_show_na_never_half(mitigation_pdf):
     assert "loss (train vs test, label-only): not applicable: signal 'loss' needs probabilities" in text
     assert "0.500" not in text and "0.10 %" not in text  # an n/a entry's stray figures are never printed
     assert not any(e["auc"] == 0.5 for e in result["results"] if e["applicable"])
-    looser = with_verdict(copy.deepcopy(result), Policy(max_auc=0.7, max_tpr_at_fpr={0.01: 0.05}))["verdict"]
+    looser = with_verdict(copy.deepcopy(result), Policy(max_auc=0.7, max_tpr_at_fpr={0.1: 0.5}))["verdict"]
     assert looser["status"] == "pass" and looser["n_checked"] == len(result["results"]) - 2
 
 
