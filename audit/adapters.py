@@ -354,10 +354,12 @@ class XGBoostAdapter(ModelAdapter):
 
     @property
     def record_shape(self) -> Optional[tuple[int, ...]]:
+        import xgboost
+
         try:
             booster = self.model if self._objective != "sklearn" else self.model.get_booster()
             n = int(booster.num_features())
-        except Exception:  # noqa: BLE001 - an unfitted or exotic booster: the shape is unknown
+        except (xgboost.core.XGBoostError, AttributeError):  # an unfitted booster: the shape is unknown
             return None
         return (n,) if n > 0 else None
 

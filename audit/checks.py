@@ -20,7 +20,7 @@ def positive_int(param: str, value: Any, *, minimum: int = 1, maximum: Optional[
     if ok:
         ok = int(value) >= minimum and (maximum is None or int(value) <= maximum)
     if not ok:
-        allowed = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
+        allowed = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum:,}"
         raise bad_value(param, allowed + note + (" or None" if allow_none else ""), value)
     return int(value)
 
@@ -42,6 +42,15 @@ def number(param: str, value: Any, *, low: float = 0.0, high: Optional[float] = 
             text += f" and {'<' if high_open else '<='} {high:g}"
         raise bad_value(param, text + (" or None" if allow_none else ""), value)
     return float(value)
+
+
+def shape(param: str, value: Any) -> tuple[int, ...]:
+    """``value`` as a record shape: a non-empty list of positive integers (text such as "20" is refused,
+    not read character by character)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not value \
+            or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in value):
+        raise bad_value(param, "a list of positive integers, e.g. [88] or [1, 8, 8]", value)
+    return tuple(int(d) for d in value)
 
 
 def choice(param: str, value: Any, allowed: tuple) -> Any:

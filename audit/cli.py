@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .errors import MiaAuditError
+from .errors import MiaAuditError, one_line as _one_line
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 #: where an error comes from when the user's model, not mia-audit, raised it
@@ -285,11 +285,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mia-audit: internal error ({type(exc).__name__}: {_one_line(exc, 120)}); this is a bug in mia-audit: "
               f"please report it with the traceback in {log}", file=sys.stderr)
         return EXIT_BUG
-
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _raised_in(exc: BaseException) -> str:

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from .checks import shape
 from .errors import InputError, bad_value
 
 FILE_KEYS = ("kind", "architecture", "input_shape", "params", "device", "output")
@@ -65,10 +66,7 @@ def check_target(target: Any) -> dict[str, Any]:
     if "endpoint" in target and "n_classes" not in target:
         raise InputError("target.n_classes is required for an endpoint")
     if "input_shape" in target:
-        shape = target["input_shape"]
-        if isinstance(shape, (str, bytes)) or not isinstance(shape, (list, tuple)) or not shape \
-                or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
-            raise bad_value("target.input_shape", "a list of positive integers, e.g. [88] or [1, 8, 8]", shape)
+        shape("target.input_shape", target["input_shape"])
     return dict(target)
 
 

@@ -28,6 +28,12 @@ class NotApplicableError(MiaAuditError):
     """An attack needs a signal the model's outputs do not give (e.g. a loss from labels only)."""
 
 
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, at most ``limit`` characters (its type when empty)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def bad_value(param: str, allowed: str, given: object) -> InputError:
     """Build the standard message: ``<param> must be <allowed>; got <given>``."""
     text = repr(given)

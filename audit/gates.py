@@ -36,6 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .entries import is_applicable
 from .errors import InputError, bad_value
+from .metrics.ranking import fpr_key
 
 SCHEMA_VERSION = 1
 #: slack for float arithmetic in ``baseline + tolerance`` (figures lie in [0, 1])
@@ -45,10 +46,6 @@ _KEY_FIELDS = ("model", "mitigation", "attack", "members")
 
 def _is_real(x: object) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def _fpr_key(fpr: float) -> str:
-    return repr(float(fpr))
 
 
 @dataclass(frozen=True)
@@ -80,7 +77,7 @@ class Limits:
             if not _is_real(fpr) or not 0.0 < float(fpr) < 1.0:
                 raise bad_value("max_tpr_at_fpr", "FPR keys in the open interval (0, 1)", fpr)
             if not _is_real(tpr) or not 0.0 <= float(tpr) <= 1.0:
-                raise bad_value(f"max_tpr_at_fpr[{_fpr_key(fpr)}]", "a TPR in [0, 1]", tpr)
+                raise bad_value(f"max_tpr_at_fpr[{fpr_key(fpr)}]", "a TPR in [0, 1]", tpr)
             clean[float(fpr)] = float(tpr)
         object.__setattr__(self, "max_tpr_at_fpr", dict(sorted(clean.items())))
 
@@ -91,7 +88,7 @@ class Limits:
         "tpr@<fpr>", as in :class:`Violation`. Shared by the gates and the PDF verdict."""
         figures = _figures(entry)
         checks: list[tuple[str, float]] = [] if self.max_auc is None else [("auc", self.max_auc)]
-        checks += [(f"tpr@{_fpr_key(fpr)}", tpr) for fpr, tpr in self.max_tpr_at_fpr.items()]
+        checks += [(f"tpr@{fpr_key(fpr)}", tpr) for fpr, tpr in self.max_tpr_at_fpr.items()]
         exceeded = [(name, figures[name], limit) for name, limit in checks
                     if name in figures and figures[name] > limit + _EPS]
         return exceeded, [name for name, _ in checks if name not in figures]
@@ -102,7 +99,7 @@ class Limits:
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_auc": self.max_auc,
-                "max_tpr_at_fpr": {_fpr_key(f): t for f, t in self.max_tpr_at_fpr.items()}}
+                "max_tpr_at_fpr": {fpr_key(f): t for f, t in self.max_tpr_at_fpr.items()}}
 
 
 @dataclass(frozen=True)
@@ -208,7 +205,7 @@ def _figures(entry: Mapping[str, Any]) -> dict[str, float]:
     out = {"auc": float(entry["auc"])}
     tprs = entry.get("tpr_at_fpr") or {}
     for key in sorted(tprs, key=float):
-        out[f"tpr@{_fpr_key(float(key))}"] = float(tprs[key])
+        out[f"tpr@{fpr_key(float(key))}"] = float(tprs[key])
     return out
 
 

@@ -28,18 +28,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .adapters import ModelAdapter, TorchAdapter, XGBoostAdapter, _check_batch_size, _check_n_classes, _to_numpy
-from .errors import DataFileError, InputError
+from .checks import shape
+from .errors import DataFileError, InputError, one_line as _one_line
 
 KINDS = ("torch-state-dict", "safetensors", "xgboost", "onnx")
 SUFFIXES = {".pt": "torch-state-dict", ".pth": "torch-state-dict", ".safetensors": "safetensors",
             ".json": "xgboost", ".ubj": "xgboost", ".onnx": "onnx"}
 ONNX_EXTRA_MESSAGE = "the onnxruntime package is needed to load ONNX models: pip install onnxruntime"
 SAFETENSORS_EXTRA_MESSAGE = "the safetensors package is needed to load .safetensors files: pip install safetensors"
-
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def file_sha256(path: str | Path) -> str:
@@ -162,10 +158,7 @@ def _load_torch(p: Path, kind: str, architecture, input_shape, n_classes, params
         raise InputError(f"model file {p} ({kind}) needs {', '.join(missing)} to rebuild the network")
     if architecture == "xgboost":
         raise InputError(f"model file {p}: architecture 'xgboost' is not a torch network; save it as .json or .ubj")
-    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (list, tuple)) or not input_shape \
-            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape):
-        raise InputError(f"input_shape must be a list of positive integers, e.g. [88] or [1, 8, 8]; got "
-                         f"{input_shape!r} (file {p})")
+    input_shape = shape("input_shape", input_shape)
     batch_size = _check_batch_size(params.pop("batch_size", 1024), "params.batch_size", allow_none=False)
     model = build_model(architecture, input_shape=tuple(input_shape), n_classes=n_classes, seed=0, **params)
     state = _read_state(p, kind)
@@ -286,11 +279,7 @@ class OnnxAdapter(ModelAdapter):
         if role == "map":
             self.output_kind = "probs"
             if probe is not None:
-                try:
-                    first = self.session.run([self._output], {self._input: probe})[0]
-                except Exception as exc:
-                    raise DataFileError(f"model file {p}: the ONNX model fails on a probe batch: {_one_line(exc)}") from None
-                self._classes = sorted(first[0]) if len(first) else None
+                self._probe(probe)  # sets the classes from the first row of the map
             width = None if self._classes is None else len(self._classes)
             if n_classes is None and width is None:
                 raise InputError(f"model file {p}: cannot tell the classes of ONNX output {chosen.name!r}; give n_classes")
@@ -308,10 +297,7 @@ class OnnxAdapter(ModelAdapter):
             raise InputError(f"model file {p}: n_classes {n_classes} does not match the ONNX output width {width}")
         self.output_kind = "logits"
         if probe is not None:
-            try:
-                values = np.asarray(self._run(probe), dtype=np.float64)
-            except Exception as exc:
-                raise DataFileError(f"model file {p}: the ONNX model fails on a probe batch: {_one_line(exc)}") from None
+            values = np.asarray(self._probe(probe), dtype=np.float64)
             if values.ndim == 2 and np.all((values >= 0) & (values <= 1)) and np.allclose(values.sum(1), 1, atol=1e-4):
                 self.output_kind = "probs"
 
@@ -319,6 +305,17 @@ class OnnxAdapter(ModelAdapter):
     def record_shape(self) -> Optional[tuple[int, ...]]:
         dims = list(self.session.get_inputs()[0].shape or [])[1:]
         return tuple(int(d) for d in dims) if dims and all(isinstance(d, int) and d > 0 for d in dims) else None
+
+    def _probe(self, probe: np.ndarray) -> np.ndarray:
+        """The chosen output on the probe records; a model that fails on them is a bad file."""
+        from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+        runtime_errors = tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))
+        try:
+            return self._run(probe)
+        except runtime_errors + (RuntimeError, ValueError, TypeError) as exc:
+            raise DataFileError(f"model file {self.path}: the ONNX model fails on a probe batch: "
+                                f"{_one_line(exc)}") from None
 
     def _run(self, X: np.ndarray) -> np.ndarray:
         out = self.session.run([self._output], {self._input: X})[0]

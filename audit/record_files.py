@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def _npz_headers(p: Path) -> None:
                 try:
                     version = npy.read_magic(fh)
                     shape, _, dtype = readers[version](fh)
-                except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, TokenError...
+                except (ValueError, SyntaxError, tokenize.TokenError, EOFError, OSError, KeyError) as exc:
+                    # what numpy's header parser raises on a damaged header
                     raise DataFileError(f"record file {p}: the header of array {key!r} is damaged "
                                         f"({' '.join(str(exc).split())[:120] or type(exc).__name__})") from None
                 start = fh.tell()

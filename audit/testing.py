@@ -99,7 +99,8 @@ def _predict(adapter: Any, X: Any, param: str) -> Any:
         return adapter.predict(X)
     except InputError as exc:
         raise InputError(f"{param}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - the model's own error, e.g. mat1 and mat2 shapes cannot be multiplied
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # the model's own error, e.g. torch's
+        # "mat1 and mat2 shapes cannot be multiplied" or scikit-learn's feature-count ValueError
         text = " ".join(str(exc).split())[:200]
         raise InputError(f"{param}: the model failed on records of shape {tuple(np.shape(X)[1:])} "
                          f"({type(exc).__name__}: {text}); give records of the shape the model takes") from None

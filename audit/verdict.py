@@ -37,8 +37,6 @@ makes the verdict inconclusive. The gates (``mia-audit check``) compare figures 
 
 from __future__ import annotations
 
-import math
-import re
 import types
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -46,6 +44,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .entries import entry_key, fpr_levels, is_applicable, tpr_at, tpr_ci_at
 from .errors import InputError, bad_value
 from .gates import Limits
+from .metrics.ranking import fpr_key, nonmembers_needed
 
 #: the kinds of evidence an attack result can give
 EVIDENCE = ("posterior", "label", "reference")
@@ -54,13 +53,14 @@ EVIDENCE_WORDS = {
     "label": "a label-only attack",
     "reference": "a reference-model attack (LiRA, RMIA or U-LiRA)",
 }
+LABELS_ONLY_REASON = "they need probabilities or logits; the outputs are labels only"
 ACCESS_WORDS = {"labels": "labels only", "probs": "probabilities", "logits": "logits"}
 STATUSES = ("pass", "fail", "inconclusive")
 #: model roles that are audited (reference models are tools of the audit, not its subject)
 AUDITED_ROLES = ("original", "unlearned", "retrained")
 
 
-def _fpr_label(fpr: float) -> str:
+def fpr_label(fpr: float) -> str:
     """0.001 -> '0.1 %'."""
     return f"{100 * fpr:g} %"
 
@@ -106,7 +106,7 @@ class Excess:
         if self.metric == "AUC":
             return f"AUC {self.value:.3f} > {self.limit:.2f}"
         fpr = float(self.metric.split("@", 1)[1])
-        return f"TPR {100 * self.value:.2f} % > {_limit_pct(self.limit)} at FPR {_fpr_label(fpr)}"
+        return f"TPR {100 * self.value:.2f} % > {_limit_pct(self.limit)} at FPR {fpr_label(fpr)}"
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ class Policy(Limits):
     def describe(self) -> str:
         """The limits in words: 'AUC <= 0.60 and TPR <= 1.0 % at FPR 0.1 %'."""
         parts = [] if self.max_auc is None else [f"AUC <= {self.max_auc:.2f}"]
-        parts += [f"TPR <= {_limit_pct(t)} at FPR {_fpr_label(f)}" for f, t in self.max_tpr_at_fpr.items()]
+        parts += [f"TPR <= {_limit_pct(t)} at FPR {fpr_label(f)}" for f, t in self.max_tpr_at_fpr.items()]
         return " and ".join(parts) if parts else "no limits"
 
     def describe_require(self) -> str:
@@ -214,23 +214,19 @@ class Policy(Limits):
         label = lambda name: "AUC" if name == "auc" else f"TPR@{float(name[4:]):g}"  # noqa: E731
         violations, unreliable = [], []
         n0 = entry.get("n_nonmembers")
-        for name, value, limit in exceeded:
-            if name == "auc" or not isinstance(n0, int):
-                violations.append(Excess(label(name), value, limit))
-                continue
-            fpr = float(name[4:])
-            needed = math.ceil(round(10.0 / fpr, 6))
-            ci = tpr_ci_at(entry, fpr)
-            if n0 >= needed or (ci is not None and ci[0] > limit + 1e-12):
-                violations.append(Excess(label(name), value, limit))  # measurable, or above even at its CI's low end
-            else:
-                unreliable.append((label(name), n0, needed))
-        for fpr in self.max_tpr_at_fpr:  # a TPR within its limit proves nothing either when it cannot be measured
-            needed = math.ceil(round(10.0 / fpr, 6))
-            name = f"TPR@{fpr:g}"
-            if isinstance(n0, int) and n0 < needed and tpr_at(entry, fpr) is not None \
-                    and all(u[0] != name for u in unreliable) and all(v.metric != name for v in violations):
-                unreliable.append((name, n0, needed))
+        exceeded_tpr = {name: (value, limit) for name, value, limit in exceeded if name != "auc"}
+        violations += [Excess("AUC", value, limit) for name, value, limit in exceeded if name == "auc"]
+        for fpr in self.max_tpr_at_fpr:
+            name, metric = f"tpr@{fpr_key(fpr)}", f"TPR@{fpr:g}"
+            measurable = not isinstance(n0, int) or n0 >= nonmembers_needed(fpr)
+            if name in exceeded_tpr:
+                value, limit = exceeded_tpr[name]
+                ci = tpr_ci_at(entry, fpr)
+                if measurable or (ci is not None and ci[0] > limit + 1e-12):  # even the interval's low end is above
+                    violations.append(Excess(metric, value, limit))
+                    continue
+            if not measurable and tpr_at(entry, fpr) is not None:  # within its limit or not, it proves nothing
+                unreliable.append((metric, n0, nonmembers_needed(fpr)))
         return PolicyCheck(**ident, applicable=True, violations=tuple(violations),
                            unmeasured=tuple(label(name) for name in unmeasured), unreliable=tuple(unreliable))
 
@@ -275,13 +271,15 @@ def _coverage(result: Mapping[str, Any], policy: Policy, evidence: Mapping[str, 
     for (model, mitigation), group in groups.items():
         ran = list(dict.fromkeys(entry_key(e)[2] for e in group if is_applicable(e)))
         ran_set = set(ran)
+        outputs = _outputs_of(result, model, mitigation)
         not_run: dict[str, str] = {}
         for e in group:
             attack = entry_key(e)[2]
             if not is_applicable(e) and attack not in ran_set and attack not in not_run:
-                not_run[attack] = str(e.get("reason") or "not applicable")
+                # one wording where the cause is known from the outputs, so that those attacks are listed together
+                labels_only = outputs == "labels" and "posterior" in evidence.get(attack, ())
+                not_run[attack] = LABELS_ONLY_REASON if labels_only else str(e.get("reason") or "not applicable")
         got = sorted({k for a in ran for k in evidence.get(a, ())}, key=EVIDENCE.index)
-        outputs = _outputs_of(result, model, mitigation)
         required = policy.require if mitigation == "none" else ()
         rows.append({
             "model": model, "mitigation": mitigation, "outputs": outputs,
@@ -295,17 +293,6 @@ def _coverage(result: Mapping[str, Any], policy: Policy, evidence: Mapping[str, 
     return rows
 
 
-_LABEL_ONLY_REASON = re.compile(r"signal '\w+' needs (posterior outputs|probabilities).*label-only")
-
-
-def _short_reason(reason: str) -> str:
-    """One wording for the many "signal 'x' needs posterior outputs" reasons, so that the
-    attacks they stop are listed together."""
-    if _LABEL_ONLY_REASON.search(reason):
-        return "they need probabilities or logits; the outputs are labels only"
-    return shorten(reason, 140)
-
-
 def _coverage_line(row: Mapping[str, Any]) -> str:
     name = row["model"] if row["mitigation"] == "none" else f"{row['model']} + {row['mitigation']}"
     text = f"{name}: outputs {row['access']}; "
@@ -313,7 +300,7 @@ def _coverage_line(row: Mapping[str, Any]) -> str:
     if row["not_run"]:
         by_reason: dict[str, list[str]] = {}
         for item in row["not_run"]:
-            by_reason.setdefault(_short_reason(item["reason"]), []).append(item["attack"])
+            by_reason.setdefault(shorten(item["reason"], 140), []).append(item["attack"])
         parts = [f"{', '.join(names)} ({reason})" for reason, names in by_reason.items()]
         text += "; could not run " + "; ".join(parts)
     if row["missing_evidence"]:
@@ -363,7 +350,7 @@ def _headline(status: str, policy: Policy, checks: list[PolicyCheck], coverage: 
     n_models = len({c.model for c in applicable})
     scope = f"{_plural(len(applicable), 'attack result')} on {_plural(n_models, 'model')}"
     limits = [] if policy.max_auc is None else [f"AUC {policy.max_auc:.2f}"]
-    limits += [f"TPR {_limit_pct(t)} at FPR {_fpr_label(f)}" for f, t in policy.max_tpr_at_fpr.items()]
+    limits += [f"TPR {_limit_pct(t)} at FPR {fpr_label(f)}" for f, t in policy.max_tpr_at_fpr.items()]
     if status == "pass":
         text = f"PASS: no attack exceeded {' or '.join(limits) or 'any limit'} ({scope} checked"
         if policy.require:
@@ -407,7 +394,7 @@ def _headline(status: str, policy: Policy, checks: list[PolicyCheck], coverage: 
         needed = max(u[2] for u in thin if u[0] == metric)
         fpr = float(metric.split("@")[1])
         n_thin = len({(c.model, c.mitigation, c.attack, c.members) for c in applicable if c.unreliable})
-        reasons.append(f"TPR at FPR {_fpr_label(fpr)} cannot be measured with {few:,} non-members (it needs "
+        reasons.append(f"TPR at FPR {fpr_label(fpr)} cannot be measured with {few:,} non-members (it needs "
                        f"{needed:,}), so the TPR limit could not be checked for {_plural(n_thin, 'attack result')}")
     text = "INCONCLUSIVE: " + "; ".join(reasons) + "."
     if applicable:
@@ -469,4 +456,4 @@ def verdict_of(result: Mapping[str, Any]) -> dict[str, Any]:
     return dict(verdict)
 
 
-__all__ = ["Policy", "PolicyCheck", "Excess", "DEFAULT_POLICY", "EVIDENCE", "build_verdict", "verdict_of", "shorten"]
+__all__ = ["Policy", "PolicyCheck", "Excess", "DEFAULT_POLICY", "EVIDENCE", "build_verdict", "verdict_of", "shorten", "fpr_label"]

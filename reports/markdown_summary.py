@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from audit.entries import fpr_levels, is_applicable
-from audit.verdict import verdict_of
+from audit.verdict import fpr_label as verdict_fpr_label, verdict_of
 
 from .readers import entry_order, fmt_auc, fmt_tpr, format_created, model_label, worst_attacks
 
@@ -19,7 +19,8 @@ def _cell(text: Any) -> str:
 
 
 def fpr_label(fpr: float) -> str:
-    return f"{100 * fpr:g}%"
+    """0.001 -> '0.1%' (the verdict's label without its space, for compact table headers)."""
+    return verdict_fpr_label(fpr).replace(" ", "")
 
 
 def summary_markdown(result: Mapping[str, Any]) -> str:

@@ -13,11 +13,6 @@ from audit.verdict import verdict_of
 MEMBER_ORDER = {"train": 0, "forget": 1, "retain": 2}
 UNLEARNING_ROLES = ("unlearned", "retrained")
 
-def fpr_label(fpr: float) -> str:
-    """0.001 -> '0.1 %'."""
-    return f"{100 * fpr:g} %"
-
-
 def model_names(result: Mapping[str, Any]) -> list[str]:
     """Models in the order of ``models``, then any others named only in ``results``."""
     names = [m["name"] for m in result.get("models", [])]

@@ -13,7 +13,7 @@ from .bounds import clopper_pearson_lower, clopper_pearson_upper, epsilon_lower_
 from .evaluate import MembershipMetrics, downsample_roc, evaluate, measurable_fpr_warnings, score_histogram
 from .ranking import (DEFAULT_FPRS, MAX_BOOTSTRAP, ScoreRanking, advantage, advantage_from_roc, as_scores, auc,
                       auc_and_tpr_at_fpr_from_counts, auc_from_counts, check_confidence, check_count, check_fprs,
-                      fpr_key, roc_curve, roc_from_counts, tpr_at_fpr, tpr_at_fpr_from_roc)
+                      fpr_key, nonmembers_needed, roc_curve, roc_from_counts, tpr_at_fpr, tpr_at_fpr_from_roc)
 
 __all__ = [
     "BootstrapCI", "bootstrap_ci", "bootstrap_ci_from_ranking", "bootstrap_replicates", "resample_weights",
@@ -21,5 +21,5 @@ __all__ = [
     "MembershipMetrics", "downsample_roc", "evaluate", "measurable_fpr_warnings", "score_histogram",
     "DEFAULT_FPRS", "MAX_BOOTSTRAP", "ScoreRanking", "advantage", "advantage_from_roc", "as_scores", "auc",
     "auc_and_tpr_at_fpr_from_counts", "auc_from_counts", "check_confidence", "check_count", "check_fprs",
-    "fpr_key", "roc_curve", "roc_from_counts", "tpr_at_fpr", "tpr_at_fpr_from_roc",
+    "fpr_key", "nonmembers_needed", "roc_curve", "roc_from_counts", "tpr_at_fpr", "tpr_at_fpr_from_roc",
 ]

@@ -15,7 +15,7 @@ from .bootstrap import bootstrap_ci_from_ranking
 from .bounds import epsilon_lower_bound_from_counts
 from .ranking import (DEFAULT_FPRS, MAX_BOOTSTRAP, ScoreRanking, advantage_from_roc, as_scores, auc_from_counts,
                       check_confidence,
-                      check_count, check_fprs, fpr_key, roc_from_counts, tpr_at_fpr_from_roc)
+                      check_count, check_fprs, nonmembers_needed, fpr_key, roc_from_counts, tpr_at_fpr_from_roc)
 
 
 def measurable_fpr_warnings(n_nonmembers: int, fprs: Iterable[float]) -> list[str]:
@@ -23,7 +23,7 @@ def measurable_fpr_warnings(n_nonmembers: int, fprs: Iterable[float]) -> list[st
     n0 = check_count(n_nonmembers, "n_nonmembers", 0)
     out = []
     for f in check_fprs(fprs):
-        needed = math.ceil(round(10.0 / f, 6))
+        needed = nonmembers_needed(f)
         if n0 < needed:
             out.append(f"TPR at FPR {fpr_key(f)} is unreliable: it needs at least {needed} non-members, have {n0}")
     return out

@@ -16,11 +16,13 @@ AUC, TPR at fixed FPRs, the attacker advantage, the bootstrap intervals
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from typing import Iterable
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import InputError, bad_value
 
 DEFAULT_FPRS = (0.001, 0.01, 0.1)
@@ -80,11 +82,12 @@ MAX_BOOTSTRAP = 100_000
 
 
 def check_count(value: object, param: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum \
-            or (maximum is not None and value > maximum):
-        allowed = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum:,}"
-        raise bad_value(param, allowed, value)
-    return int(value)
+    return positive_int(param, value, minimum=minimum, maximum=maximum)
+
+
+def nonmembers_needed(fpr: float) -> int:
+    """How many non-members a TPR at ``fpr`` needs to mean anything: 10 / FPR (10,000 at 0.1 %)."""
+    return math.ceil(round(10.0 / fpr, 6))
 
 
 def fpr_key(fpr: float) -> str:

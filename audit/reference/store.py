@@ -42,7 +42,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from ..errors import DataFileError, InputError
+from ..errors import DataFileError, InputError, one_line
 from ..files import remove_stale_temp_files, write_bytes_atomic
 from .jobs import WEIGHT_FORMATS, ModelResult
 from .queries import QuerySignals
@@ -103,11 +103,6 @@ def _safetensors_metadata(data: bytes) -> dict[str, str]:
     return info
 
 
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
 def data_meta(X: Any, y: Any) -> dict[str, Any]:
     X, y = np.asarray(X), np.asarray(y).astype(np.int64, copy=False)
     return {"n": int(X.shape[0]), "X_shape": list(X.shape), "X_dtype": X.dtype.str, "X_sha256": array_sha256(X),
@@ -148,7 +143,7 @@ class ReferenceStore:
         try:
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError) as exc:
-            raise DataFileError(f"reference store {self.path}: cannot read {meta_path} ({_short(exc)}); "
+            raise DataFileError(f"reference store {self.path}: cannot read {meta_path} ({one_line(exc, 160)}); "
                                 "delete the store folder and train again") from None
         if not isinstance(meta, dict) or meta.get("kind") != STORE_KIND:
             raise DataFileError(f"reference store {self.path}: {META} is not a reference-store metadata file")
@@ -170,7 +165,7 @@ class ReferenceStore:
                 mask = np.load(io.BytesIO(mask_path.read_bytes()), allow_pickle=False)
             except (OSError, ValueError, EOFError, TypeError) as exc:
                 raise DataFileError(f"reference store {self.path}: {mask_path} is damaged (not a readable .npy "
-                                    f"array: {_short(exc)}); {rebuild}") from None
+                                    f"array: {one_line(exc, 160)}); {rebuild}") from None
             if mask.shape != expected.shape or not np.array_equal(mask, expected):
                 raise DataFileError(f"reference store {self.path}: {mask_path} does not match the mask of its seed "
                                     f"(shape {mask.shape}, expected {expected.shape}); {rebuild}")
@@ -289,6 +284,7 @@ class ReferenceStore:
 
     def _read_signals(self, k: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
         """Model k's verified signals file: its arrays and its text metadata."""
+        from safetensors import SafetensorError
         from safetensors.numpy import load
 
         path = self._signals_path(k)
@@ -298,10 +294,8 @@ class ReferenceStore:
             data = path.read_bytes()
             info = _safetensors_metadata(data)
             arrays = load(data)
-        except MemoryError:
-            raise
-        except Exception as exc:  # safetensors' own errors are not exported as one type
-            raise DataFileError(f"{where} is damaged (not a readable safetensors file: {_short(exc)}); "
+        except (SafetensorError, ValueError, OSError, KeyError, TypeError) as exc:  # malformed or truncated
+            raise DataFileError(f"{where} is damaged (not a readable safetensors file: {one_line(exc, 160)}); "
                                 f"{rebuild}") from None
         if "sha256" not in info:
             raise DataFileError(f"{where} has no content digest; {rebuild}")
@@ -361,7 +355,7 @@ class ReferenceStore:
         try:
             weights = path.read_bytes()
         except OSError as exc:
-            raise DataFileError(f"reference store {self.path}: cannot read {path}: {_short(exc)}; {rebuild}") from None
+            raise DataFileError(f"reference store {self.path}: cannot read {path}: {one_line(exc, 160)}; {rebuild}") from None
         if hashlib.sha256(weights).hexdigest() != info.get("weights_sha256"):
             raise DataFileError(f"reference store {self.path}: {path} does not match the sha256 recorded in "
                                 f"{self._signals_path(k)} (the file was changed, damaged or swapped); {rebuild}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from audit.entries import fpr_levels, is_applicable
-from audit.verdict import shorten
+from audit.verdict import fpr_label, shorten
 
-from ..readers import entry_order, fmt_auc, fmt_tpr, fpr_label, model_info, model_names
+from ..readers import entry_order, fmt_auc, fmt_tpr, model_info, model_names
 from .layout import Doc, bad_cell, muted_cell, nbsp, num
 from .summary import violated_figures
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Mapping
 
-from audit.entries import is_applicable
 
-from ..readers import architecture_of, fmt_auc, fmt_tpr, format_created, fpr_label, model_label, worst_attacks
+from ..readers import architecture_of, fmt_auc, fmt_tpr, format_created, model_label, worst_attacks
 from .layout import GREY, Doc, bad_cell, fmt_acc, fmt_seconds, muted_cell, nbsp
 
 _STATUS_COLOURS = {  # fill, border
@@ -26,7 +24,7 @@ def violated_figures(verdict: Mapping[str, Any]) -> dict[tuple[str, str, str, st
 
 
 def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, Any]) -> None:
-    from audit.verdict import Policy
+    from audit.verdict import fpr_label, Policy
 
     pdf = doc.pdf
     tool = result.get("tool") or {}
@@ -58,16 +56,16 @@ def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, A
                  size=8.5, style="B")
         doc.bullets(lines[:12] + ([f"... and {len(lines) - 12} more (see the attack results)"] if len(lines) > 12 else []))
     policy = Policy.from_dict(verdict.get("policy"), where="verdict.policy")
-    low_fpr = min(policy.max_tpr_at_fpr, default=None)
-    thin = sorted({e["n_nonmembers"] for e in result.get("results", [])
-                   if is_applicable(e) and low_fpr and isinstance(e.get("n_nonmembers"), int)
-                   and e["n_nonmembers"] * low_fpr < 10})
     note = (f"Policy: {policy.describe()}, for every attack, model, mitigation and member set "
             f"(point estimates; confidence intervals in the tables); every audited model needs "
             f"{policy.describe_require()}.")
+    thin = verdict.get("unreliable") or []
     if thin:
-        note += (f" Caution: TPR at FPR {fpr_label(low_fpr)} rests on {min(thin):,} non-members, fewer than the "
-                 f"{math.ceil(10 / low_fpr):,} it needs to be measured reliably.")
+        low = min(thin, key=lambda u: float(u["figure"].split("@")[1]))
+        fpr = float(low["figure"].split("@")[1])
+        few = min(u["n_nonmembers"] for u in thin if u["figure"] == low["figure"])
+        note += (f" Caution: TPR at FPR {fpr_label(fpr)} rests on {few:,} non-members, fewer than the "
+                 f"{low['needed']:,} it needs to be measured reliably.")
     doc.para(note, size=8.5, color=GREY)
 
     # worst attack per model

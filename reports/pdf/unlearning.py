@@ -6,7 +6,9 @@ from typing import Any, Mapping
 
 from audit.entries import fpr_levels, is_applicable, tpr_at
 
-from ..readers import UNLEARNING_ROLES, attack_names, compact_json, entry_order, fmt_auc, fpr_label, model_info
+from audit.verdict import fpr_label
+
+from ..readers import UNLEARNING_ROLES, attack_names, compact_json, entry_order, fmt_auc, model_info
 from .layout import Doc, fmt_acc, fmt_seconds, is_num, muted_cell, num
 
 def section_unlearning(doc: Doc, result: Mapping[str, Any]) -> None:
