@@ -26,7 +26,9 @@ are weak, so a model audited by them alone cannot be declared private.
 whatever else is missing). Otherwise ``inconclusive`` when an audited model lacks required
 evidence, has no applicable attack result at all, or an entry lacks a figure a limit names,
 or the result holds no applicable entry, or a TPR limit's FPR cannot be measured with the
-entry's non-members (fewer than 10 / FPR: TPR at FPR 0.1 % needs 10,000). Otherwise ``pass``.
+entry's non-members (fewer than 10 / FPR: TPR at FPR 0.1 % needs 10,000), or an entry's
+record counts cannot tell a chance AUC from the AUC limit (:func:`auc_resolvable`: 2 standard
+errors must fit between 0.5 and the limit; a 5-record forget set cannot). Otherwise ``pass``.
 Too little evidence is never PASS.
 
 A TPR above its limit at an FPR the non-members cannot measure is a violation only when even
@@ -37,6 +39,7 @@ makes the verdict inconclusive. The gates (``mia-audit check``) compare figures 
 
 from __future__ import annotations
 
+import math
 import types
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -215,7 +218,19 @@ class Policy(Limits):
         violations, unreliable = [], []
         n0 = entry.get("n_nonmembers")
         exceeded_tpr = {name: (value, limit) for name, value, limit in exceeded if name != "auc"}
-        violations += [Excess("AUC", value, limit) for name, value, limit in exceeded if name == "auc"]
+        n1 = entry.get("n_members")
+        for name, value, limit in exceeded:
+            if name != "auc":
+                continue
+            ci = entry.get("auc_ci")
+            if auc_resolvable(n1, n0, limit) or (isinstance(ci, (list, tuple)) and len(ci) == 2
+                                                 and isinstance(ci[0], (int, float)) and ci[0] > limit + 1e-12):
+                violations.append(Excess("AUC", value, limit))
+            else:
+                unreliable.append(("AUC", min(n1, n0), 0))
+        if self.max_auc is not None and not any(v.metric == "AUC" for v in violations) \
+                and not any(u[0] == "AUC" for u in unreliable) and not auc_resolvable(n1, n0, self.max_auc):
+            unreliable.append(("AUC", min(n1, n0), 0))  # within the limit, but chance could not be told from it
         for fpr in self.max_tpr_at_fpr:
             name, metric = f"tpr@{fpr_key(fpr)}", f"TPR@{fpr:g}"
             measurable = not isinstance(n0, int) or n0 >= nonmembers_needed(fpr)
@@ -236,6 +251,16 @@ class Policy(Limits):
 
 
 DEFAULT_POLICY = Policy()
+
+
+def auc_resolvable(n_members: Any, n_nonmembers: Any, limit: float) -> bool:
+    """Whether this many records can tell a chance AUC (0.5) from ``limit``: two standard errors,
+    SE = sqrt((n1 + n0 + 1) / (12 n1 n0)), must fit between them. (A forget set of 5 records
+    cannot: 2 SE is about 0.26.) Unknown counts are taken as enough."""
+    if not isinstance(n_members, int) or not isinstance(n_nonmembers, int) or n_members < 1 or n_nonmembers < 1:
+        return True
+    se = math.sqrt((n_members + n_nonmembers + 1) / (12 * n_members * n_nonmembers))
+    return 0.5 + 2 * se < limit
 
 
 # ---------------------------------------------------------------------------- coverage
@@ -387,7 +412,13 @@ def _headline(status: str, policy: Policy, checks: list[PolicyCheck], coverage: 
         metrics = sorted({m for c in missing for m in c.unmeasured})
         reasons.append(f"{_plural(len(missing), 'attack result')} lack {', '.join(metrics)}, "
                        "so the policy could not be checked for them")
-    thin = [u for c in applicable for u in c.unreliable]
+    few_records = [c for c in applicable if any(u[0] == "AUC" for u in c.unreliable)]
+    if few_records:
+        fewest = min(u[1] for c in few_records for u in c.unreliable if u[0] == "AUC")
+        reasons.append(f"{_plural(len(few_records), 'attack result')} rest on too few records to tell a chance AUC "
+                       f"from the limit (as few as {fewest:,} on one side; 2 standard errors must fit between 0.5 "
+                       f"and the limit)")
+    thin = [u for c in applicable for u in c.unreliable if u[0] != "AUC"]
     if thin:
         metric = min({u[0] for u in thin}, key=lambda m: float(m.split("@")[1]))
         few = min(u[1] for u in thin if u[0] == metric)
@@ -438,7 +469,10 @@ def build_verdict(result: Mapping[str, Any], policy: Policy | None = None, *,
         "unmeasured": [{"model": c.model, "mitigation": c.mitigation, "attack": c.attack, "members": c.members,
                         "figures": list(c.unmeasured)} for c in applicable if c.unmeasured],
         "unreliable": [{"model": c.model, "mitigation": c.mitigation, "attack": c.attack, "members": c.members,
-                        "figure": m, "n_nonmembers": n, "needed": k} for c in applicable for m, n, k in c.unreliable],
+                        "figure": m, "n_nonmembers": n, "needed": k} for c in applicable for m, n, k in c.unreliable
+                       if m != "AUC"],
+        "too_few_records": [{"model": c.model, "mitigation": c.mitigation, "attack": c.attack, "members": c.members,
+                             "n_smaller_set": n} for c in applicable for m, n, _ in c.unreliable if m == "AUC"],
         "coverage": coverage,
         "worst": _worst(result, policy),
     }

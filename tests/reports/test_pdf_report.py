@@ -457,3 +457,23 @@ def test_bad_input_is_refused():
     del bare["verdict"]
     with pytest.raises(InputError, match="no verdict section"):
         render_pdf(bare)
+
+
+def test_an_auc_on_too_few_records_is_inconclusive_never_pass():
+    """5 forget records against 400 non-members: 2 SE of the AUC is about 0.26, so an AUC of 0.55
+    cannot be told from chance or from the 0.6 limit. The verdict must not say PASS."""
+    few = synthetic.entry("original", "loss", "forget", 0.0, n1=5, seed=3)
+    few.update(auc=0.55, tpr_at_fpr={"0.1": 0.0}, auc_ci=[0.3, 0.8])
+    many = synthetic.entry("original", "loss", "train", 0.0, seed=3)
+    many.update(auc=0.55, tpr_at_fpr={"0.1": 0.1})
+    policy = Policy(max_auc=0.6, max_tpr_at_fpr={0.1: 0.5})
+    result = synthetic.base_result([synthetic.model("original", "original")], [many, few], policy=policy)
+    verdict = result["verdict"]
+    assert verdict["status"] == "inconclusive" and verdict["violations"] == []
+    assert verdict["too_few_records"] == [{"model": "original", "mitigation": "none", "attack": "loss",
+                                           "members": "forget", "n_smaller_set": 5}]
+    assert "1 attack result rest on too few records to tell a chance AUC from the limit" in verdict["headline"]
+    alone = synthetic.base_result([synthetic.model("original", "original")], [many], policy=policy)
+    assert alone["verdict"]["status"] == "pass"  # 200 + 400 records resolve it: 2 SE = 0.05
+    few.update(auc=0.95, auc_ci=[0.7, 1.0])  # far above even at the interval's low end: a leak
+    assert with_verdict(result, policy)["verdict"]["status"] == "fail"
