@@ -15,6 +15,8 @@ import pytest
 import audit
 from audit.cli import EXIT_BAD_INPUT, EXIT_OK, main
 
+from . import golden
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 TINY_TOML = """\
@@ -80,6 +82,10 @@ def test_demo_quick_writes_report_and_plot(tmp_path, capsys, monkeypatch):
         assert attack in stdout
     assert "AUC" in stdout and "train/test" in stdout and "forget/test" in stdout
     assert f"wrote {out / 'report.json'}" in stdout
+    # the golden figures (issue 10): the same seed gives the same numbers as before the redesign
+    for name, path in (("main", out / "report.json"), ("digits", out / "digits" / "report.json")):
+        found = golden.differences(golden.load(name), golden.figures(json.loads(path.read_text())), tol=1e-6)
+        assert found == [], f"{name}: {len(found)} figures differ from the golden run:\n" + "\n".join(found[:20])
 
 
 def test_run_config_writes_outputs_and_keeps_unrelated_files(tmp_path, capsys):

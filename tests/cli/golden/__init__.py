@@ -1,0 +1,76 @@
+"""The golden end-to-end figures of ``mia-audit demo --quick`` at seed 0 (issue 10).
+
+``demo_quick_seed0.json`` and ``demo_quick_seed0_digits.json`` hold the two result JSONs the
+quick demo wrote at commit c1689df (``--device auto``, which chose the CPU; recorded here as
+``"cpu"``, the device the test names), before the redesign moved any module, less what a run
+cannot repeat: the timestamp, the environment, timings, the reference store's path and the
+model digests (a digest is bit-exact, and torch's AVX2 and AVX-512 kernels train digit models
+that differ in the last bits). The ROC curves and histograms are left out to keep the file
+small; every figure they lead to (AUC, TPR at each FPR, intervals, advantage, epsilon) is kept.
+
+:func:`figures` reduces a result the same way; :func:`differences` compares two reductions,
+numbers within ``tol`` (never exact: two machines round differently).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+GOLDEN = {"main": HERE / "demo_quick_seed0.json", "digits": HERE / "demo_quick_seed0_digits.json"}
+#: keys whose values a second run cannot repeat, wherever they appear
+UNREPEATABLE = {"created", "environment", "store", "roc", "histogram", "time_ratio"}
+
+
+def _unrepeatable(key: str) -> bool:
+    return key in UNREPEATABLE or "seconds" in key
+
+
+def figures(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` without what a second run cannot repeat (see the module docstring)."""
+    def strip(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v, k) for k, v in value.items() if not _unrepeatable(k)}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    out = strip(result)
+    for model in out.get("models", []):
+        model.pop("sha256", None)
+    return out
+
+
+def load(name: str) -> dict[str, Any]:
+    return json.loads(GOLDEN[name].read_text(encoding="utf-8"))
+
+
+def differences(expected: Any, actual: Any, *, tol: float = 1e-9, path: str = "") -> list[str]:
+    """Every place where ``actual`` departs from ``expected``: a missing or extra key, a list of
+    another length, a number more than ``tol`` away, or any other value that differs."""
+    out: list[str] = []
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key in sorted(set(expected) | set(actual)):
+            if key not in actual:
+                out.append(f"{path}/{key}: missing")
+            elif key not in expected:
+                out.append(f"{path}/{key}: not in the golden result")
+            else:
+                out += differences(expected[key], actual[key], tol=tol, path=f"{path}/{key}")
+    elif isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            out.append(f"{path}: {len(actual)} items, golden {len(expected)}")
+        else:
+            for i, (e, a) in enumerate(zip(expected, actual)):
+                out += differences(e, a, tol=tol, path=f"{path}[{i}]")
+    elif (isinstance(expected, (int, float)) and isinstance(actual, (int, float))
+          and not isinstance(expected, bool) and not isinstance(actual, bool)):
+        if not (math.isclose(expected, actual, rel_tol=0, abs_tol=tol)
+                or (math.isnan(expected) and math.isnan(actual))):
+            out.append(f"{path}: {actual!r}, golden {expected!r}")
+    elif expected != actual:
+        out.append(f"{path}: {actual!r}, golden {expected!r}")
+    return out
