@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 from .base import Attack
 from .registry import ATTACKS

@@ -1,6 +1,6 @@
 """The attack contract.
 
-An attack turns per-sample signals (:class:`audit.signals.Signals`) into one float
+An attack turns per-sample signals (:class:`mia_audit.signals.Signals`) into one float
 score per sample. **A higher score means "more likely a member", always.**
 
 * Threshold attacks are pure: ``score(signals)`` works at once.
@@ -18,8 +18,8 @@ import abc
 
 import numpy as np
 
-from audit.errors import InputError, NotFittedError
-from audit.signals import Signals
+from mia_audit.errors import InputError, NotFittedError
+from mia_audit.signals import Signals
 
 
 class Attack(abc.ABC):
@@ -42,7 +42,7 @@ class Attack(abc.ABC):
         if self.requires_fit and not self.is_fitted:
             raise NotFittedError(f"attack {self.name!r} must be fitted before score(); call fit(signals, is_member)")
         if not isinstance(signals, Signals):
-            raise InputError(f"signals must be an audit.signals.Signals; got {type(signals).__name__}")
+            raise InputError(f"signals must be a mia_audit.signals.Signals; got {type(signals).__name__}")
         for name in self.requires:
             signals.get(name)
         out = np.asarray(self._score(signals), dtype=np.float64)

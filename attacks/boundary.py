@@ -21,7 +21,7 @@ images (n, C, H, W) (augmentations, the "data augmentation" attack of Choquette-
 The score estimates the distance to the boundary as the area under the robustness
 curve: ``correct(x) * (1 + mean_l fraction_correct_l(x))`` in [0, 2]; a record the
 model misclassifies scores 0, one whose label never flips scores 2. The queries are
-labels only, so the attack works on :class:`audit.adapters.LabelOnly` models.
+labels only, so the attack works on :class:`mia_audit.adapters.LabelOnly` models.
 Higher score = more likely a member.
 """
 
@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from audit.errors import InputError, bad_value
-from audit.reference.queries import augment
-from audit.seeding import check_seed, rng
+from mia_audit.errors import InputError, bad_value
+from mia_audit.reference.queries import augment
+from mia_audit.seeding import check_seed, rng
 
 from .reference_base import QueryAttack
 from .registry import ATTACKS
@@ -89,8 +89,8 @@ class BoundaryAttack(QueryAttack):
     def score_queries(self, model: Any, X: Any, y: Any) -> np.ndarray:
         """Scores (n,) of the records ``X`` (n, ...) with labels ``y`` (n,), from at most
         ``1 + n_queries`` label queries per record to ``model`` (any adapter, label-only included)."""
-        from audit.adapters import as_adapter
-        from audit.signals import check_labels
+        from mia_audit.adapters import as_adapter
+        from mia_audit.signals import check_labels
 
         adapter = as_adapter(model)
         X = np.asarray(X)

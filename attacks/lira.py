@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr
 
-from audit.errors import InputError, bad_value
+from mia_audit.errors import InputError, bad_value
 
 from .reference_base import ReferenceAttack
 from .registry import ATTACKS

@@ -49,9 +49,9 @@ from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from audit.errors import bad_value
-from audit.seeding import check_seed
-from audit.signals import Signals
+from mia_audit.errors import bad_value
+from mia_audit.seeding import check_seed
+from mia_audit.signals import Signals
 
 from .base import Attack, check_membership
 from .registry import ATTACKS

@@ -4,7 +4,7 @@ Two kinds, each flagged by a class attribute that the audit machinery reads:
 
 ``requires_references = True`` (LiRA, RMIA)
     The attack compares the target's per-query signals on a record with those of K
-    reference models trained on random halves of a pool (:mod:`audit.reference`).
+    reference models trained on random halves of a pool (:mod:`mia_audit.reference`).
     ``fit_references(reference, mask)`` learns per-record statistics from the
     reference signals (arrays (K, N, A)) and the (K, N) membership mask; then
     ``score_target(target, pool_indices)`` scores the target's signals (n, A) on the
@@ -14,7 +14,7 @@ Two kinds, each flagged by a class attribute that the audit machinery reads:
 ``requires_queries = True`` (the label-only boundary attack)
     The attack queries the model itself: ``score_queries(adapter, X, y)``.
 
-Neither kind can score from one model's :class:`~audit.signals.Signals`, so their
+Neither kind can score from one model's :class:`~mia_audit.signals.Signals`, so their
 ``membership_scores(signals, is_member)`` raises :class:`NotApplicableError` (after
 the usual check that the signals it needs exist). :func:`needs_more_than_signals`
 tells the two apart from the single-model attacks, and :func:`run_reference_attack`
@@ -31,9 +31,9 @@ import abc
 
 import numpy as np
 
-from audit.errors import InputError, NotApplicableError, NotFittedError, bad_value
-from audit.reference.queries import QuerySignals, query_signals
-from audit.signals import Signals
+from mia_audit.errors import InputError, NotApplicableError, NotFittedError, bad_value
+from mia_audit.reference.queries import QuerySignals, query_signals
+from mia_audit.signals import Signals
 
 from .base import Attack
 
@@ -45,7 +45,7 @@ def needs_more_than_signals(factory: Any) -> bool:
 
 
 def attack_evidence(factory: Any) -> tuple[str, ...]:
-    """The kinds of evidence a result of this attack gives a verdict (see :mod:`audit.verdict`):
+    """The kinds of evidence a result of this attack gives a verdict (see :mod:`mia_audit.verdict`):
     ``posterior`` when it reads any signal beyond the predicted label's correctness, else
     ``label``; plus ``reference`` when it compares with reference models (LiRA, RMIA, U-LiRA)."""
     reads = set(getattr(factory, "requires", ()))
@@ -77,7 +77,7 @@ def signal_attack_names() -> list[str]:
 def check_reference(reference: Any, mask: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(logit_confidence, confidence, mask) as float64 (K, N, A), float64 (K, N, A), bool (K, N)."""
     if not isinstance(reference, QuerySignals):
-        raise bad_value("reference", "an audit.reference.QuerySignals (e.g. store.signals())", type(reference).__name__)
+        raise bad_value("reference", "a mia_audit.reference.QuerySignals (e.g. store.signals())", type(reference).__name__)
     if not reference.has_posteriors:
         raise NotApplicableError("the reference signals are label-only; reference attacks need logits or probs")
     lc = np.asarray(reference.logit_confidence, dtype=np.float64)
@@ -100,7 +100,7 @@ def check_target(target: Any, n_queries: int, n_pool: int, pool_indices: Any, na
         np.ndarray, np.ndarray, np.ndarray]:
     """(logit_confidence, confidence, pool_indices) of the target: (n, A), (n, A), (n,) int."""
     if not isinstance(target, QuerySignals):
-        raise bad_value(name, "an audit.reference.QuerySignals (see audit.reference.query_signals)", type(target).__name__)
+        raise bad_value(name, "a mia_audit.reference.QuerySignals (see mia_audit.reference.query_signals)", type(target).__name__)
     if not target.has_posteriors:
         raise NotApplicableError(f"the {name} model's outputs are label-only; this attack needs posterior outputs "
                                  "(logits or probs)")
@@ -161,7 +161,7 @@ class ReferenceAttack(Attack):
     def _score(self, signals: Signals) -> np.ndarray:
         raise NotApplicableError(
             f"attack {self.name!r} needs reference models, not one model's signals; run it with "
-            "attacks.reference_base.run_reference_attack (see audit.reference.train_references)"
+            "mia_audit.attacks.reference_base.run_reference_attack (see mia_audit.reference.train_references)"
         )
 
 
@@ -177,7 +177,7 @@ class QueryAttack(Attack):
     def _score(self, signals: Signals) -> np.ndarray:
         raise NotApplicableError(
             f"attack {self.name!r} needs query access to the model, not its signals; run it with "
-            "attacks.reference_base.run_query_attack(attack, model, X, y)"
+            "mia_audit.attacks.reference_base.run_query_attack(attack, model, X, y)"
         )
 
 
@@ -197,16 +197,16 @@ def run_reference_attack(
 ) -> np.ndarray:
     """Scores of ``target`` on the pool records ``pool_indices``, by a reference attack.
 
-    ``store``: a complete :class:`audit.reference.ReferenceStore` (or its path) trained
+    ``store``: a complete :class:`mia_audit.reference.ReferenceStore` (or its path) trained
     on the pool ``X_pool, y_pool`` (checked by hash). ``target``: the model under audit,
-    anything :func:`audit.adapters.as_adapter` takes (mitigation wrappers included).
+    anything :func:`mia_audit.adapters.as_adapter` takes (mitigation wrappers included).
     ``pool_indices``: the records to score, e.g. ``np.r_[members, nonmembers]`` as pool
     indices. ``population_indices``: pool records that are *not* members of the target
     and not among those scored (RMIA's z-samples; ignored by LiRA). The target is
     queried with the store's queries; the attack is fitted on the store's signals and
     mask. Returns float64 scores, higher = more likely a member. Nothing is modified.
     """
-    from audit.reference import ReferenceStore
+    from mia_audit.reference import ReferenceStore
 
     if not isinstance(attack, ReferenceAttack):
         raise bad_value("attack", "a reference attack (requires_references = True), e.g. create_attack('lira-online')",

@@ -1,5 +1,5 @@
 """The one registry of membership-inference attacks."""
 
-from audit.registry import Registry
+from mia_audit.registry import Registry
 
 ATTACKS: Registry = Registry("attack")

@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from audit.errors import InputError, bad_value
+from mia_audit.errors import InputError, bad_value
 
 from .reference_base import ReferenceAttack, check_target
 from .registry import ATTACKS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.signals import Signals
+from mia_audit.signals import Signals
 
 from .base import Attack
 from .registry import ATTACKS

@@ -28,7 +28,7 @@ The attack classifier (a random forest by default; logistic regression or an MLP
 scikit-learn as options; the reference code offers LR, DT, RF and MLP attack models, its
 command line defaulting to a decision tree, which a forest of trees generalises with
 less variance on a few hundred shadow pairs) is trained on shadow pairs built by
-:mod:`audit.shadow_unlearning`: positives are the deleted records of shadow unlearned
+:mod:`mia_audit.run.shadow_unlearning`: positives are the deleted records of shadow unlearned
 models, negatives are records no shadow model of the pair was trained on, queried on
 the same pair. The paper's main setting deletes one record per unlearned model; group
 deletions are an option of the orchestration.
@@ -70,7 +70,7 @@ same weights), the classifier can separate deleted from never-seen records by "d
 output change at all", not by memorisation. :func:`identical_output_share` measures the
 share of records with ``p_o == p_u`` exactly, per kind of record; :func:`trap_warnings`
 turns a non-zero share into a warning that :meth:`TwoModelAttack.fit_pairs` stores in
-``warnings_`` and :func:`audit.shadow_unlearning.two_model_audit` returns with the
+``warnings_`` and :func:`mia_audit.run.shadow_unlearning.two_model_audit` returns with the
 scores. We flag rather than drop those records: an attacker querying the deployed
 system sees exactly those unchanged outputs, so dropping them would understate what
 leaks; the report shows the shares so a reader can tell memorisation from change.
@@ -82,10 +82,10 @@ from typing import Any
 
 import numpy as np
 
-from audit.outputs import Outputs
-from audit.errors import InputError, NotApplicableError, NotFittedError, bad_value
-from audit.seeding import check_seed
-from audit.signals import Signals
+from mia_audit.outputs import Outputs
+from mia_audit.errors import InputError, NotApplicableError, NotFittedError, bad_value
+from mia_audit.seeding import check_seed
+from mia_audit.signals import Signals
 
 from .base import Attack
 from .registry import ATTACKS
@@ -241,7 +241,7 @@ def privacy_degradation(two_model_scores: object, single_model_scores: object, i
     DegCount = mean(c_two > c_single) and DegRate = mean(c_two - c_single)
     (Chen et al. 2021; ``calculate_comparison_metrics`` in the reference code).
     """
-    from audit.metrics import as_scores, auc
+    from mia_audit.metrics import as_scores, auc
 
     two = as_scores(two_model_scores, "two_model_scores")
     single = as_scores(single_model_scores, "single_model_scores")
@@ -328,7 +328,7 @@ class TwoModelAttack(Attack):
         if not self.is_fitted:
             raise NotFittedError(
                 f"attack {self.name!r} must be fitted before scoring; call fit_pairs(probs_original, "
-                "probs_unlearned, is_deleted) on shadow pairs (audit.shadow_unlearning.shadow_pairs)"
+                "probs_unlearned, is_deleted) on shadow pairs (mia_audit.run.shadow_unlearning.shadow_pairs)"
             )
         if n_classes != self.n_classes_:
             raise InputError(
@@ -358,7 +358,7 @@ class TwoModelAttack(Attack):
     def _not_applicable(self) -> NotApplicableError:
         return NotApplicableError(
             f"attack {self.name!r} compares an original and an unlearned model: it needs both models' posteriors "
-            "and shadow pairs (audit.shadow_unlearning.two_model_audit), not one model's signals"
+            "and shadow pairs (mia_audit.run.shadow_unlearning.two_model_audit), not one model's signals"
         )
 
     def fit(self, signals: Signals, is_member: np.ndarray) -> "TwoModelAttack":

@@ -2,7 +2,7 @@
 
 Hayes, Shumailov, Triantafillou, Khalifa, Papernot, "Inexact unlearning needs more
 careful evaluations to avoid a false sense of privacy" (2024). LiRA (Carlini et al.
-2022, :mod:`attacks.lira`) adapted to unlearning: for each target record the attacker
+2022, :mod:`mia_audit.attacks.lira`) adapted to unlearning: for each target record the attacker
 fits two Gaussians to the record's logit-scaled confidence ``phi = log(p_y / (1 - p_y))``
 over unlearned reference models,
 
@@ -21,17 +21,17 @@ Higher = more likely "trained on, then unlearned". An exact unlearner makes the 
 distributions equal, so the scores are noise and the AUC of forget against never-seen
 records is 0.5; a method that leaves traces shifts ``mu_unl`` towards the members' side.
 
-Interface (that of :class:`attacks.reference_base.ReferenceAttack`):
+Interface (that of :class:`mia_audit.attacks.reference_base.ReferenceAttack`):
 ``fit_references(reference, mask, never_seen=None)`` with ``reference`` the M unlearned
-reference models' :class:`audit.reference.QuerySignals` (M, N, A), ``mask`` (M, N) True
+reference models' :class:`mia_audit.reference.QuerySignals` (M, N, A), ``mask`` (M, N) True
 where model m trained on record i *and then unlearned it*, and ``never_seen`` (M, N) True
 where record i was not in model m's training set (default ``~mask``: every model either
 unlearned the record or never saw it). Records a model trained on and kept are in
 neither mask and do not enter the fits. Then ``score_target(target, pool_indices)``.
-:func:`audit.shadow_unlearning.ulira_references` builds the references.
+:func:`mia_audit.run.shadow_unlearning.ulira_references` builds the references.
 
-The Gaussians are LiRA's (:func:`attacks.lira.gaussian_fit`): per-record means, sample
-standard deviations (ddof = 1) floored at ``attacks.lira.STD_FLOOR``, and with
+The Gaussians are LiRA's (:func:`mia_audit.attacks.lira.gaussian_fit`): per-record means, sample
+standard deviations (ddof = 1) floored at ``mia_audit.attacks.lira.STD_FLOOR``, and with
 ``fixed_variance=True`` (for few reference models) one pooled within-record variance per
 query and side.
 """
@@ -42,7 +42,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from audit.errors import InputError, bad_value
+from mia_audit.errors import InputError, bad_value
 
 from .lira import gaussian_fit, online_scores
 from .reference_base import ReferenceAttack, check_reference

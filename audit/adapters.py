@@ -4,7 +4,7 @@ This is the only module that knows frameworks. An adapter turns a torch module, 
 scikit-learn estimator, an XGBoost model or any callable (a deployed endpoint) into an
 object with ``n_classes``, ``output_kind`` ("logits", "probs" or "labels") and
 ``predict(X, *, batch_size=None)``, which computes in batches on the model's own device
-and returns numpy values in an :class:`~audit.outputs.Outputs` (validated there: NaN or
+and returns numpy values in an :class:`~mia_audit.outputs.Outputs` (validated there: NaN or
 inf outputs are refused).
 
 Mitigations are adapters wrapping adapters (:class:`LabelOnly`, :class:`Temperature`),
@@ -330,7 +330,7 @@ class XGBoostAdapter(ModelAdapter):
         if isinstance(model, xgboost.XGBClassifier):
             classes = getattr(model, "classes_", None)
             if classes is None:
-                raise InputError("the XGBClassifier is not fitted; train it first (audit.training.train_model)")
+                raise InputError("the XGBClassifier is not fitted; train it first (mia_audit.training.train_model)")
             if not np.array_equal(np.asarray(classes), np.arange(len(classes))):
                 raise InputError(f"the XGBClassifier's classes_ must be 0..C-1; got {list(classes)[:20]}")
             self.n_classes = _check_n_classes(len(classes))
@@ -509,7 +509,7 @@ class Temperature(_Wrapper):
 def as_adapter(obj: Any, *, n_classes: Optional[int] = None, **options: Any) -> ModelAdapter:
     """The adapter for ``obj``: an adapter passes through; a torch module -> TorchAdapter;
     an XGBClassifier / Booster -> XGBoostAdapter; an estimator with predict_proba ->
-    SklearnAdapter; a :class:`~audit.training.TrainResult` -> its model's adapter; any
+    SklearnAdapter; a :class:`~mia_audit.training.TrainResult` -> its model's adapter; any
     other callable -> CallableAdapter (``n_classes`` and ``returns`` required there).
     ``options`` go to the adapter's constructor (e.g. ``batch_size``, ``returns``)."""
     if isinstance(obj, ModelAdapter):

@@ -34,7 +34,7 @@ def _probabilities(outputs_or_probs: Any) -> np.ndarray:
         return np.exp(outputs_or_probs.log_probs())
     p = np.asarray(outputs_or_probs)
     if p.ndim != 2 or p.shape[1] < 2:
-        raise bad_value("probs", "an audit.outputs.Outputs or an array of probabilities of shape (n, C), C >= 2",
+        raise bad_value("probs", "a mia_audit.outputs.Outputs or an array of probabilities of shape (n, C), C >= 2",
                         f"shape {p.shape}")
     # Outputs validates (finite, >= 0, rows sum to 1) with the messages used everywhere else
     return Outputs("probs", p, p.shape[1]).values
@@ -43,7 +43,7 @@ def _probabilities(outputs_or_probs: Any) -> np.ndarray:
 def expected_calibration_error(outputs_or_probs: Any, labels: Any, n_bins: int = DEFAULT_N_BINS) -> float:
     """ECE of the predictions (equal-width confidence bins, Guo et al. 2017), in [0, 1].
 
-    outputs_or_probs  an :class:`~audit.outputs.Outputs` of kind logits or probs, or an
+    outputs_or_probs  an :class:`~mia_audit.outputs.Outputs` of kind logits or probs, or an
                       array of probabilities (n, C) whose rows sum to 1
     labels            true classes, shape (n,)
     n_bins            number of equal-width bins on [0, 1] (an integer >= 1)
@@ -76,7 +76,7 @@ def fit_temperature(logits: Any, labels: Any, *, bounds: tuple[float, float] = T
     """The temperature T minimising the mean NLL of ``softmax(logits / T)`` against ``labels``.
 
     logits  validation logits (n, C) (an array, or an Outputs of kind logits or probs:
-            probs are used as logits log p, as :class:`~audit.adapters.Temperature` does)
+            probs are used as logits log p, as :class:`~mia_audit.adapters.Temperature` does)
     labels  true classes of those records, shape (n,)
     bounds  the search interval for T (0 < low < high); the search runs over log T with
             scipy's bounded Brent method. An optimum at a bound means the data ask for a

@@ -55,7 +55,7 @@ TOML layout (every key optional except ``data.name``)::
     require = ["posterior"]    # evidence every audited model needs: posterior | label | reference
 
 A deployed model that mia-audit did not train is audited with a ``[target]`` table
-instead of ``[data]``/``[model]``/``[forget]`` (see :mod:`audit.deployed`)::
+instead of ``[data]``/``[model]``/``[forget]`` (see :mod:`mia_audit.run.deployed`)::
 
     [target]
     model = "model.pt"         # or .safetensors / .json / .ubj (XGBoost) / .onnx
@@ -167,8 +167,8 @@ class AuditConfig:
     mitigations: list[dict[str, Any]] = field(default_factory=list)  # [{name = "temperature", T = "fit"}, ...]
     unlearners: list[dict[str, Any]] = field(default_factory=list)  # [{name = "scrub", epochs = 2}, ...]
     references: ReferenceConfig = field(default_factory=ReferenceConfig)
-    target: dict[str, Any] | None = None  # a deployed model to audit instead of training one (audit.deployed)
-    policy: Any = None  # an audit.verdict.Policy, a [policy] table, or None (the default policy)
+    target: dict[str, Any] | None = None  # a deployed model to audit instead of training one (mia_audit.run.deployed)
+    policy: Any = None  # a mia_audit.verdict.Policy, a [policy] table, or None (the default policy)
     seed: int = 0
     device: str = "auto"
     out: str | None = None
@@ -200,7 +200,7 @@ class AuditConfig:
         for section, kind in (("data", DataConfig), ("model", ModelConfig), ("forget", ForgetConfig),
                               ("attacks", AttackConfig), ("metrics", MetricsConfig), ("references", ReferenceConfig)):
             if not isinstance(getattr(self, section), kind):
-                raise bad_value(section, f"an audit.config.{kind.__name__}", getattr(self, section))
+                raise bad_value(section, f"a mia_audit.config.{kind.__name__}", getattr(self, section))
         for where, value in (("data.name", self.data.name), ("model.name", self.model.name),
                              ("forget.kind", self.forget.kind)):
             if not isinstance(value, str):

@@ -17,7 +17,7 @@ What it does
     epochs (``make_private_with_epsilon``).
 
     The recipe's optimiser, learning rate (schedule), weight decay, label smoothing and
-    augmentation are used as in :func:`audit.training.train_model`; ``recipe.amp`` is
+    augmentation are used as in :func:`mia_audit.training.train_model`; ``recipe.amp`` is
     ignored (DP-SGD always trains in float32).
 
 Privacy accounting
@@ -204,7 +204,7 @@ def train_model_dp(
                              max_grad_norm=max_grad_norm, accountant=accountant)
     seed = check_seed(seed)
     if not isinstance(recipe, TrainRecipe):
-        raise bad_value("recipe", "a TrainRecipe (see audit.training.recipe_for)", recipe)
+        raise bad_value("recipe", "a TrainRecipe (see mia_audit.training.recipe_for)", recipe)
     PrivacyEngine, ModuleValidator = _import_opacus()
     import torch
     from torch.utils.data import DataLoader, TensorDataset
@@ -256,7 +256,7 @@ def train_model_dp(
     history: list[float] = []
     checked = False
     show = bool(progress) and sys.stderr.isatty()
-    from .threads import training_threads  # 1 thread for small models unless the user chose (audit.threads)
+    from .threads import training_threads  # 1 thread for small models unless the user chose (mia_audit.threads)
 
     with seeded_default_generators(derive_seed(seed, "dp", "train"), torch_device), warnings.catch_warnings(), \
             training_threads(template, X_t, recipe.batch_size, device=torch_device):

@@ -1,7 +1,7 @@
 """Privacy regression gates: check a result (schema v1) against limits or a baseline.
 
 Pure logic on the result dictionary; no model, no torch. Used by
-:func:`audit.testing.assert_membership_privacy`, the pytest plugin and
+:func:`mia_audit.testing.assert_membership_privacy`, the pytest plugin and
 ``mia-audit check``.
 
 Two kinds of check, on every applicable result entry (entries with
@@ -239,14 +239,14 @@ def check_result(
     """Every figure of ``result`` above its limit or above the baseline plus ``tolerance``.
 
     ``models`` / ``members``: check only entries of these models / member sets (each
-    name must occur in the result). ``require``: evidence kinds (``audit.verdict.EVIDENCE``)
+    name must occur in the result). ``require``: evidence kinds (``mia_audit.verdict.EVIDENCE``)
     every checked model must have, read from ``result["verdict"]["coverage"]``; a model
     without them is a problem, and the report fails. Raises :class:`InputError` when
     neither limits nor a baseline is given, on malformed inputs, when a limit names an FPR
     an entry has no TPR for, and when nothing is left to check.
     """
     if limits is not None and not isinstance(limits, Limits):
-        raise bad_value("limits", "an audit.gates.Limits or None", type(limits).__name__)
+        raise bad_value("limits", "a mia_audit.gates.Limits or None", type(limits).__name__)
     tolerance = check_tolerance(tolerance)
     if (limits is None or limits.is_empty) and baseline is None:
         raise InputError("give at least one limit (max_auc, max_tpr_at_fpr) or a baseline to compare with")

@@ -1,4 +1,4 @@
-"""A deployed model behind an HTTP endpoint, as a :class:`~audit.adapters.ModelAdapter`.
+"""A deployed model behind an HTTP endpoint, as a :class:`~mia_audit.adapters.ModelAdapter`.
 
 Protocol (JSON over HTTP POST, standard library only)::
 
@@ -9,7 +9,7 @@ Protocol (JSON over HTTP POST, standard library only)::
 Connection errors, timeouts, HTTP 5xx and 429 are retried with exponential backoff
 (``backoff * 2 ** (attempt - 1)`` seconds); other 4xx are not. ``rate_limit`` (requests
 per second) spaces request starts at least ``1 / rate_limit`` seconds apart, measured with
-``time.monotonic``. Every failure is an :class:`~audit.errors.InputError` naming the URL.
+``time.monotonic``. Every failure is an :class:`~mia_audit.errors.InputError` naming the URL.
 
 Deadlines, not idle timeouts: ``timeout`` bounds one whole request (connecting, sending,
 the status line, the headers and the body together), not each socket read, so a server

@@ -1,7 +1,7 @@
 """Mitigations against membership inference, and what they change.
 
 A :class:`Mitigation` holds a name and parameters. ``apply(adapter)`` returns a new
-adapter wrapping the given one (:mod:`audit.adapters` wrappers), so every attack runs
+adapter wrapping the given one (:mod:`mia_audit.adapters` wrappers), so every attack runs
 on a defended model unchanged; the given adapter and its model are never modified.
 
 ``MITIGATIONS`` (``create_mitigation(name, **params)``):
@@ -27,8 +27,8 @@ and needs ``pip install 'mia-audit[dp]'``.
 
 :func:`evaluate_mitigations` runs attacks on each mitigated model and measures the
 utility it keeps (accuracy, expected calibration error). It is orchestration: it imports
-:mod:`audit.runner` (and through it :mod:`attacks`) when called, never at import time,
-so importing this module stays core-only and ``audit.runner`` can import it in turn.
+:mod:`mia_audit.run.pipeline` (and through it :mod:`attacks`) when called, never at import time,
+so importing this module stays core-only and ``mia_audit.run.pipeline`` can import it in turn.
 """
 
 from __future__ import annotations
@@ -198,7 +198,7 @@ class OutputNoiseMitigation(Mitigation):
 
 
 class DPSGDMitigation(Mitigation):
-    """DP-SGD training with opacus (:func:`audit.dp_training.train_model_dp`).
+    """DP-SGD training with opacus (:func:`mia_audit.dp_training.train_model_dp`).
 
     A training-time mitigation: ``train(model, X, y, recipe, *, seed, device)`` trains a
     DP copy of an (untrained) model; ``apply`` cannot wrap an already trained model.
@@ -230,7 +230,7 @@ class DPSGDMitigation(Mitigation):
 
     def train(self, model: Any, X: Any, y: Any, recipe: Any, *, seed: int, device: Any = "auto",
               progress: bool = False) -> Any:
-        """A :class:`~audit.dp_training.DPTrainResult`: a copy of ``model`` trained with DP-SGD."""
+        """A :class:`~mia_audit.dp_training.DPTrainResult`: a copy of ``model`` trained with DP-SGD."""
         from .dp_training import train_model_dp
 
         return train_model_dp(model, X, y, recipe, seed=seed, device=device, progress=progress, **self.params)

@@ -1,4 +1,4 @@
-"""Load a saved model file (one mia-audit did not train) as a :class:`~audit.adapters.ModelAdapter`.
+"""Load a saved model file (one mia-audit did not train) as a :class:`~mia_audit.adapters.ModelAdapter`.
 
 ``load_model_file(path, *, kind=None, architecture=None, input_shape=None, n_classes=None,
 params=None, device="auto")``
@@ -15,7 +15,7 @@ onnx               .onnx                    onnxruntime on the CPU (optional ext
 =================  =======================  ==================================================
 
 Nothing is ever unpickled: torch files are read with ``weights_only=True``. Every failure
-is an :class:`~audit.errors.InputError` (a :class:`~audit.errors.DataFileError` for a
+is an :class:`~mia_audit.errors.InputError` (a :class:`~mia_audit.errors.DataFileError` for a
 missing or unreadable file) with a one-line message naming the file.
 """
 
@@ -70,7 +70,7 @@ def load_model_file(
 ) -> ModelAdapter:
     """The adapter of the model saved at ``path`` (see the module docstring for kinds).
 
-    Torch kinds need ``architecture`` (a name of ``audit.models.MODELS``), ``input_shape``
+    Torch kinds need ``architecture`` (a name of ``mia_audit.models.MODELS``), ``input_shape``
     and ``n_classes``; ``params`` go to ``build_model``. The module is moved to ``device``
     ("auto": a GPU when there is one). ``n_classes`` is read from XGBoost files and, when
     not given, from an ONNX model's output shape. ``output`` names the ONNX output to read

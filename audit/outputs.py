@@ -6,7 +6,7 @@
 * ``"probs"``: ``values`` has shape (n, C), rows are probabilities summing to 1;
 * ``"labels"``: ``values`` has shape (n,), predicted class indices (label-only access).
 
-Adapters (:mod:`audit.adapters`) produce it; signals (:mod:`audit.signals`) consume it.
+Adapters (:mod:`mia_audit.adapters`) produce it; signals (:mod:`mia_audit.signals`) consume it.
 """
 
 from __future__ import annotations

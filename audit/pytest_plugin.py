@@ -1,7 +1,7 @@
 """The mia-audit pytest plugin (registered through the ``pytest11`` entry point).
 
 * Fixture ``membership_privacy``: a callable with the signature of
-  :func:`audit.testing.assert_membership_privacy`; it audits, records the audit and
+  :func:`mia_audit.testing.assert_membership_privacy`; it audits, records the audit and
   fails the test with a table when a limit or the baseline is exceeded::
 
       def test_no_leak(membership_privacy):
@@ -96,7 +96,7 @@ def recorder_of(config: pytest.Config) -> AuditRecorder:
 @pytest.fixture
 def membership_privacy(request: pytest.FixtureRequest) -> Callable[..., dict[str, Any]]:
     """``membership_privacy(model, members, nonmembers, *, max_auc=None, ...)``: see
-    :func:`audit.testing.assert_membership_privacy`; each audit is recorded for
+    :func:`mia_audit.testing.assert_membership_privacy`; each audit is recorded for
     ``--mia-report``."""
     from .testing import MembershipPrivacyError, assert_membership_privacy
 
@@ -128,12 +128,12 @@ def _shared_policy(report: dict[str, Any]) -> dict[str, Any] | None:
 def _render_pdf(report: dict[str, Any], path: Path) -> str | None:
     """Render the PDF; returns a reason when it is not written."""
     try:
-        from reports.pdf_report import render_pdf
+        from mia_audit.reports.pdf_report import render_pdf
     except ImportError:
-        return "reports.pdf_report is not available"
-    from reports.result_json import write_bytes_atomic
+        return "mia_audit.reports.pdf_report is not available"
+    from mia_audit.reports.result_json import write_bytes_atomic
 
-    from .attack_entries import with_verdict
+    from mia_audit.run.attack_entries import with_verdict
 
     result = merged_result(report)
     if result is None:
@@ -146,7 +146,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     option = session.config.getoption("mia_report", default=None)
     if not option:
         return
-    from reports.result_json import write_json_atomic
+    from mia_audit.reports.result_json import write_json_atomic
 
     path = Path(option)
     recorder = recorder_of(session.config)

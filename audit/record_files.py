@@ -10,7 +10,7 @@
 ``X`` comes back as float32, ``y`` as int64 (labels must be whole numbers >= 0). Every
 feature must be finite and within float32's range (|x| <= 3.4e38): NaN, inf and values
 that would overflow to inf are refused at load time, naming the row and the column. Every
-problem is an :class:`~audit.errors.InputError` / :class:`~audit.errors.DataFileError`
+problem is an :class:`~mia_audit.errors.InputError` / :class:`~mia_audit.errors.DataFileError`
 naming the file.
 """
 

@@ -121,7 +121,7 @@ def log_one_minus_probs(logp: np.ndarray) -> np.ndarray:
 def compute_signals(outputs: Outputs, labels: object) -> Signals:
     """All signals of ``outputs`` against the true ``labels`` (shape (n,))."""
     if not isinstance(outputs, Outputs):
-        raise InputError(f"outputs must be an audit.outputs.Outputs; got {type(outputs).__name__}")
+        raise InputError(f"outputs must be a mia_audit.outputs.Outputs; got {type(outputs).__name__}")
     n = len(outputs)
     y = check_labels(labels, n, outputs.n_classes)
     correct = (outputs.predicted_labels() == y).astype(np.float64)

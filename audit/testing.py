@@ -2,7 +2,7 @@
 
 ::
 
-    from audit.testing import assert_membership_privacy
+    from mia_audit.testing import assert_membership_privacy
 
     def test_model_does_not_leak():
         assert_membership_privacy(model, (X_train, y_train), (X_test, y_test),
@@ -10,7 +10,7 @@
 
 The model is attacked with every applicable registered attack (members = the
 training records given, non-members = held-out records), the figures are checked
-against the limits and/or a stored baseline (:mod:`audit.gates`), and an
+against the limits and/or a stored baseline (:mod:`mia_audit.gates`), and an
 ``AssertionError`` with a table of the figures that exceed is raised. On success the
 result (schema v1) is returned, so it can be saved as the next baseline.
 """
@@ -34,7 +34,7 @@ MODEL_NAME = "model"
 
 class MembershipPrivacyError(AssertionError):
     """A membership-privacy assertion failed. ``result`` is the audit (schema v1, with its
-    ``gate`` section) and ``violations`` the :class:`~audit.gates.GateReport`."""
+    ``gate`` section) and ``violations`` the :class:`~mia_audit.gates.GateReport`."""
 
     def __init__(self, message: str, *, result: dict[str, Any], violations: GateReport):
         super().__init__(message)
@@ -110,7 +110,7 @@ def _load_baseline(baseline: object) -> dict[str, Any] | None:
     if baseline is None:
         return None
     if isinstance(baseline, (str, Path)):
-        from reports.result_json import load_result
+        from mia_audit.reports.result_json import load_result
 
         return load_result(baseline)
     if isinstance(baseline, Mapping):
@@ -151,18 +151,18 @@ def audit_model(
     policy: Any = None,
 ) -> dict[str, Any]:
     """A minimal schema-v1 result: every attack on ``model``, members vs non-members, with its
-    verdict under ``policy`` (an :class:`audit.verdict.Policy`, a dict, or None: the default).
+    verdict under ``policy`` (an :class:`mia_audit.verdict.Policy`, a dict, or None: the default).
 
     Signals are computed once per set. With ``attacks=None`` every registered attack
     that works from one model's signals runs (attacks needing reference models, or
     signals the outputs do not give, are left out); named attacks must all apply.
     """
-    from attacks import create_attack, signal_attack_names
+    from mia_audit.attacks import create_attack, signal_attack_names
 
     from . import TOOL_NAME, __version__
     from .adapters import as_adapter, model_sha256
     from .environment import environment
-    from .attack_entries import with_verdict
+    from mia_audit.run.attack_entries import with_verdict
     from .signals import Signals, compute_signals
 
     seed = check_seed(seed)
@@ -254,7 +254,7 @@ def assert_membership_privacy(
     model that gives labels only never passes; ``require=()`` accepts label-only evidence).
 
     ``members`` / ``nonmembers``: ``(X, y)`` of records the model was / was not trained
-    on. ``model``: anything :func:`audit.adapters.as_adapter` accepts (a callable needs
+    on. ``model``: anything :func:`mia_audit.adapters.as_adapter` accepts (a callable needs
     ``n_classes``; wrap it in a ``CallableAdapter`` to say what it returns).
     ``max_auc``, ``max_tpr_at_fpr`` ({FPR: TPR}): limits on every attack's figures;
     ``baseline``: a result (path or dict) whose figures must not rise by more than

@@ -11,7 +11,7 @@ those three). :func:`tfp_mia` imports it the supported way:
 * on scikit-learn >= 1.7, ``sklearn.utils.parallel_backend`` (moved to joblib) is
   provided as joblib's, and on >= 1.8 the private
   ``sklearn.metrics._ranking._binary_clf_curve`` that its epsilon bound calls is
-  provided by an equivalent built on :class:`audit.metrics.ScoreRanking`.
+  provided by an equivalent built on :class:`mia_audit.metrics.ScoreRanking`.
 
 Conversions: :func:`to_attack_input_data` turns our per-sample inputs into its
 ``AttackInputData`` (members = its "train", non-members = its "test");

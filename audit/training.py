@@ -11,7 +11,7 @@ Torch models
     ``torch.autocast(dtype=torch.bfloat16)`` (``amp=True`` in the result; bf16 needs no
     gradient scaler); on the CPU everything is float32 and the same seed gives
     bitwise-identical weights. (On a GPU, cuDNN kernels may still be non-deterministic.)
-    On the CPU the loop runs with the thread count of :mod:`audit.threads` (one thread
+    On the CPU the loop runs with the thread count of :mod:`mia_audit.threads` (one thread
     for small models unless the user chose a count; the choice depends on the model's
     size only, so the same seed still gives the same weights).
 
@@ -216,7 +216,7 @@ def train_model(
     if not isinstance(model, torch.nn.Module):
         raise bad_value("model", "a torch nn.Module or an xgboost XGBClassifier", type(model).__name__)
     if recipe is None:
-        raise InputError("recipe is required for torch models; got None (see audit.training.recipe_for)")
+        raise InputError("recipe is required for torch models; got None (see mia_audit.training.recipe_for)")
     if not isinstance(recipe, TrainRecipe):
         raise bad_value("recipe", "a TrainRecipe", recipe)
     return _train_torch(model, X, y, recipe, seed=seed, device=torch_device, progress=progress)
@@ -280,7 +280,7 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     history: list[float] = []
     checked = False
     show = bool(progress) and sys.stderr.isatty()
-    from .threads import training_threads  # 1 thread for small models unless the user chose (audit.threads)
+    from .threads import training_threads  # 1 thread for small models unless the user chose (mia_audit.threads)
 
     with seeded_default_generators(derive_seed(seed, "train"), device), \
             training_threads(net, X_t, recipe.batch_size, device=device):

@@ -213,7 +213,7 @@ class Policy(Limits):
         ident = dict(model=model, mitigation=mitigation, attack=attack, members=members)
         if not is_applicable(entry):
             return PolicyCheck(**ident, applicable=False)
-        exceeded, unmeasured = self.exceeded(entry)  # the same check as the gates (audit.gates)
+        exceeded, unmeasured = self.exceeded(entry)  # the same check as the gates (mia_audit.gates)
         label = lambda name: "AUC" if name == "auc" else f"TPR@{float(name[4:]):g}"  # noqa: E731
         violations, unreliable = [], []
         n0 = entry.get("n_nonmembers")
@@ -443,7 +443,7 @@ def build_verdict(result: Mapping[str, Any], policy: Policy | None = None, *,
     """
     policy = DEFAULT_POLICY if policy is None else policy
     if not isinstance(policy, Policy):
-        raise bad_value("policy", "an audit.verdict.Policy or None", policy)
+        raise bad_value("policy", "a mia_audit.verdict.Policy or None", policy)
     if not isinstance(result, Mapping) or not isinstance(result.get("results"), list):
         raise bad_value("result", "a result dict (schema v1) with a 'results' list", type(result).__name__)
     evidence = {str(k): tuple(v) for k, v in evidence.items()}

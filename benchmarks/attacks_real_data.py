@@ -16,8 +16,8 @@ import argparse
 import json
 import time
 
-from audit.config import AttackConfig, AuditConfig, DataConfig, MetricsConfig, ModelConfig
-from audit.runner import run_audit
+from mia_audit.config import AttackConfig, AuditConfig, DataConfig, MetricsConfig, ModelConfig
+from mia_audit.run.pipeline import run_audit
 
 CASES = {
     "adult-mlp": (DataConfig(name="adult"), ModelConfig(name="mlp", params={"hidden": [256, 256]}, training={"epochs": 40})),

@@ -27,11 +27,11 @@ import warnings
 
 import numpy as np
 
-from audit.metrics import (DEFAULT_FPRS, ScoreRanking, advantage_from_roc, auc_and_tpr_at_fpr_from_counts,
+from mia_audit.metrics import (DEFAULT_FPRS, ScoreRanking, advantage_from_roc, auc_and_tpr_at_fpr_from_counts,
                            auc_from_counts, roc_from_counts, tpr_at_fpr_from_roc)
-from audit.metrics.bootstrap import bootstrap_replicates
-from audit.metrics.bounds import epsilon_lower_bound
-from audit.seeding import rng
+from mia_audit.metrics.bootstrap import bootstrap_replicates
+from mia_audit.metrics.bounds import epsilon_lower_bound
+from mia_audit.seeding import rng
 
 
 def best_of(repeats, fn):

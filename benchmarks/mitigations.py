@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from audit.config import AttackConfig, AuditConfig, DataConfig, MetricsConfig, ModelConfig
-from audit.runner import run_audit
+from mia_audit.config import AttackConfig, AuditConfig, DataConfig, MetricsConfig, ModelConfig
+from mia_audit.run.pipeline import run_audit
 
 MITIGATIONS = [
     {"name": "label-only"},

@@ -44,11 +44,11 @@ def main() -> None:
     args = parse()
     import torch
 
-    from audit.data import load_dataset
-    from audit.device import resolve_device
-    from audit.models import build_model
-    from audit.reference import init_seed, membership_mask, train_batched, train_seed
-    from audit.training import recipe_for, train_model
+    from mia_audit.data import load_dataset
+    from mia_audit.device import resolve_device
+    from mia_audit.models import build_model
+    from mia_audit.reference import init_seed, membership_mask, train_batched, train_seed
+    from mia_audit.training import recipe_for, train_model
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -1,4 +1,4 @@
-"""The thread policy (:mod:`audit.threads`) measured: idle and beside busy processes.
+"""The thread policy (:mod:`mia_audit.threads`) measured: idle and beside busy processes.
 
     python benchmarks/threads.py                 # the quick demo: old vs new, idle vs loaded
     python benchmarks/threads.py --sweep         # training steps per model size, 1 vs default threads
@@ -14,8 +14,8 @@ run, and the ratios loaded / idle (the target: at most ~2.5x with two busy proce
 
 Sweep mode trains models of growing size with ``train_model`` for a fixed number of
 optimiser steps on 1 thread and on torch's default, idle and loaded, and prints the
-forward multiply-accumulates per batch (:func:`audit.threads.batch_macs`) next to the
-seconds: the data behind :data:`audit.threads.MACS_PER_THREAD`.
+forward multiply-accumulates per batch (:func:`mia_audit.threads.batch_macs`) next to the
+seconds: the data behind :data:`mia_audit.threads.MACS_PER_THREAD`.
 
 Measured on the 2-core development machine (Xeon, KVM, torch 2.13 CPU), shared with
 other engineers' jobs (load average 0.9-1.1 before the demo runs, most of it this
@@ -108,7 +108,7 @@ def median(values):
 
 def demo_seconds(extra: list[str], demo_args: list[str]) -> float:
     exe = os.path.join(os.path.dirname(sys.executable), "mia-audit")
-    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "audit.cli"]
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "mia_audit.cli.commands"]
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
         env["MIA_AUDIT_CACHE"] = os.path.join(tmp, "cache")  # an empty cache every run
@@ -155,10 +155,10 @@ def run_sweep(args: argparse.Namespace) -> None:
     import numpy as np
     import torch
 
-    from audit.models import build_model
-    from audit.reference import train_batched
-    from audit.threads import batch_macs, use_threads
-    from audit.training import TrainRecipe, train_model
+    from mia_audit.models import build_model
+    from mia_audit.reference import train_batched
+    from mia_audit.threads import batch_macs, use_threads
+    from mia_audit.training import TrainRecipe, train_model
 
     default = torch.get_num_threads()
     rng = np.random.default_rng(0)

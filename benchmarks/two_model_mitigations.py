@@ -23,14 +23,14 @@ import time
 
 import numpy as np
 
-from attacks.two_model import TwoModelAttack, privacy_degradation
-from audit.adapters import CallableAdapter
-from audit.data import load_dataset
-from audit.metrics import evaluate
-from audit.mitigations import create_mitigation
-from audit.reference_runner import released_probs
-from audit.shadow_unlearning import ModelRecipe, shadow_pairs
-from audit.training import recipe_for
+from mia_audit.attacks.two_model import TwoModelAttack, privacy_degradation
+from mia_audit.adapters import CallableAdapter
+from mia_audit.data import load_dataset
+from mia_audit.metrics import evaluate
+from mia_audit.mitigations import create_mitigation
+from mia_audit.run.references import released_probs
+from mia_audit.run.shadow_unlearning import ModelRecipe, shadow_pairs
+from mia_audit.training import recipe_for
 
 MITIGATIONS = [None, {"name": "label-only"}, {"name": "temperature", "T": 2.0}, {"name": "temperature", "T": 10.0},
                {"name": "top-k", "k": 1}, {"name": "rounding", "decimals": 1},

@@ -27,8 +27,8 @@ import argparse
 import json
 import time
 
-from audit.config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
-from audit.runner import run_audit
+from mia_audit.config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
+from mia_audit.run.pipeline import run_audit
 
 
 def cases(data_dir: str | None) -> dict[str, tuple]:
@@ -89,7 +89,7 @@ def table(case: str, result: dict) -> str:
 
 
 def main() -> None:
-    from unlearners import UNLEARNERS
+    from mia_audit.unlearners import UNLEARNERS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", nargs="*", default=["adult-mlp", "adult-xgb", "digits-cnn"])

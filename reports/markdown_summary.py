@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from audit.entries import fpr_levels, is_applicable
-from audit.verdict import fpr_label as verdict_fpr_label, verdict_of
+from mia_audit.entries import fpr_levels, is_applicable
+from mia_audit.verdict import fpr_label as verdict_fpr_label, verdict_of
 
 from .readers import entry_order, fmt_auc, fmt_tpr, format_created, model_label, worst_attacks
 
@@ -24,7 +24,7 @@ def fpr_label(fpr: float) -> str:
 
 
 def summary_markdown(result: Mapping[str, Any]) -> str:
-    """Markdown: title line, the result's verdict (:mod:`audit.verdict`) and what was audited,
+    """Markdown: title line, the result's verdict (:mod:`mia_audit.verdict`) and what was audited,
     the worst attack per model, and a table of AUC [CI] and TPR at each FPR for every model,
     mitigation, member set and attack ('n/a' where an attack does not apply)."""
     data = result.get("data") or {}

@@ -2,7 +2,7 @@
 
 :func:`render_pdf` lays out, on A4 pages numbered "page X of Y":
 
-1. a first-page summary: the result's verdict (:mod:`audit.verdict`), what was audited, the worst attack per
+1. a first-page summary: the result's verdict (:mod:`mia_audit.verdict`), what was audited, the worst attack per
    model, the data set and the models, and a signature line;
 2. ROC curves on log-log axes, one panel per (model, mitigation, member set);
 3. tables of AUC and TPR at each FPR, with confidence intervals and warnings;
@@ -24,8 +24,8 @@ import datetime as _dt
 from pathlib import Path
 from typing import Any, Mapping
 
-from audit.errors import bad_value
-from audit.verdict import verdict_of
+from mia_audit.errors import bad_value
+from mia_audit.verdict import verdict_of
 
 from .pdf.layout import Doc, pdf_class, sanitize
 from .pdf.results import section_histograms, section_roc, section_tables
@@ -45,7 +45,7 @@ def render_pdf(result: dict[str, Any], *, dpi: int = 150) -> bytes:
     """The PDF audit report of ``result`` (a schema-v1 result dict), as bytes.
 
     The first page renders the result's ``verdict`` section (built by the pipeline, see
-    :mod:`audit.verdict`; a result without one is refused: ``mia-audit report`` adds it).
+    :mod:`mia_audit.verdict`; a result without one is refused: ``mia-audit report`` adds it).
     ``dpi`` is the resolution of the embedded figures. ``result`` is not modified.
     """
     if not isinstance(result, Mapping) or not isinstance(result.get("results"), list):

@@ -7,8 +7,8 @@ import datetime as _dt
 import json
 from typing import Any, Mapping
 
-from audit.entries import is_applicable, tpr_at, tpr_ci_at
-from audit.verdict import verdict_of
+from mia_audit.entries import is_applicable, tpr_at, tpr_ci_at
+from mia_audit.verdict import verdict_of
 
 MEMBER_ORDER = {"train": 0, "forget": 1, "retain": 2}
 UNLEARNING_ROLES = ("unlearned", "retrained")

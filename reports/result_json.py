@@ -11,15 +11,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from audit.errors import DataFileError, InputError
-from audit.files import write_bytes_atomic  # reports write through it (re-exported)
+from mia_audit.errors import DataFileError, InputError
+from mia_audit.files import write_bytes_atomic  # reports write through it (re-exported)
 
 SCHEMA_VERSION = 1
 
 
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of result files."""
-    text = resources.files("reports").joinpath("schema/result-v1.schema.json").read_text(encoding="utf-8")
+    text = resources.files("mia_audit.reports").joinpath("schema/result-v1.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

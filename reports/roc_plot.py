@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from audit.entries import is_applicable
+from mia_audit.entries import is_applicable
 
 from .png import figure_png, pyplot
 from .result_json import write_bytes_atomic

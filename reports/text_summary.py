@@ -15,7 +15,7 @@ def verdict_block(result: dict[str, Any], *, width: int = 100) -> str:
     (one line per model), wrapped to ``width``; read from ``result["verdict"]``."""
     import textwrap
 
-    from audit.verdict import verdict_of
+    from mia_audit.verdict import verdict_of
 
     verdict = verdict_of(result)
     out = [textwrap.fill(verdict["headline"], width=width)]
@@ -25,7 +25,7 @@ def verdict_block(result: dict[str, Any], *, width: int = 100) -> str:
 
 
 def summary_table(result: dict[str, Any]) -> str:
-    from audit.entries import is_applicable
+    from mia_audit.entries import is_applicable
 
     measured = [r for r in result["results"] if is_applicable(r)]
     fpr_keys = sorted({k for r in measured for k in r["tpr_at_fpr"]}, key=float)

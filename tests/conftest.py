@@ -62,7 +62,7 @@ def shared_data_dir() -> Path:
 @pytest.fixture
 def tiny_config():
     """Factory of a small, fast audit configuration (adult, 300/300, 1-layer MLP, 3 epochs)."""
-    from audit.config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
+    from mia_audit.config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
 
     def make(*, seed: int = 0, attacks=None, members=("train", "forget"), data=None, model=None,
              forget=None, n_bootstrap: int = 20, device: str = "cpu") -> AuditConfig:

@@ -1,13 +1,17 @@
 """The package's layers, read from every import statement (function-level ones included).
 
-Five layers, arrows pointing down only (DESIGN.md; issue 10 moves the orchestration into
-``audit/run/`` and ``audit/cli/`` and installs everything under one name, ``mia_audit``):
+Five layers, arrows pointing down only (DESIGN.md, the README's "Architecture"), all under the
+one import name ``mia_audit`` (``audit/`` is ``mia_audit``; ``attacks/``, ``unlearners/`` and
+``reports/`` are its subpackages):
 
-1. core: every module of ``audit/`` not named below;
-2. methods: ``attacks/``, ``unlearners/`` (they import the core);
-3. renderers: ``reports/`` (they import the core's result, verdict and gate modules);
-4. pipeline: the orchestration modules (:data:`PIPELINE`);
+1. core: every module of ``mia_audit`` not named below;
+2. methods: ``mia_audit.attacks``, ``mia_audit.unlearners`` (they import the core);
+3. renderers: ``mia_audit.reports`` (they import the core's result, verdict and gate modules);
+4. pipeline: ``mia_audit.run`` (:data:`PIPELINE`);
 5. faces: the command line, ``testing`` and the pytest plugin (:data:`FACES`).
+
+Every import of the project goes through ``mia_audit``: an import of a bare folder name
+(``import audit``, ``from attacks import ...``) fails the test, since it would load a second copy.
 
 The test fails on any import that points up a layer, on attacks and unlearners importing each
 other, on renderers importing core modules beyond their short list, and on any import cycle
@@ -24,16 +28,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"audit": "audit", "attacks": "attacks", "unlearners": "unlearners", "reports": "reports"}
-PIPELINE = ("audit.runner", "audit.unlearning_runner", "audit.reference_runner", "audit.shadow_unlearning",
-            "audit.deployed", "audit.attack_entries", "audit.mitigation_runner", "audit.run")
-FACES = ("audit.cli", "audit.cli_check", "audit.testing", "audit.pytest_plugin")
+FOLDERS = {"audit": "mia_audit", "attacks": "mia_audit.attacks", "unlearners": "mia_audit.unlearners",
+           "reports": "mia_audit.reports"}
+PIPELINE = ("mia_audit.run",)
+FACES = ("mia_audit.cli", "mia_audit.testing", "mia_audit.pytest_plugin")
 #: upward arrows and cycles that remain (none now; the lists stay for the next tangle to be named)
 KNOWN_UPWARD: set[str] = set()
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 LAYERS = {"core": 1, "methods": 2, "renderers": 3, "pipeline": 4, "faces": 5}
 #: the core modules a renderer may read (the result, its entries, verdict and gates; errors; files)
-RENDERER_CORE = {"audit.entries", "audit.verdict", "audit.gates", "audit.errors", "audit.files"}
+RENDERER_CORE = {"mia_audit", "mia_audit.entries", "mia_audit.verdict", "mia_audit.gates", "mia_audit.errors", "mia_audit.files"}
 
 
 def _module_name(path: Path) -> str:
@@ -70,9 +74,9 @@ def layer_of(module: str) -> str:
         return "faces"
     if _within(module, *PIPELINE):
         return "pipeline"
-    if _within(module, "reports"):
+    if _within(module, "mia_audit.reports"):
         return "renderers"
-    if _within(module, "attacks", "unlearners"):
+    if _within(module, "mia_audit.attacks", "mia_audit.unlearners"):
         return "methods"
     return "core"
 
@@ -129,7 +133,7 @@ def test_no_import_points_up_a_layer():
             a, b = layer_of(module), layer_of(target)
             if LAYERS[b] > LAYERS[a]:
                 upward.append(f"{module} ({a}) imports {target} ({b})")
-            elif a == b == "methods" and module.split(".")[0] != target.split(".")[0]:
+            elif a == b == "methods" and module.split(".")[1] != target.split(".")[1]:
                 upward.append(f"{module} imports {target} (attacks and unlearners stay apart)")
             elif a == "renderers" and b == "core" and target not in RENDERER_CORE:
                 upward.append(f"{module} (renderer) imports {target}; renderers read only {sorted(RENDERER_CORE)}")
@@ -187,8 +191,20 @@ def test_there_is_no_import_cycle_between_modules():
 
 def test_the_checker_resolves_relative_absolute_and_function_level_imports():
     """The test can fail: these arrows exist in the code, and the checker must see them."""
-    assert {"audit.entries", "audit.errors", "audit.gates"} <= EDGES["audit.verdict"]  # relative
-    assert {"audit.errors", "audit.signals"} <= EDGES["attacks.base"]  # absolute
-    assert "audit.attack_entries" in EDGES["audit.mitigation_runner"]  # inside a function
-    assert layer_of("audit.runner") == "pipeline" and layer_of("audit.cli") == "faces"
-    assert layer_of("audit.metrics.ranking") == "core" and layer_of("reports.pdf.layout") == "renderers"
+    assert {"mia_audit.entries", "mia_audit.errors", "mia_audit.gates"} <= EDGES["mia_audit.verdict"]  # relative
+    assert {"mia_audit.errors", "mia_audit.signals"} <= EDGES["mia_audit.attacks.base"]  # absolute
+    assert "mia_audit.run.attack_entries" in EDGES["mia_audit.run.mitigations"]  # inside a function
+    assert layer_of("mia_audit.run.pipeline") == "pipeline" and layer_of("mia_audit.cli.commands") == "faces"
+    assert layer_of("mia_audit.metrics.ranking") == "core" and layer_of("mia_audit.reports.pdf.layout") == "renderers"
+    assert layer_of("mia_audit.attacks.lira") == "methods" and layer_of("mia_audit.testing") == "faces"
+
+
+def test_every_import_of_the_project_goes_through_the_one_name():
+    bare = []
+    others = {str(p.relative_to(ROOT)): p for d in ("tests", "benchmarks") for p in sorted((ROOT / d).rglob("*.py"))}
+    for module, path in {**MODULES, **others}.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            bare += [f"{module}: {n}" for n in names if n.split(".")[0] in FOLDERS]
+    assert bare == [], "imports of a bare folder name (use mia_audit...):\n" + "\n".join(bare)

@@ -1,7 +1,7 @@
 """Machine-unlearning methods.
 
 Every method is registered in :data:`UNLEARNERS` and has the same call
-(see :mod:`unlearners.base`)::
+(see :mod:`mia_audit.unlearners.base`)::
 
     u = create_unlearner("finetune")
     original = u.fit(model, X_train, y_train, recipe, seed=0)

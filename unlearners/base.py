@@ -29,8 +29,8 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from audit.errors import InputError, NotApplicableError
-from audit.seeding import check_seed
+from mia_audit.errors import InputError, NotApplicableError
+from mia_audit.seeding import check_seed
 
 from .records import Records, as_records, check_subset, fingerprints
 
@@ -43,9 +43,9 @@ class Trained:
                 device), a fitted ``xgboost.XGBClassifier``, or a method's ensemble
     init        the untrained starting point (torch: the module with its initial weights;
                 xgboost: the unfitted estimator) that retraining starts from
-    recipe      the :class:`audit.training.TrainRecipe` it was trained with (None for xgboost)
+    recipe      the :class:`mia_audit.training.TrainRecipe` it was trained with (None for xgboost)
     train_keys  sorted fingerprints of the records it was trained on
-                (:func:`unlearners.records.fingerprints`)
+                (:func:`mia_audit.unlearners.records.fingerprints`)
     method      "plain", or the name of the unlearner whose ``fit`` made it
     state       method-specific state (SISA shards, EUPG's protected pre-trained model, ...)
     seconds     training time (the method's own training included)
@@ -131,7 +131,7 @@ class Unlearner(abc.ABC):
         # A forget record with an identical copy in retain (real data sets have duplicate rows)
         # stays in the training data through that copy; it is allowed and counted in details.
         duplicated = np.isin(forget_keys, retain_keys)
-        from audit.device import synchronize
+        from mia_audit.device import synchronize
 
         start = time.perf_counter()
         new_model, details = self._unlearn(model, retain, forget, validation, seed)
@@ -192,8 +192,8 @@ class Unlearner(abc.ABC):
 
 def train_original(model: Any, X: Any, y: Any, recipe: Any = None, *, seed: int, device: Any = "auto",
                    progress: bool = False) -> Trained:
-    """Plain training with :func:`audit.training.train_model`, kept as a :class:`Trained`."""
-    from audit.training import train_model
+    """Plain training with :func:`mia_audit.training.train_model`, kept as a :class:`Trained`."""
+    from mia_audit.training import train_model
 
     records = as_records((X, y), "train")
     result = train_model(model, records.X, records.y, recipe, seed=seed, device=device, progress=progress)
@@ -231,7 +231,7 @@ def reinitialised(model: Any, *, seed: int) -> Any:
         from sklearn.base import clone
 
         return clone(model)
-    from audit.seeding import isolated_torch_seed
+    from mia_audit.seeding import isolated_torch_seed
 
     net = copy.deepcopy(model)
     with isolated_torch_seed(check_seed(seed)):

@@ -12,7 +12,7 @@ D', so they keep the privacy model's guarantee (1/k re-identification through th
 quasi-identifiers; epsilon-DP). The number of fine-tuning epochs (option ``epochs``) is
 the utility / cost knob.
 
-Privacy models (:mod:`unlearners.protection`):
+Privacy models (:mod:`mia_audit.unlearners.protection`):
 
 * ``eupg-kanon``: MDAV microaggregation over the quasi-identifiers (default: every
   column), one-hot categoricals aggregated to their mode; default k = 10 (the paper's
@@ -41,7 +41,7 @@ replayable noise would void the guarantee): two fits with the same seed protect 
 with different noise and give different models. k-anonymity (MDAV) is deterministic.
 
 Departures from the paper: categorical attributes under DP use a 0/1 utility rather
-than TabNet-embedding similarities (see :mod:`unlearners.protection.dp_tabular`); the
+than TabNet-embedding similarities (see :mod:`mia_audit.unlearners.protection.dp_tabular`); the
 fine-tuning epochs scale with the recipe (see above).
 """
 
@@ -54,8 +54,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from audit.errors import InputError
-from audit.seeding import check_seed, derive_seed
+from mia_audit.errors import InputError
+from mia_audit.seeding import check_seed, derive_seed
 
 from .base import Trained, Unlearner, framework_of
 from .records import Records, as_records, fingerprints
@@ -115,13 +115,13 @@ class _Eupg(Unlearner):
     # ------------------------------------------------------------------ training
     def fit(self, model: Any, X: Any, y: Any, recipe: Any = None, *, seed: int, device: Any = "auto",
             progress: bool = False) -> Trained:
-        from audit.training import train_model
+        from mia_audit.training import train_model
 
         seed = check_seed(seed)
         records = as_records((X, y), "train")
         framework = framework_of(model)
         if framework == "torch" and recipe is None:
-            raise InputError("recipe is required for torch models; got None (see audit.training.recipe_for)")
+            raise InputError("recipe is required for torch models; got None (see mia_audit.training.recipe_for)")
         X_np, y_np = records.numpy()
         start = time.perf_counter()
         X_protected, summary = self.protect(np.asarray(X_np))
@@ -139,7 +139,7 @@ class _Eupg(Unlearner):
                                    seed=derive_seed(seed, self.name, "finetune"), device=device).model
             init = copy.deepcopy(model)
             fine = {"fit_epochs": epochs}
-        from audit.device import resolve_device, synchronize
+        from mia_audit.device import resolve_device, synchronize
 
         if framework == "torch":
             synchronize(resolve_device(pre.device))
@@ -159,7 +159,7 @@ class _Eupg(Unlearner):
 
     # ------------------------------------------------------------------ unlearning
     def _unlearn(self, model: Trained, retain: Records, forget: Records, validation, seed: int):
-        from audit.training import train_model
+        from mia_audit.training import train_model
 
         pretrained = model.state["pretrained"]
         if model.framework == "xgboost":
@@ -187,7 +187,7 @@ def boost_more(base, X: np.ndarray, y: np.ndarray, n_trees: int, *, seed: int):
     (continued boosting from a copy of ``base``'s booster; ``base`` is not modified)."""
     from sklearn.base import clone
 
-    from audit.models.xgb import xgboost_seed
+    from mia_audit.models.xgb import xgboost_seed
 
     y = np.asarray(y).astype(np.int64)
     present = np.unique(y)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 from .registry import UNLEARNERS
 from .torch_loops import GradientUnlearner, TensorData, ce_loss, generator, n_classes_of, run_epochs

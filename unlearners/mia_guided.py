@@ -53,8 +53,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from audit.errors import InputError
-from audit.seeding import derive_seed
+from mia_audit.errors import InputError
+from mia_audit.seeding import derive_seed
 
 from .finetune import RETAIN_ORDER
 from .neggrad import CycledBatches
@@ -84,7 +84,7 @@ def attack_model(reference, hidden: int, seed: int):
     import torch
     from torch import nn
 
-    from audit.seeding import isolated_torch_seed
+    from mia_audit.seeding import isolated_torch_seed
 
     class _Standardise(nn.Module):
         def __init__(self, mean, std):
@@ -145,10 +145,10 @@ def eval_features(net, data: TensorData, batch_size: int = 1024):
 
 
 def attack_auc(attack, members, non_members) -> float:
-    """AUC of the attack's scores, members against non-members (:func:`audit.metrics.auc`)."""
+    """AUC of the attack's scores, members against non-members (:func:`mia_audit.metrics.auc`)."""
     import torch
 
-    from audit.metrics import auc
+    from mia_audit.metrics import auc
 
     with torch.no_grad():
         a = attack(members).squeeze(1).double().cpu().numpy()

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 from .finetune import concat, random_wrong_labels
 from .registry import UNLEARNERS

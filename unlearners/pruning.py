@@ -48,7 +48,7 @@ import copy
 import math
 from typing import Optional
 
-from audit.errors import NotApplicableError
+from mia_audit.errors import NotApplicableError
 
 from .distillation import indexed, teacher_logits
 from .registry import UNLEARNERS

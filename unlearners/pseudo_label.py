@@ -45,7 +45,7 @@ import copy
 import math
 from typing import Optional
 
-from audit.errors import NotApplicableError
+from mia_audit.errors import NotApplicableError
 
 from .distillation import teacher_logits
 from .registry import UNLEARNERS
@@ -103,7 +103,7 @@ class PseudoLabel(GradientUnlearner):
         self.retrain_epochs = positive_int("retrain_epochs", retrain_epochs)
         self.max_entropy = number("max_entropy", max_entropy, low=0.0, high=1.0)
         if not isinstance(rotate, bool):
-            from audit.errors import bad_value
+            from mia_audit.errors import bad_value
 
             raise bad_value("rotate", "True or False", rotate)
         self.rotate = rotate
@@ -126,7 +126,7 @@ class PseudoLabel(GradientUnlearner):
                 )
 
     def _start_of_retraining(self, model, net, seed):
-        from audit.device import model_device, model_dtype
+        from mia_audit.device import model_device, model_dtype
 
         from .base import reinitialised
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 _CHUNK = 4096  # rows converted to float64 at a time (bounded memory for large images)
 

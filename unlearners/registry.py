@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import inspect
 
-from audit.errors import InputError
-from audit.registry import Registry
+from mia_audit.errors import InputError
+from mia_audit.registry import Registry
 
 UNLEARNERS: Registry = Registry("unlearner")
 

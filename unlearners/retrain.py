@@ -7,7 +7,7 @@ models and XGBoost (a fresh fit of the unfitted estimator on ``retain``).
 
 from __future__ import annotations
 
-from audit.training import train_model
+from mia_audit.training import train_model
 
 from .base import Trained, Unlearner
 from .registry import UNLEARNERS

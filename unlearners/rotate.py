@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from audit.errors import NotApplicableError
+from mia_audit.errors import NotApplicableError
 
 from .base import Trained
 from .registry import UNLEARNERS

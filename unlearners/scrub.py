@@ -36,7 +36,7 @@ from __future__ import annotations
 import copy
 from typing import Optional
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 from .registry import UNLEARNERS
 from .torch_loops import GradientUnlearner, autocast, batches, generator, number, positive_int, step

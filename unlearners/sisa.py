@@ -48,8 +48,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from audit.errors import InputError
-from audit.seeding import check_seed, derive_seed
+from mia_audit.errors import InputError
+from mia_audit.seeding import check_seed, derive_seed
 
 from .base import Trained, Unlearner, framework_of, reinitialised
 from .records import Records, as_records, fingerprints
@@ -135,7 +135,7 @@ def assign_shards(y: np.ndarray, n_shards: int, n_slices: int, seed: int) -> tup
     the records are shuffled and dealt round-robin over the S x R buckets (the deal starts
     where the previous class ended, shards first, so shard sizes and bucket sizes differ by
     at most one)."""
-    from audit.seeding import rng
+    from mia_audit.seeding import rng
 
     g = rng(seed, "sisa", "assign")
     order = g.permutation(y.shape[0])
@@ -169,7 +169,7 @@ class Sisa(Unlearner):
     # ------------------------------------------------------------------ training
     def fit(self, model: Any, X: Any, y: Any, recipe: Any = None, *, seed: int, device: Any = "auto",
             progress: bool = False) -> Trained:
-        from audit.device import resolve_device
+        from mia_audit.device import resolve_device
 
         seed = check_seed(seed)
         records = as_records((X, y), "train")
@@ -194,7 +194,7 @@ class Sisa(Unlearner):
             recipe_used = recipe
         else:
             if recipe is None:
-                raise InputError("recipe is required for torch models; got None (see audit.training.recipe_for)")
+                raise InputError("recipe is required for torch models; got None (see mia_audit.training.recipe_for)")
             epochs = self._slice_epochs(recipe)
             checkpoints, members = [], []
             for s in range(self.shards):
@@ -209,7 +209,7 @@ class Sisa(Unlearner):
             ensemble = ShardEnsemble(members).to(torch_device).eval()
             state = {"members": members, "checkpoints": checkpoints, "slice_epochs": epochs}
             recipe_used = recipe
-        from audit.device import synchronize
+        from mia_audit.device import synchronize
 
         synchronize(torch_device)
         seconds = time.perf_counter() - start
@@ -224,7 +224,7 @@ class Sisa(Unlearner):
         return max(1, math.ceil(2 * recipe.epochs / (self.slices + 1)))
 
     def _fit_xgb(self, model, records: Records, seed: int, device):
-        from audit.training import train_model
+        from mia_audit.training import train_model
 
         return train_model(model, records.X, records.y, None, seed=seed, device=device).model
 
@@ -304,7 +304,7 @@ def train_shard(net, checkpoints: list, records: Records, in_shard: np.ndarray, 
     Returns (the trained net, or None when the shard has no data with 2 classes; the
     new checkpoints; the slices trained).
     """
-    from audit.training import train_model
+    from mia_audit.training import train_model
 
     ckpts = list(checkpoints[: first + 1])
     trained = []
@@ -329,7 +329,7 @@ def _cpu_state(net) -> dict:
 
 
 def _device(model: Trained):
-    from audit.device import resolve_device
+    from mia_audit.device import resolve_device
 
     return resolve_device(model.device)
 

@@ -20,9 +20,9 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from audit.checks import choice, number, positive_int  # noqa: F401  (the unlearners' option checks)
-from audit.errors import InputError
-from audit.seeding import derive_seed
+from mia_audit.checks import choice, number, positive_int  # noqa: F401  (the unlearners' option checks)
+from mia_audit.errors import InputError
+from mia_audit.seeding import derive_seed
 
 from .base import Trained, Unlearner
 from .records import Records
@@ -50,7 +50,7 @@ def to_device(records: Optional[Records], net) -> Optional[TensorData]:
         return None
     import torch
 
-    from audit.device import model_device, model_dtype
+    from mia_audit.device import model_device, model_dtype
 
     device, dtype = model_device(net), model_dtype(net)
     X = records.X if isinstance(records.X, torch.Tensor) else torch.as_tensor(np.array(records.X))
@@ -86,7 +86,7 @@ def autocast(net, enabled: bool = True):
     """bfloat16 autocast on CUDA (when supported and enabled), a no-op context on the CPU."""
     import torch
 
-    from audit.device import model_device
+    from mia_audit.device import model_device
 
     device = model_device(net)
     if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
@@ -98,7 +98,7 @@ def batches(n: int, batch_size: int, gen, device) -> list:
     """One epoch of random index batches (a last batch of one record merged into the one before)."""
     import torch
 
-    from audit.training import split_batches
+    from mia_audit.training import split_batches
 
     order = torch.randperm(n, generator=gen).to(device, non_blocking=True)
     return split_batches(order, batch_size)
@@ -195,7 +195,7 @@ class GradientUnlearner(Unlearner):
 
     def _unlearn(self, model: Trained, retain: Records, forget: Records, validation: Optional[Records],
                  seed: int):
-        from audit.training import seeded_default_generators
+        from mia_audit.training import seeded_default_generators
 
         net = copy.deepcopy(model.model)
         device = next(iter(net.parameters())).device
@@ -208,7 +208,7 @@ class GradientUnlearner(Unlearner):
             settings["min_steps"] = self.min_steps
         data = {"retain": to_device(retain, net), "forget": to_device(forget, net),
                 "validation": to_device(validation, net)}
-        from audit.threads import training_threads  # 1 thread for small models unless the user chose
+        from mia_audit.threads import training_threads  # 1 thread for small models unless the user chose
 
         sample = next((d.X for d in (data["retain"], data["forget"]) if d is not None and len(d)), None)
         with seeded_default_generators(derive_seed(seed, self.name, "torch"), device), \

@@ -45,7 +45,7 @@ PREPROCESSING = (
 
 
 def _bundled(filename: str):
-    return resources.files("audit.data").joinpath("files", filename)
+    return resources.files("mia_audit.data").joinpath("files", filename)
 
 
 def _read_rows(stream: IO[bytes]) -> tuple[list[list[str]], int]:
@@ -90,7 +90,7 @@ def load_adult(*, data_dir: str | os.PathLike | None = None) -> Dataset:
                 raise DataFileError(f"bundled Adult file missing from the package: {res}")
             with res.open("rb") as fh:
                 rows, n_drop = _read_rows(fh)
-            sources.append(f"package audit.data/files/{filename}")
+            sources.append(f"package mia_audit.data/files/{filename}")
         else:
             path = require_file(Path(data_dir).expanduser(), filename, "adult")
             with open(path, "rb") as fh:

@@ -1,7 +1,7 @@
 """The :class:`Dataset` container, the dataset registry and :func:`load_dataset`.
 
 A dataset is one *pool* of records; which records are members (train) and which
-are not (test) is decided later by :mod:`audit.data.split`, always inside one pool
+are not (test) is decided later by :mod:`mia_audit.data.split`, always inside one pool
 with one preprocessing, so that members and non-members never differ by how they
 were prepared.
 

@@ -1,4 +1,4 @@
-"""Choosing the forget set inside the train set of a :class:`~audit.data.split.Split`.
+"""Choosing the forget set inside the train set of a :class:`~mia_audit.data.split.Split`.
 
 A forget specification is a :class:`ForgetSpec` or the same fields as a dict (as
 read from a TOML configuration)::
@@ -287,7 +287,7 @@ def red(
 ) -> Predicate:
     """Images with a lot of red: a dominant colour within CIE76 dE < threshold of the target (Bhanot 2018).
 
-    See :mod:`audit.data.colors`. ``seed`` seeds the per-image k-means (fixed by
+    See :mod:`mia_audit.data.colors`. ``seed`` seeds the per-image k-means (fixed by
     default, so the red set does not change with an audit's seed).
     """
     from .colors import red_mask

@@ -3,7 +3,7 @@
 Members and non-members are resampled separately, with replacement, at their own
 sizes. A resample is a vector of multiplicities (how many times each sample is
 drawn); its per-group counts are a weighted ``bincount`` over the groups that the
-one :class:`~audit.metrics.ranking.ScoreRanking` already found, so each resample costs
+one :class:`~mia_audit.metrics.ranking.ScoreRanking` already found, so each resample costs
 linear time and no sort. Intervals are percentile intervals.
 
 Multiplicities index the *sorted* arrays (``ScoreRanking.sorted_member_scores``);

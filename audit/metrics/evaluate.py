@@ -1,6 +1,6 @@
 """Every figure of one attack at once: :func:`evaluate` composes the ranking primitives
-(:mod:`audit.metrics.ranking`), the bootstrap (:mod:`audit.metrics.bootstrap`) and the
-epsilon lower bound (:mod:`audit.metrics.bounds`)."""
+(:mod:`mia_audit.metrics.ranking`), the bootstrap (:mod:`mia_audit.metrics.bootstrap`) and the
+epsilon lower bound (:mod:`mia_audit.metrics.bounds`)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ class MembershipMetrics:
     ``auc_ci`` and ``tpr_at_fpr_ci`` are bootstrap percentile intervals at
     ``confidence`` (None when ``n_bootstrap`` is 0). ``epsilon_lower_bound`` is at
     delta = 0 with Clopper-Pearson bounds at ``confidence`` each (see
-    :func:`audit.metrics.bounds.epsilon_lower_bound`). ``roc`` holds lists ``fpr``
+    :func:`mia_audit.metrics.bounds.epsilon_lower_bound`). ``roc`` holds lists ``fpr``
     and ``tpr`` of exact ROC points, thinned on a log FPR grid.
     """
 

@@ -7,10 +7,10 @@ modifies them.
 
 :class:`ScoreRanking` sorts both arrays once and groups equal scores; the ROC, the
 AUC, TPR at fixed FPRs, the attacker advantage, the bootstrap intervals
-(:mod:`audit.metrics.bootstrap`) and the epsilon lower bound
-(:mod:`audit.metrics.bounds`) are vectorised arithmetic on its per-group counts.
-:func:`audit.metrics.evaluate.evaluate` computes all of them and returns a
-:class:`~audit.metrics.evaluate.MembershipMetrics`. This module holds the primitives.
+(:mod:`mia_audit.metrics.bootstrap`) and the epsilon lower bound
+(:mod:`mia_audit.metrics.bounds`) are vectorised arithmetic on its per-group counts.
+:func:`mia_audit.metrics.evaluate.evaluate` computes all of them and returns a
+:class:`~mia_audit.metrics.evaluate.MembershipMetrics`. This module holds the primitives.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ xgboost    (F,)                    n_estimators=200, max_depth=6, learning_rate=
 
 ``input_shape`` is the shape of one record (no batch dimension). Torch models come back
 as a fresh float32 ``nn.Module`` on the CPU, with weights drawn inside
-:func:`audit.seeding.isolated_torch_seed` (same seed, same weights; the caller's global
+:func:`mia_audit.seeding.isolated_torch_seed` (same seed, same weights; the caller's global
 RNG state is untouched). Each has an ``n_classes`` attribute and returns logits of shape
 (n, n_classes). ``xgboost`` returns an unfitted ``xgboost.XGBClassifier`` seeded through
-``random_state``. Train either with :func:`audit.training.train_model`.
+``random_state``. Train either with :func:`mia_audit.training.train_model`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ class MLP(nn.Module):
     """``Linear -> ReLU (-> Dropout)`` per hidden layer, then a linear head giving logits.
 
     Input (n, in_features) float; output (n, n_classes) logits. ``hidden=()`` gives a
-    multinomial logistic regression. Build through :func:`audit.models.build_model` for
+    multinomial logistic regression. Build through :func:`mia_audit.models.build_model` for
     validated, seeded construction.
     """
 

@@ -10,7 +10,7 @@ something else.
 
 ::
 
-    from audit.reference import train_references, query_signals
+    from mia_audit.reference import train_references, query_signals
 
     store = train_references("refs/", X_pool, y_pool, model="mlp", n_models=16, seed=0)
     reference = store.signals()              # logit_confidence / confidence, (K, N, A)

@@ -1,6 +1,6 @@
 """Train many small torch models of one architecture at once with ``torch.func``.
 
-:func:`train_batched` reproduces :func:`audit.training.train_model`'s recipe for K
+:func:`train_batched` reproduces :func:`mia_audit.training.train_model`'s recipe for K
 models in lock-step: the K models' weights are stacked (``stack_module_state``), one
 ``vmap`` of ``functional_call`` runs the K forward passes, and the sum of the K mean
 batch losses is back-propagated (the models share no weight, so each stacked slice
@@ -102,7 +102,7 @@ def _check_inputs(models: Sequence[Any], members: Sequence[Any], seeds: Sequence
         if not can_batch(m):
             raise InputError(
                 f"models[{i}] ({type(m).__name__}) cannot be trained batched (only stateless layers: Linear, Conv2d, "
-                "ReLU, MaxPool2d, Flatten, Dropout); train it with audit.training.train_model"
+                "ReLU, MaxPool2d, Flatten, Dropout); train it with mia_audit.training.train_model"
             )
     shapes = [(n, tuple(p.shape)) for n, p in models[0].named_parameters()]
     for i, m in enumerate(models[1:], start=1):
@@ -132,7 +132,7 @@ def train_batched(
     ``models``: K untrained modules of one architecture that :func:`can_batch` accepts
     (they are copied, never changed). ``X`` (N, ...) and ``y`` (N,): the pool (numpy or
     tensors, unchanged). ``members``: K integer index arrays of equal length. Returns
-    one :class:`~audit.training.TrainResult` per model, in order, each holding its own
+    one :class:`~mia_audit.training.TrainResult` per model, in order, each holding its own
     trained module on ``device`` in eval mode; ``seconds`` is the group's wall time
     divided by K. ``tick(amount)`` is called after each epoch with ``K / (epochs + 1)``
     (callers add the last share when they have evaluated the models).

@@ -69,8 +69,8 @@ def train_references(
     and keep them in the store at ``path``; return the (complete) store.
 
     Each record of ``X_pool`` (N, ...) / ``y_pool`` (N,) is IN for exactly half of the
-    models (complementary pairs, :mod:`audit.reference.splits`). ``recipe`` is the
-    target's training recipe (default :func:`audit.training.recipe_for` for the model
+    models (complementary pairs, :mod:`mia_audit.reference.splits`). ``recipe`` is the
+    target's training recipe (default :func:`mia_audit.training.recipe_for` for the model
     and the data's kind; None for xgboost), ``model_params`` its build parameters.
     ``queries``: which queries per record are stored ("auto": flips and 1-pixel shifts
     for images, the record itself otherwise; see :class:`QuerySet`).
@@ -80,7 +80,7 @@ def train_references(
     anything else raises :class:`InputError` naming the differences.
 
     ``executor``: "auto", "sequential", "batched", "process", "ray" or an
-    :class:`~audit.reference.executors.Executor` (see that module); ``ray_address`` picks
+    :class:`~mia_audit.reference.executors.Executor` (see that module); ``ray_address`` picks
     Ray under "auto". ``device``: "auto", "cpu", "cuda[:N]". ``progress``: a bar of models
     done and time left (default: only on a terminal).
     """

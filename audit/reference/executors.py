@@ -1,8 +1,8 @@
 """Where reference-model jobs run: in this process, in worker processes, or on Ray.
 
-Every executor runs :func:`audit.reference.jobs.run_job` (or, in this process, its
-generator form :func:`~audit.reference.jobs.iter_job`) and yields
-:class:`~audit.reference.jobs.ModelResult` objects as models finish, so the store writes
+Every executor runs :func:`mia_audit.reference.jobs.run_job` (or, in this process, its
+generator form :func:`~mia_audit.reference.jobs.iter_job`) and yields
+:class:`~mia_audit.reference.jobs.ModelResult` objects as models finish, so the store writes
 each one at once and a killed run loses at most the models in flight: the one model being
 trained (``sequential``), one chunk (``batched``), or the job running in each worker
 (``process``, ``ray``).

@@ -2,8 +2,8 @@
 
 A job trains the reference models named by ``indices`` (batched where the
 architecture allows it and ``batched=True``, else one after the other with
-:func:`audit.training.train_model`), queries each trained model on the whole pool
-(:func:`audit.reference.queries.query_signals`) and returns one :class:`ModelResult`
+:func:`mia_audit.training.train_model`), queries each trained model on the whole pool
+(:func:`mia_audit.reference.queries.query_signals`) and returns one :class:`ModelResult`
 per model: its weights as bytes (safetensors for torch, XGBoost's UBJSON for boosted
 trees, never a pickle), its per-query signals, its loss history and time. A job needs
 only picklable arguments, so processes and Ray workers run the very same function.
@@ -65,7 +65,7 @@ def _result(spec: ReferenceSpec, k: int, trained: Any, X: np.ndarray, y: np.ndar
 
 
 def batchable(spec: ReferenceSpec) -> bool:
-    """Whether ``spec``'s architecture can be trained batched (see :mod:`audit.reference.batched`)."""
+    """Whether ``spec``'s architecture can be trained batched (see :mod:`mia_audit.reference.batched`)."""
     if not spec.is_torch:
         return False
     from .batched import can_batch

@@ -124,7 +124,7 @@ class QuerySignals:
 
 
 def query_signals(model: Any, X: Any, y: Any, queries: QuerySet, *, batch_size: Optional[int] = None) -> QuerySignals:
-    """Signals of ``model`` (anything :func:`audit.adapters.as_adapter` takes) on every
+    """Signals of ``model`` (anything :func:`mia_audit.adapters.as_adapter` takes) on every
     record of ``X`` under every query of ``queries``: arrays (n, A), float32.
 
     Label-only models give ``QuerySignals(None, None)`` (the attacks that need posteriors
@@ -133,7 +133,7 @@ def query_signals(model: Any, X: Any, y: Any, queries: QuerySet, *, batch_size: 
     from ..adapters import as_adapter
 
     if not isinstance(queries, QuerySet):
-        raise bad_value("queries", "an audit.reference.QuerySet", queries)
+        raise bad_value("queries", "a mia_audit.reference.QuerySet", queries)
     adapter = as_adapter(model)
     X_np = np.asarray(X)
     y_np = np.asarray(y)

@@ -23,12 +23,12 @@ TORCH_ARCHITECTURES = ("mlp", "cnn", "resnet18", "lstm", "bilstm")
 class ReferenceSpec:
     """K reference models of one architecture trained with one recipe.
 
-    architecture  a name of :data:`audit.models.MODELS` ("mlp", "cnn", ..., "xgboost")
+    architecture  a name of :data:`mia_audit.models.MODELS` ("mlp", "cnn", ..., "xgboost")
     params        its build parameters (e.g. {"hidden": [64]}); JSON-able
     input_shape   shape of one record
     n_classes     number of classes
-    recipe        the target's :class:`~audit.training.TrainRecipe` (None for xgboost)
-    n_models      K, even (complementary pairs, see :mod:`audit.reference.splits`)
+    recipe        the target's :class:`~mia_audit.training.TrainRecipe` (None for xgboost)
+    n_models      K, even (complementary pairs, see :mod:`mia_audit.reference.splits`)
     seed          the one seed: mask, initial weights and training of every model
     queries       the per-record queries whose signals are stored (:class:`QuerySet`)
     """
@@ -62,7 +62,7 @@ class ReferenceSpec:
         elif self.recipe is not None:
             raise bad_value("recipe", "None for xgboost (its settings are model params)", self.recipe)
         if not isinstance(self.queries, QuerySet):
-            raise bad_value("queries", "an audit.reference.QuerySet", self.queries)
+            raise bad_value("queries", "a mia_audit.reference.QuerySet", self.queries)
         self.build(0)  # bad params or shapes fail now, before any training
 
     @property

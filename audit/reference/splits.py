@@ -8,7 +8,7 @@ random half of the pool and on its complement. So
   experiments "each example is seen exactly half of the time"), and
 * every model trains on exactly floor(N/2) or ceil(N/2) records (a random half),
   which lets many models of one architecture be trained in lock-step in one batched
-  call (:mod:`audit.reference.batched`): same number of batches of the same sizes.
+  call (:mod:`mia_audit.reference.batched`): same number of batches of the same sizes.
 
 The balanced design of the reference code alone (a random K x N matrix ranked per
 column) gives each model a binomially varying training-set size, which would split

@@ -18,14 +18,14 @@ Every file is written atomically (a temporary name in the same folder, then
 counts as done exactly when both its files exist: a run killed half-way resumes with
 the models that were not done (a missing file is retrained), after deleting the
 temporary files the kill left behind. Opening a store for another spec or another pool
-raises :class:`~audit.errors.InputError` listing what differs; a store is never
+raises :class:`~mia_audit.errors.InputError` listing what differs; a store is never
 silently reused for something else.
 
 What is read back is verified: every file's digest is recorded when it is written (in
 the file itself for meta.json and the signals, in meta.json for the mask, in the signals
 file for the weights) and checked on every read, and a signals file must carry its own
 model's index and its own store's digest (two swapped or copied files are refused), and
-the store's shape. A file that fails a check raises :class:`~audit.errors.DataFileError`
+the store's shape. A file that fails a check raises :class:`~mia_audit.errors.DataFileError`
 naming it and what to delete to rebuild it; nothing damaged is used. Nothing is
 unpickled: weights load with safetensors or XGBoost's own format, the mask with
 ``allow_pickle=False``.

@@ -1,1 +1,1 @@
-"""The PDF audit report's parts: layout and one module per group of sections (see reports.pdf_report)."""
+"""The PDF audit report's parts: layout and one module per group of sections (see mia_audit.reports.pdf_report)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from audit.entries import fpr_levels, is_applicable
-from audit.verdict import fpr_label, shorten
+from mia_audit.entries import fpr_levels, is_applicable
+from mia_audit.verdict import fpr_label, shorten
 
 from ..readers import entry_order, fmt_auc, fmt_tpr, model_info, model_names
 from .layout import Doc, bad_cell, muted_cell, nbsp, num

@@ -24,7 +24,7 @@ def violated_figures(verdict: Mapping[str, Any]) -> dict[tuple[str, str, str, st
 
 
 def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, Any]) -> None:
-    from audit.verdict import fpr_label, Policy
+    from mia_audit.verdict import fpr_label, Policy
 
     pdf = doc.pdf
     tool = result.get("tool") or {}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from audit.entries import fpr_levels, is_applicable, tpr_at
+from mia_audit.entries import fpr_levels, is_applicable, tpr_at
 
-from audit.verdict import fpr_label
+from mia_audit.verdict import fpr_label
 
 from ..readers import UNLEARNING_ROLES, attack_names, compact_json, entry_order, fmt_auc, model_info
 from .layout import Doc, fmt_acc, fmt_seconds, is_num, muted_cell, num

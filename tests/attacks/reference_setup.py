@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.data import load_dataset
-from audit.models import build_model
-from audit.reference import ReferenceStore, train_references
-from audit.training import TrainRecipe, train_model
+from mia_audit.data import load_dataset
+from mia_audit.models import build_model
+from mia_audit.reference import ReferenceStore, train_references
+from mia_audit.training import TrainRecipe, train_model
 
 POOL = 1200
 HIDDEN = [128]

@@ -3,15 +3,15 @@
 import numpy as np
 import pytest
 
-from attacks import create_attack, run_query_attack
-from attacks.boundary import image_levels
-from audit.adapters import CallableAdapter, LabelOnly, as_adapter
-from audit.data import load_dataset
-from audit.errors import InputError, NotApplicableError
-from audit.metrics import auc
-from audit.models import build_model
-from audit.signals import compute_signals
-from audit.training import TrainRecipe, train_model
+from mia_audit.attacks import create_attack, run_query_attack
+from mia_audit.attacks.boundary import image_levels
+from mia_audit.adapters import CallableAdapter, LabelOnly, as_adapter
+from mia_audit.data import load_dataset
+from mia_audit.errors import InputError, NotApplicableError
+from mia_audit.metrics import auc
+from mia_audit.models import build_model
+from mia_audit.signals import compute_signals
+from mia_audit.training import TrainRecipe, train_model
 
 from .reference_setup import auc_se
 

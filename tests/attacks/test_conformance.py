@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from attacks import ATTACKS, Attack, create_attack
-from attacks.reference_base import signal_attack_names
-from audit.errors import InputError, NotApplicableError, NotFittedError
-from audit.outputs import Outputs
-from audit.signals import compute_signals, Signals
+from mia_audit.attacks import ATTACKS, Attack, create_attack
+from mia_audit.attacks.reference_base import signal_attack_names
+from mia_audit.errors import InputError, NotApplicableError, NotFittedError
+from mia_audit.outputs import Outputs
+from mia_audit.signals import compute_signals, Signals
 
 ALL = signal_attack_names()
 

@@ -17,14 +17,14 @@
 import numpy as np
 import pytest
 
-from attacks import create_attack
-from attacks.reference_base import signal_attack_names
-from audit.adapters import as_adapter
-from audit.data import load_dataset, make_split
-from audit.metrics import auc
-from audit.models import build_model
-from audit.signals import Signals, compute_signals
-from audit.training import recipe_for, train_model
+from mia_audit.attacks import create_attack
+from mia_audit.attacks.reference_base import signal_attack_names
+from mia_audit.adapters import as_adapter
+from mia_audit.data import load_dataset, make_split
+from mia_audit.metrics import auc
+from mia_audit.models import build_model
+from mia_audit.signals import Signals, compute_signals
+from mia_audit.training import recipe_for, train_model
 
 N_MEMBERS, N_NONMEMBERS = 1500, 3000  # Adult (null control)
 CIFAR_MEMBERS, CIFAR_NONMEMBERS = 1000, 2000  # CIFAR-10 (signal)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from attacks import ATTACKS, create_attack
-from audit.metrics import advantage, auc
-from audit.outputs import Outputs
-from audit.signals import Signals, compute_signals
+from mia_audit.attacks import ATTACKS, create_attack
+from mia_audit.metrics import advantage, auc
+from mia_audit.outputs import Outputs
+from mia_audit.signals import Signals, compute_signals
 
 
 def _signals(correct):

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from attacks import create_attack, run_reference_attack
-from attacks.lira import STD_FLOOR
-from audit.adapters import as_adapter
-from audit.errors import InputError, NotFittedError
-from audit.metrics import auc, tpr_at_fpr
-from audit.reference import QuerySignals
-from audit.signals import compute_signals
+from mia_audit.attacks import create_attack, run_reference_attack
+from mia_audit.attacks.lira import STD_FLOOR
+from mia_audit.adapters import as_adapter
+from mia_audit.errors import InputError, NotFittedError
+from mia_audit.metrics import auc, tpr_at_fpr
+from mia_audit.reference import QuerySignals
+from mia_audit.signals import compute_signals
 
 from .reference_setup import adult_setting, auc_se
 

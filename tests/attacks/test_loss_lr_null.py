@@ -13,10 +13,10 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from attacks import create_attack
-from attacks.loss_lr import within_fold_percentiles
-from audit.metrics import auc
-from audit.signals import Signals
+from mia_audit.attacks import create_attack
+from mia_audit.attacks.loss_lr import within_fold_percentiles
+from mia_audit.metrics import auc
+from mia_audit.signals import Signals
 
 N1 = N0 = 100
 DRAWS = 1000

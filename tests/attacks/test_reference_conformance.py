@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from attacks import ATTACKS, create_attack
-from attacks.reference_base import needs_more_than_signals, signal_attack_names
-from audit.adapters import CallableAdapter
-from audit.errors import NotApplicableError, NotFittedError
-from audit.outputs import Outputs
-from audit.reference import QuerySignals
-from audit.signals import compute_signals
+from mia_audit.attacks import ATTACKS, create_attack
+from mia_audit.attacks.reference_base import needs_more_than_signals, signal_attack_names
+from mia_audit.adapters import CallableAdapter
+from mia_audit.errors import NotApplicableError, NotFittedError
+from mia_audit.outputs import Outputs
+from mia_audit.reference import QuerySignals
+from mia_audit.signals import compute_signals
 
 OTHERS = [n for n in ATTACKS.names() if needs_more_than_signals(ATTACKS.get(n))]
 REFERENCE = [n for n in OTHERS if getattr(ATTACKS.get(n), "requires_references", False)

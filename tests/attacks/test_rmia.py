@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from attacks import create_attack, run_reference_attack
-from audit.adapters import as_adapter
-from audit.errors import InputError
-from audit.metrics import auc, tpr_at_fpr
-from audit.reference import QuerySignals
-from audit.signals import compute_signals
+from mia_audit.attacks import create_attack, run_reference_attack
+from mia_audit.adapters import as_adapter
+from mia_audit.errors import InputError
+from mia_audit.metrics import auc, tpr_at_fpr
+from mia_audit.reference import QuerySignals
+from mia_audit.signals import compute_signals
 
 from .reference_setup import adult_setting, auc_se
 
@@ -106,7 +106,7 @@ def test_bad_inputs_name_the_parameter():
         attack.score_target(signals([[0.5, 0.5]]), [0])
     with pytest.raises(InputError, match="population indices must be integers"):
         attack.score_target(signals([[0.5, 0.5]]), [0], population=(signals([[0.5, 0.5]]), [99]))
-    with pytest.raises(InputError, match="reference must be an audit.reference.QuerySignals"):
+    with pytest.raises(InputError, match="reference must be a mia_audit.reference.QuerySignals"):
         create_attack("rmia-online").fit_references(np.zeros((2, 2, 1)), mask)
 
 

@@ -13,16 +13,16 @@ privacy degradation the paper reports for well-generalised models.
 import numpy as np
 import pytest
 
-from attacks import create_attack
-from attacks.two_model import (FEATURES, TwoModelAttack, identical_output_share, pair_features, privacy_degradation,
+from mia_audit.attacks import create_attack
+from mia_audit.attacks.two_model import (FEATURES, TwoModelAttack, identical_output_share, pair_features, privacy_degradation,
                                trap_warnings)
-from audit.data import load_dataset
-from audit.errors import InputError, NotApplicableError, NotFittedError
-from audit.metrics import auc
-from audit.outputs import Outputs
-from audit.shadow_unlearning import ModelRecipe, shadow_pairs, two_model_audit
-from audit.signals import compute_signals
-from audit.training import recipe_for
+from mia_audit.data import load_dataset
+from mia_audit.errors import InputError, NotApplicableError, NotFittedError
+from mia_audit.metrics import auc
+from mia_audit.outputs import Outputs
+from mia_audit.run.shadow_unlearning import ModelRecipe, shadow_pairs, two_model_audit
+from mia_audit.signals import compute_signals
+from mia_audit.training import recipe_for
 
 
 def auc_se(n1, n0):

@@ -18,16 +18,16 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from attacks import create_attack
-from attacks.ulira import ULiRA
-from audit.data import load_dataset
-from audit.errors import InputError, NotApplicableError, NotFittedError
-from audit.outputs import Outputs
-from audit.reference import QuerySignals
-from audit.shadow_unlearning import ModelRecipe, make_unlearner, ulira_audit, ulira_references
-from audit.signals import compute_signals
-from audit.training import recipe_for
-from unlearners import UNLEARNERS, Unlearner
+from mia_audit.attacks import create_attack
+from mia_audit.attacks.ulira import ULiRA
+from mia_audit.data import load_dataset
+from mia_audit.errors import InputError, NotApplicableError, NotFittedError
+from mia_audit.outputs import Outputs
+from mia_audit.reference import QuerySignals
+from mia_audit.run.shadow_unlearning import ModelRecipe, make_unlearner, ulira_audit, ulira_references
+from mia_audit.signals import compute_signals
+from mia_audit.training import recipe_for
+from mia_audit.unlearners import UNLEARNERS, Unlearner
 
 
 def auc_se(n1, n0):

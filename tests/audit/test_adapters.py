@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.special import softmax
 
-from audit.adapters import (
+from mia_audit.adapters import (
     CallableAdapter,
     LabelOnly,
     ModelAdapter,
@@ -18,10 +18,10 @@ from audit.adapters import (
     as_adapter,
     model_sha256,
 )
-from audit.errors import InputError
-from audit.models import build_model
-from audit.outputs import Outputs
-from audit.training import TrainRecipe, train_model
+from mia_audit.errors import InputError
+from mia_audit.models import build_model
+from mia_audit.outputs import Outputs
+from mia_audit.training import TrainRecipe, train_model
 
 
 def _data(n=37, d=5, seed=0):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.special import softmax
 
-from audit.calibration import expected_calibration_error, fit_temperature
-from audit.errors import InputError, NotApplicableError
-from audit.outputs import Outputs
+from mia_audit.calibration import expected_calibration_error, fit_temperature
+from mia_audit.errors import InputError, NotApplicableError
+from mia_audit.outputs import Outputs
 
 
 def naive_ece(probs, labels, n_bins):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.config import (
+from mia_audit.config import (
     MEMBER_SETS,
     AttackConfig,
     AuditConfig,
@@ -18,7 +18,7 @@ from audit.config import (
     MetricsConfig,
     ModelConfig,
 )
-from audit.errors import DataFileError, InputError
+from mia_audit.errors import DataFileError, InputError
 
 FULL_TOML = """\
 seed = 7
@@ -122,8 +122,7 @@ def _literal_blocks(doc):
 
 
 def test_docstring_target_example_parses(tmp_path):
-    import audit.config as mod
-
+    import mia_audit.config as mod
     cfg = AuditConfig.from_toml(_write(tmp_path, _literal_blocks(mod.__doc__)[1]))
     assert cfg.target["architecture"] == "mlp" and cfg.target["n_classes"] == 2
     # relative record and model paths are taken relative to the config file
@@ -132,8 +131,7 @@ def test_docstring_target_example_parses(tmp_path):
 
 def test_docstring_example_parses(tmp_path):
     """The layout documented in the module docstring is itself a valid configuration."""
-    import audit.config as mod
-
+    import mia_audit.config as mod
     blocks = _literal_blocks(mod.__doc__)
     cfg = AuditConfig.from_toml(_write(tmp_path, blocks[0]))
     assert cfg.data.name == "adult"

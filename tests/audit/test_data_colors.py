@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audit.data.colors import (
+from mia_audit.data.colors import (
     batched_kmeans,
     color_mask,
     delta_e_cie76,
@@ -16,8 +16,8 @@ from audit.data.colors import (
     red_mask,
     srgb_to_lab,
 )
-from audit.data import Dataset, load_dataset
-from audit.errors import InputError
+from mia_audit.data import Dataset, load_dataset
+from mia_audit.errors import InputError
 
 
 def _lab_reference(rgb):

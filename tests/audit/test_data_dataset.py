@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audit.data import DATASETS, Dataset, load_dataset
-from audit.errors import DataFileError, InputError
+from mia_audit.data import DATASETS, Dataset, load_dataset
+from mia_audit.errors import DataFileError, InputError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -303,8 +303,8 @@ def test_cifar10_limited():
 def test_a_single_class_dataset_is_refused():
     import numpy as np
 
-    from audit.data import Dataset
-    from audit.errors import InputError
+    from mia_audit.data import Dataset
+    from mia_audit.errors import InputError
 
     with pytest.raises(InputError, match="n_classes must be an integer >= 2"):
         Dataset(name="one", X=np.zeros((3, 2), np.float32), y=np.zeros(3, np.int64), n_classes=1, kind="tabular")

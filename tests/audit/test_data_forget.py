@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.data import PREDICATES, Dataset, ForgetSpec, Split, load_dataset, make_split, select_forget
-from audit.errors import InputError
+from mia_audit.data import PREDICATES, Dataset, ForgetSpec, Split, load_dataset, make_split, select_forget
+from mia_audit.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.data import Dataset, Split, make_split
-from audit.errors import InputError
+from mia_audit.data import Dataset, Split, make_split
+from mia_audit.errors import InputError
 
 
 def test_split_sorts_and_derives_retain():

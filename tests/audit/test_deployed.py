@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters import TorchAdapter
-from audit.config import AttackConfig, AuditConfig, MetricsConfig
-from audit.deployed import run_deployed_audit
-from audit.errors import DataFileError, InputError
-from audit.model_files import file_sha256
-from audit.runner import evaluate_attacks
-from audit.signals import compute_signals
+from mia_audit.adapters import TorchAdapter
+from mia_audit.config import AttackConfig, AuditConfig, MetricsConfig
+from mia_audit.run.deployed import run_deployed_audit
+from mia_audit.errors import DataFileError, InputError
+from mia_audit.model_files import file_sha256
+from mia_audit.run.pipeline import evaluate_attacks
+from mia_audit.signals import compute_signals
 
 REPO = Path(__file__).resolve().parents[2]
 HIDDEN = [128, 128]
@@ -25,9 +25,9 @@ METRICS = {"fprs": [0.01, 0.1], "n_bootstrap": 20, "confidence": 0.95}
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from audit.data import load_dataset
-    from audit.models import build_model
-    from audit.training import recipe_for, train_model
+    from mia_audit.data import load_dataset
+    from mia_audit.models import build_model
+    from mia_audit.training import recipe_for, train_model
 
     data = load_dataset("adult")
     idx = np.random.default_rng(0).permutation(len(data))[:600]
@@ -152,7 +152,7 @@ def test_target_errors(trained):
 
 
 def test_cli_run_with_a_target_table_audits_the_deployed_model(trained, tmp_path, capsys):
-    from audit.cli import main
+    from mia_audit.cli.commands import main
 
     t = trained
     config = t["folder"] / "deployed.toml"

@@ -1,4 +1,4 @@
-"""DP-SGD training (audit.dp_training) and the dp-sgd mitigation's train()."""
+"""DP-SGD training (mia_audit.dp_training) and the dp-sgd mitigation's train()."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from audit.dp_training import DP_OPACUS_MESSAGE, DPTrainResult, train_model_dp
-from audit.errors import InputError
-from audit.training import TrainRecipe, train_model
+from mia_audit.dp_training import DP_OPACUS_MESSAGE, DPTrainResult, train_model_dp
+from mia_audit.errors import InputError
+from mia_audit.training import TrainRecipe, train_model
 
 needs_opacus = pytest.mark.skipif(importlib.util.find_spec("opacus") is None, reason="opacus not installed")
 
@@ -23,7 +23,7 @@ N_TRAIN, N_OUT = 400, 1000
 
 @pytest.fixture(scope="module")
 def adult():
-    from audit.data import load_dataset
+    from mia_audit.data import load_dataset
 
     ds = load_dataset("adult")
     idx = np.random.default_rng(0).permutation(len(ds.y))
@@ -32,7 +32,7 @@ def adult():
 
 @pytest.fixture(scope="module")
 def mlp(adult):
-    from audit.models import build_model
+    from mia_audit.models import build_model
 
     ds = adult[0]
     return build_model("mlp", input_shape=ds.input_shape, n_classes=ds.n_classes, seed=0, hidden=[64])
@@ -50,10 +50,10 @@ def _weights(model):
 
 def _audit(model, adult):
     """(train accuracy, held-out accuracy, loss-attack AUC) of members vs 1,000 non-members."""
-    from attacks import create_attack
-    from audit.adapters import as_adapter
-    from audit.metrics import auc
-    from audit.signals import Signals, compute_signals
+    from mia_audit.attacks import create_attack
+    from mia_audit.adapters import as_adapter
+    from mia_audit.metrics import auc
+    from mia_audit.signals import Signals, compute_signals
 
     ds, tr, out = adult
     adapter = as_adapter(model, n_classes=ds.n_classes)
@@ -99,7 +99,7 @@ def test_same_seed_same_weights_other_seed_other_weights(adult, mlp):
 
 @needs_opacus
 def test_input_model_unchanged_and_result_is_a_plain_module(adult, mlp, dp08):
-    from audit.models import build_model
+    from mia_audit.models import build_model
 
     ds = adult[0]
     fresh = build_model("mlp", input_shape=ds.input_shape, n_classes=ds.n_classes, seed=0, hidden=[64])
@@ -183,7 +183,7 @@ def test_a_model_opacus_cannot_fix_is_refused_clearly(monkeypatch):
 
 @needs_opacus
 def test_dp_sgd_mitigation_trains():
-    from audit.mitigations import create_mitigation
+    from mia_audit.mitigations import create_mitigation
 
     m = create_mitigation("dp-sgd", target_epsilon=3.0, max_grad_norm=2.0)
     assert m.kind == "training" and m.params == {"target_epsilon": 3.0, "max_grad_norm": 2.0}

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from audit.errors import InputError
-from audit.gates import GateReport, Limits, Violation, check_result, format_violations, summary_line
+from mia_audit.errors import InputError
+from mia_audit.gates import GateReport, Limits, Violation, check_result, format_violations, summary_line
 
 
 def _entry(model="original", attack="loss", members="train", auc=0.6, tprs=None, mitigation="none", **extra):

@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from audit.adapters import SklearnAdapter
-from audit.errors import InputError
-from audit.http_adapter import HttpEndpointAdapter
+from mia_audit.adapters import SklearnAdapter
+from mia_audit.errors import InputError
+from mia_audit.http_adapter import HttpEndpointAdapter
 
 
 class Endpoint:
@@ -68,7 +68,7 @@ def serve(endpoint: Endpoint):
 def fitted():
     from sklearn.linear_model import LogisticRegression
 
-    from audit.data import load_dataset
+    from mia_audit.data import load_dataset
 
     data = load_dataset("adult")
     X, y = data.X[:400], data.y[:400]

@@ -11,10 +11,10 @@ from scipy.stats import beta
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from audit.errors import InputError
-from audit.metrics import (ScoreRanking, advantage, auc, evaluate, measurable_fpr_warnings, roc_curve,
+from mia_audit.errors import InputError
+from mia_audit.metrics import (ScoreRanking, advantage, auc, evaluate, measurable_fpr_warnings, roc_curve,
                            tpr_at_fpr)
-from audit.metrics.bounds import (clopper_pearson_lower, clopper_pearson_upper, epsilon_lower_bound,
+from mia_audit.metrics.bounds import (clopper_pearson_lower, clopper_pearson_upper, epsilon_lower_bound,
                                   epsilon_lower_bound_from_counts)
 
 
@@ -354,7 +354,7 @@ def test_epsilon_from_counts_matches_public_function():
 
 
 def test_score_histogram_counts_every_score_on_shared_bins():
-    from audit.metrics import score_histogram
+    from mia_audit.metrics import score_histogram
 
     g = np.random.default_rng(0)
     m, n = g.normal(1, 1, 500), np.r_[g.normal(0, 1, 400), [-1e6]]  # one extreme score

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from audit.errors import InputError
-from audit.metrics import (ScoreRanking, advantage_from_roc, auc, auc_and_tpr_at_fpr_from_counts,
+from mia_audit.errors import InputError
+from mia_audit.metrics import (ScoreRanking, advantage_from_roc, auc, auc_and_tpr_at_fpr_from_counts,
                            auc_from_counts, roc_from_counts, tpr_at_fpr, tpr_at_fpr_from_roc)
-from audit.metrics.bootstrap import bootstrap_ci, bootstrap_replicates, resample_weights
+from mia_audit.metrics.bootstrap import bootstrap_ci, bootstrap_replicates, resample_weights
 
 FPRS = (0.001, 0.01, 0.05, 0.1, 0.3)
 

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 from scipy.special import softmax
 
-from attacks import signal_attack_names
-from audit.adapters import (
+from mia_audit.attacks import signal_attack_names
+from mia_audit.adapters import (
     CallableAdapter,
     LabelOnly,
     ModelAdapter,
@@ -23,9 +23,9 @@ from audit.adapters import (
     model_sha256,
     record_normals,
 )
-from audit.errors import InputError
-from audit.mitigation_runner import evaluate_mitigations
-from audit.mitigations import DP_EXTRA_MESSAGE, MITIGATIONS, Mitigation, create_mitigation
+from mia_audit.errors import InputError
+from mia_audit.run.mitigations import evaluate_mitigations
+from mia_audit.mitigations import DP_EXTRA_MESSAGE, MITIGATIONS, Mitigation, create_mitigation
 
 C = 4
 
@@ -270,11 +270,11 @@ def _sha(a):
 @pytest.fixture(scope="module")
 def tiny_audit():
     """An MLP (128 hidden) overfitted a little on 300 Adult records (train acc 0.94, test 0.79)."""
-    from audit.config import AttackConfig, AuditConfig, DataConfig, MetricsConfig
-    from audit.data import load_dataset, make_split, select_forget
-    from audit.models import build_model
-    from audit.runner import accuracy_of, evaluate_attacks, membership_signals
-    from audit.training import recipe_for, train_model
+    from mia_audit.config import AttackConfig, AuditConfig, DataConfig, MetricsConfig
+    from mia_audit.data import load_dataset, make_split, select_forget
+    from mia_audit.models import build_model
+    from mia_audit.run.pipeline import accuracy_of, evaluate_attacks, membership_signals
+    from mia_audit.training import recipe_for, train_model
 
     data = load_dataset("adult")
     split = make_split(data, train_size=300, test_size=300, stratify=data.y, seed=3)

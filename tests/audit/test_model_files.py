@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters import TorchAdapter, XGBoostAdapter
-from audit.errors import DataFileError, InputError
-from audit.model_files import KINDS, file_sha256, load_model_file
-from audit.models import build_model
-from audit.record_files import load_records
+from mia_audit.adapters import TorchAdapter, XGBoostAdapter
+from mia_audit.errors import DataFileError, InputError
+from mia_audit.model_files import KINDS, file_sha256, load_model_file
+from mia_audit.models import build_model
+from mia_audit.record_files import load_records
 
 F, C = 6, 3
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from audit.errors import InputError
-from audit.models import MODELS, build_model, model_params
+from mia_audit.errors import InputError
+from mia_audit.models import MODELS, build_model, model_params
 
 TORCH_CASES = [
     ("mlp", (12,), {}),

@@ -21,10 +21,10 @@ skl2onnx = pytest.importorskip("skl2onnx")
 from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
 
-import audit.cli as cli  # noqa: E402
-from audit.errors import InputError  # noqa: E402
-from audit.model_files import load_model_file  # noqa: E402
-from audit.testing import audit_model  # noqa: E402
+import mia_audit.cli.commands as cli  # noqa: E402
+from mia_audit.errors import InputError  # noqa: E402
+from mia_audit.model_files import load_model_file  # noqa: E402
+from mia_audit.testing import audit_model  # noqa: E402
 
 N = 400  # members and non-members each
 

@@ -13,8 +13,8 @@ import threading
 
 import pytest
 
-from audit import output_set
-from audit.output_set import replace_output_set, sweep_stale
+from mia_audit import output_set
+from mia_audit.output_set import replace_output_set, sweep_stale
 
 NAMES = ("report.json", "report.pdf", "summary.md", "roc.png")
 

@@ -1,10 +1,10 @@
-"""Phase lines and bars: audit.progress (stderr under pytest is not a terminal)."""
+"""Phase lines and bars: mia_audit.progress (stderr under pytest is not a terminal)."""
 
 from __future__ import annotations
 
 import pytest
 
-from audit.progress import cli_output, format_seconds, phase, phases_enabled, progress_enabled
+from mia_audit.progress import cli_output, format_seconds, phase, phases_enabled, progress_enabled
 
 
 @pytest.mark.parametrize("seconds, text", [(0.04, "0.0 s"), (3.21, "3.2 s"), (41.4, "41 s"), (125.2, "2 min 05 s")])

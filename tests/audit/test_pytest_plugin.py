@@ -36,7 +36,7 @@ def test_linear_model_is_private(membership_privacy, data):
     model = LogisticRegression().fit(*members)
     result = membership_privacy(model, members, nonmembers, max_auc=0.7, attacks=["loss", "entropy"])
     assert result["gate"]["passed"]
-    from audit.testing import assert_membership_privacy
+    from mia_audit.testing import assert_membership_privacy
     assert inspect.signature(membership_privacy) == inspect.signature(assert_membership_privacy)
 
 
@@ -59,8 +59,8 @@ def _warm_imports():
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
 
-    import reports.result_json  # noqa: F401
-    from audit.testing import audit_model
+    import mia_audit.reports.result_json  # noqa: F401
+    from mia_audit.testing import audit_model
 
     X = np.random.default_rng(0).normal(size=(40, 2))
     y = (X[:, 0] > 0).astype(np.int64)
@@ -79,7 +79,7 @@ def test_plugin_is_registered_through_the_entry_point(pytestconfig):
     pytestconfig.getoption("mia_report")  # the option exists (an unknown one raises ValueError)
     from importlib.metadata import entry_points
 
-    assert any(ep.value == "audit.pytest_plugin" for ep in entry_points(group="pytest11"))
+    assert any(ep.value == "mia_audit.pytest_plugin" for ep in entry_points(group="pytest11"))
 
 
 def test_one_pass_one_fail_and_the_report(project):
@@ -111,7 +111,7 @@ def test_one_pass_one_fail_and_the_report(project):
 
 def test_results_validate_against_the_schema(project):
     jsonschema = pytest.importorskip("jsonschema")
-    from reports.result_json import schema
+    from mia_audit.reports.result_json import schema
 
     report_path = project.path / "r.json"
     project.runpytest(*INNER, f"--mia-report={report_path}").assert_outcomes(passed=1, failed=1)
@@ -133,9 +133,9 @@ def test_pdf_path_writes_json_beside_and_a_pdf_when_a_renderer_exists(project, m
         calls.append(result)
         return b"%PDF-1.4 fake\n"
 
-    fake = types.ModuleType("reports.pdf_report")
+    fake = types.ModuleType("mia_audit.reports.pdf_report")
     fake.render_pdf = render_pdf
-    monkeypatch.setitem(sys.modules, "reports.pdf_report", fake)
+    monkeypatch.setitem(sys.modules, "mia_audit.reports.pdf_report", fake)
     pdf = project.path / "audit.pdf"
     project.runpytest(*INNER, f"--mia-report={pdf}").assert_outcomes(passed=1, failed=1)
     assert pdf.read_bytes().startswith(b"%PDF")
@@ -147,13 +147,13 @@ def test_pdf_path_writes_json_beside_and_a_pdf_when_a_renderer_exists(project, m
 
 
 def test_pdf_path_without_a_renderer_still_writes_the_json(project, monkeypatch):
-    monkeypatch.setitem(sys.modules, "reports.pdf_report", None)  # import fails
+    monkeypatch.setitem(sys.modules, "mia_audit.reports.pdf_report", None)  # import fails
     pdf = project.path / "audit.pdf"
     run = project.runpytest(*INNER, f"--mia-report={pdf}")
     run.assert_outcomes(passed=1, failed=1)
     assert not pdf.exists()
     assert json.loads((project.path / "audit.json").read_text())["n_audits"] == 2
-    assert "no PDF: reports.pdf_report is not available" in run.stdout.str()
+    assert "no PDF: mia_audit.reports.pdf_report is not available" in run.stdout.str()
 
 
 def test_an_unwritable_report_path_fails_the_run_with_one_line(project):
@@ -166,9 +166,9 @@ def test_an_unwritable_report_path_fails_the_run_with_one_line(project):
 
 
 def test_pdf_with_the_real_renderer_uses_the_tests_limits(pytester, _warm_imports):
-    pytest.importorskip("reports.pdf_report")
+    pytest.importorskip("mia_audit.reports.pdf_report")
     pypdf = pytest.importorskip("pypdf")
-    from reports.pdf_report import render_pdf
+    from mia_audit.reports.pdf_report import render_pdf
 
     render_pdf(_warm_imports[0])  # loads matplotlib, fpdf, ... here, so they stay loaded after the run
     pytester.makepyfile(test_privacy=PROJECT_TESTS.replace("max_auc=0.7", "max_auc=0.65").replace(

@@ -7,8 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from audit.errors import DataFileError, InputError
-from audit.record_files import load_records
+from mia_audit.errors import DataFileError, InputError
+from mia_audit.record_files import load_records
 
 
 def one_line(exc_info):

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from audit.data import load_dataset
-from audit.errors import InputError
-from audit.models import build_model
-from audit.reference import (BatchedExecutor, SequentialExecutor, can_batch, init_seed, membership_mask,
+from mia_audit.data import load_dataset
+from mia_audit.errors import InputError
+from mia_audit.models import build_model
+from mia_audit.reference import (BatchedExecutor, SequentialExecutor, can_batch, init_seed, membership_mask,
                              train_batched, train_seed)
-from audit.reference.build import make_spec
-from audit.training import TrainRecipe, train_model
+from mia_audit.reference.build import make_spec
+from mia_audit.training import TrainRecipe, train_model
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ class Killed(BatchedExecutor):
 
 
 def _train(path, X, y, executor):
-    from audit.reference import train_references
+    from mia_audit.reference import train_references
 
     return train_references(path, X, y, model="mlp", model_params={"hidden": [16]}, n_models=16, seed=0,
                             recipe=TrainRecipe(epochs=2, batch_size=32), device="cpu", progress=False,
@@ -162,7 +162,7 @@ def _stamps(path):
 
 
 def test_a_kill_during_batched_training_keeps_the_models_already_trained(digits, tmp_path):
-    from audit.reference import ReferenceStore
+    from mia_audit.reference import ReferenceStore
 
     X, y = digits
     X, y = X[:300].reshape(300, -1), y[:300]
@@ -183,7 +183,7 @@ def test_a_kill_during_batched_training_keeps_the_models_already_trained(digits,
 
 
 def test_each_batched_model_is_saved_as_soon_as_it_is_queried(digits, tmp_path, monkeypatch):
-    from audit.reference import ReferenceStore, jobs
+    from mia_audit.reference import ReferenceStore, jobs
 
     X, y = digits
     X, y = X[:300].reshape(300, -1), y[:300]
@@ -204,7 +204,7 @@ def test_each_batched_model_is_saved_as_soon_as_it_is_queried(digits, tmp_path, 
 
 
 def test_batched_chunks_are_fixed_blocks_of_indices(digits):
-    from audit.reference.executors import _blocks
+    from mia_audit.reference.executors import _blocks
 
     assert _blocks([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 4) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert _blocks([2, 3, 5, 9, 10, 11], 4) == [[2, 3], [5], [9, 10, 11]]  # a resume: the same groups

@@ -7,9 +7,9 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from audit.data import load_dataset  # noqa: E402
-from audit.reference import RayExecutor, train_references  # noqa: E402
-from audit.training import TrainRecipe  # noqa: E402
+from mia_audit.data import load_dataset  # noqa: E402
+from mia_audit.reference import RayExecutor, train_references  # noqa: E402
+from mia_audit.training import TrainRecipe  # noqa: E402
 
 
 # A Ray task runs torch on int(num_cpus) intra-op threads (RayExecutor passes threads= to the

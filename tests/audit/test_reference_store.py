@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters import TorchAdapter
-from audit.data import load_dataset
-from audit.errors import DataFileError, InputError
-from audit.reference import (Executor, ProcessExecutor, QuerySet, ReferenceStore, SequentialExecutor, augment,
+from mia_audit.adapters import TorchAdapter
+from mia_audit.data import load_dataset
+from mia_audit.errors import DataFileError, InputError
+from mia_audit.reference import (Executor, ProcessExecutor, QuerySet, ReferenceStore, SequentialExecutor, augment,
                              make_executor, membership_mask, query_signals, train_references)
-from audit.reference.build import make_spec
-from audit.training import TrainRecipe
+from mia_audit.reference.build import make_spec
+from mia_audit.training import TrainRecipe
 
 RECIPE = TrainRecipe(epochs=2, batch_size=32)
 
@@ -197,7 +197,7 @@ def test_bad_inputs_name_the_parameter(pool, tmp_path):
     with pytest.raises(InputError, match="ray_address is given but executor is 'batched'"):
         make_executor("batched", make_spec(X, y, model="mlp", n_models=2, seed=0), ray_address="auto")
     with pytest.raises(InputError, match="chunk_size must be a positive integer"):
-        from audit.reference import BatchedExecutor
+        from mia_audit.reference import BatchedExecutor
 
         BatchedExecutor(chunk_size=0)
 
@@ -318,7 +318,7 @@ def test_signals_of_the_wrong_shape_are_refused(copy):
     from safetensors import safe_open
     from safetensors.numpy import save
 
-    from audit.reference.store import signals_sha256
+    from mia_audit.reference.store import signals_sha256
 
     store = ReferenceStore(copy)
     path = copy / "signals" / "model_0001.safetensors"

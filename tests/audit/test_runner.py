@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from attacks import signal_attack_names
-from audit.config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
-from audit.errors import InputError
-from audit.runner import run_audit, write_outputs
-from reports.result_json import dumps
+from mia_audit.attacks import signal_attack_names
+from mia_audit.config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
+from mia_audit.errors import InputError
+from mia_audit.run.pipeline import run_audit, write_outputs
+from mia_audit.reports.result_json import dumps
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "reports" / "schema" / "result-v1.schema.json"
@@ -216,8 +216,8 @@ def test_bad_device(tiny_config):
 
 
 def test_forget_index_outside_train(tiny_config):
-    from audit.data import load_dataset, make_split
-    from audit.seeding import derive_seed
+    from mia_audit.data import load_dataset, make_split
+    from mia_audit.seeding import derive_seed
 
     ds = load_dataset("adult")
     split = make_split(ds, train_size=300, test_size=300, stratify=ds.y, seed=derive_seed(0, "split"))
@@ -262,12 +262,11 @@ def test_overfitted_mlp_leaks_membership():
 
 
 def test_unknown_attack_option_fails_before_training(tiny_config, monkeypatch):
-    import audit.training
-
+    import mia_audit.training
     def must_not_train(*args, **kwargs):
         raise AssertionError("the model was trained before the attack options were checked")
 
-    monkeypatch.setattr(audit.training, "train_model", must_not_train)
+    monkeypatch.setattr(mia_audit.training, "train_model", must_not_train)
     config = tiny_config()
     config.attacks.options = {"loss-lr": {"bogus": 1}}
     with pytest.raises(InputError, match="unknown option 'bogus'"):
@@ -277,7 +276,7 @@ def test_unknown_attack_option_fails_before_training(tiny_config, monkeypatch):
 def test_mitigations_join_the_result_with_na_entries_and_utility(tiny_config):
     import jsonschema
 
-    from reports.result_json import schema
+    from mia_audit.reports.result_json import schema
 
     config = tiny_config(attacks=["loss", "gap"])
     config.data.validation_size = 200

@@ -9,12 +9,12 @@ import copy
 import numpy as np
 import pytest
 
-from audit.data import load_dataset
-from audit.errors import InputError
-from audit.shadow_unlearning import (ModelRecipe, ShadowPairs, make_unlearner, pair_probabilities, probabilities,
+from mia_audit.data import load_dataset
+from mia_audit.errors import InputError
+from mia_audit.run.shadow_unlearning import (ModelRecipe, ShadowPairs, make_unlearner, pair_probabilities, probabilities,
                                      shadow_pairs, two_model_audit, ulira_audit, ulira_references)
-from audit.training import recipe_for
-from unlearners import Records, Unlearner, fingerprints
+from mia_audit.training import recipe_for
+from mia_audit.unlearners import Records, Unlearner, fingerprints
 
 
 class Recorder(Unlearner):
@@ -163,7 +163,7 @@ def test_ulira_audit_runs_on_a_model_object(adult):
 def test_bad_input_names_the_parameter(adult):
     X, y, model = adult
     kw = dict(model=model, unlearner="retrain", n_classes=2, device="cpu")
-    with pytest.raises(InputError, match="model must be an audit.shadow_unlearning.ModelRecipe"):
+    with pytest.raises(InputError, match="model must be a mia_audit.run.shadow_unlearning.ModelRecipe"):
         shadow_pairs(X, y, model="mlp", unlearner="retrain")
     with pytest.raises(InputError, match="model.recipe must be a TrainRecipe"):
         ModelRecipe("mlp", None)

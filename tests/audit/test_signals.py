@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from audit.errors import InputError, NotApplicableError
-from audit.outputs import Outputs
-from audit.signals import SIGNAL_NAMES, compute_signals
+from mia_audit.errors import InputError, NotApplicableError
+from mia_audit.outputs import Outputs
+from mia_audit.signals import SIGNAL_NAMES, compute_signals
 
 
 def naive_signals(probs, labels):
@@ -136,7 +136,7 @@ def test_confident_losses_stay_distinct_not_rounded_to_zero():
 def test_log_softmax_matches_scipy_on_ordinary_logits():
     from scipy.special import log_softmax as scipy_log_softmax
 
-    from audit.outputs import log_softmax
+    from mia_audit.outputs import log_softmax
 
     z = np.random.default_rng(3).normal(scale=5, size=(100, 7))
     np.testing.assert_allclose(log_softmax(z), scipy_log_softmax(z, axis=1), rtol=1e-12, atol=1e-12)

@@ -12,9 +12,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from audit.adapters import CallableAdapter, LabelOnly
-from audit.errors import InputError
-from audit.testing import MembershipPrivacyError, assert_membership_privacy
+from mia_audit.adapters import CallableAdapter, LabelOnly
+from mia_audit.errors import InputError
+from mia_audit.testing import MembershipPrivacyError, assert_membership_privacy
 
 N = 200  # per set
 
@@ -44,7 +44,7 @@ def _auc_se(n1, n0):
 
 
 def test_a_generalising_model_passes_and_the_result_is_valid(data, linear):
-    from reports.result_json import dumps, schema
+    from mia_audit.reports.result_json import dumps, schema
 
     jsonschema = pytest.importorskip("jsonschema")
     members, nonmembers, _ = data
@@ -88,7 +88,7 @@ def test_null_control_stays_at_chance(data, tree):
 
 
 def test_baseline_dict_and_path(data, tree, tmp_path):
-    from reports.result_json import write_json_atomic
+    from mia_audit.reports.result_json import write_json_atomic
 
     members, nonmembers, _ = data
     base = assert_membership_privacy(tree, members, nonmembers, max_auc=1.0, attacks=["loss", "entropy"])
@@ -180,7 +180,7 @@ def test_bad_inputs(data, linear):
 def test_label_only_outputs(data, linear):
     """Only the label-only attacks run on label outputs, and that is not enough to pass: the
     default requires a posterior-based attack (issue 9: no PASS on label-only evidence)."""
-    from audit.testing import MembershipPrivacyError
+    from mia_audit.testing import MembershipPrivacyError
 
     members, nonmembers, _ = data
     with pytest.raises(MembershipPrivacyError, match="model model has no posterior-based attack result") as info:
@@ -211,7 +211,7 @@ def test_records_of_two_shapes_or_the_wrong_width_are_refused_by_name(data, line
     the wrong width passed torch's or scikit-learn's raw error through."""
     import torch
 
-    from audit.models import build_model
+    from mia_audit.models import build_model
 
     (X, y), (X2, y2), _ = data
     with pytest.raises(InputError, match=r"members and nonmembers must have records of one shape; got \(5,\) and \(4,\)"):

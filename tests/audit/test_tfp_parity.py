@@ -6,11 +6,11 @@ Skipped when it is not installed (the README's test command installs it, so CI r
 import numpy as np
 import pytest
 
-from attacks import create_attack
-from audit.metrics import auc
-from audit.outputs import Outputs
-from audit.signals import Signals, compute_signals
-from audit.tfp_interop import (
+from mia_audit.attacks import create_attack
+from mia_audit.metrics import auc
+from mia_audit.outputs import Outputs
+from mia_audit.signals import Signals, compute_signals
+from mia_audit.tfp_interop import (
     _binary_clf_curve,
     run_tfp_attacks,
     signals_from_attack_input_data,
@@ -68,7 +68,7 @@ def test_loss_lr_matches_its_logistic_regression_within_sampling_error(inputs):
     m, y1, n, y0 = inputs
     sm, sn = compute_signals(m, y1), compute_signals(n, y0)
     # its LR sees only the loss when given only losses
-    from audit.tfp_interop import tfp_data_structures
+    from mia_audit.tfp_interop import tfp_data_structures
 
     data = tfp_data_structures().AttackInputData(loss_train=sm.loss.copy(), loss_test=sn.loss.copy())
     theirs = run_tfp_attacks(data, ["LOGISTIC_REGRESSION"])["LOGISTIC_REGRESSION"].get_auc()

@@ -1,4 +1,4 @@
-"""The thread policy: audit.threads (choice, counting, the context managers, --threads)."""
+"""The thread policy: mia_audit.threads (choice, counting, the context managers, --threads)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from audit import threads
-from audit.threads import (MACS_PER_THREAD, SMALL_BATCH_MACS, batch_macs, choose_threads, explicit_threads,
+from mia_audit import threads
+from mia_audit.threads import (MACS_PER_THREAD, SMALL_BATCH_MACS, batch_macs, choose_threads, explicit_threads,
                            threads_arg, training_threads, use_threads)
 
 
@@ -114,7 +114,7 @@ def test_training_threads_respects_the_users_count(default_two_threads, monkeypa
 
 
 def test_train_model_trains_small_models_on_one_thread_and_restores_the_count(default_two_threads):
-    from audit.training import TrainRecipe, train_model
+    from mia_audit.training import TrainRecipe, train_model
 
     gen = np.random.default_rng(0)
     X = gen.normal(size=(200, 6)).astype(np.float32)
@@ -140,8 +140,7 @@ def test_threads_arg_accepts_counts():
 
 
 def test_run_audit_runs_a_small_model_on_one_thread_and_restores(default_two_threads, tiny_config, monkeypatch):
-    import audit.runner as runner
-
+    import mia_audit.run.pipeline as runner
     seen = []
     real = runner.membership_signals
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters import as_adapter
-from audit.device import model_device, resolve_device
-from audit.errors import InputError
-from audit.models import build_model
-from audit.training import TrainRecipe, TrainResult, flip_crop, recipe_for, train_model
+from mia_audit.adapters import as_adapter
+from mia_audit.device import model_device, resolve_device
+from mia_audit.errors import InputError
+from mia_audit.models import build_model
+from mia_audit.training import TrainRecipe, TrainResult, flip_crop, recipe_for, train_model
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
@@ -378,9 +378,9 @@ def test_cuda_flip_crop_matches_cpu():
 def test_a_single_class_is_refused_clearly():
     import numpy as np
 
-    from audit.errors import InputError
-    from audit.models import build_model
-    from audit.training import TrainRecipe, train_model
+    from mia_audit.errors import InputError
+    from mia_audit.models import build_model
+    from mia_audit.training import TrainRecipe, train_model
 
     X = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
     y = np.ones(20, dtype=np.int64)

@@ -8,15 +8,15 @@ import json
 import numpy as np
 import pytest
 
-from audit.config import AuditConfig, ModelConfig
-from audit.errors import InputError
-from audit.runner import run_audit
-from audit.unlearning_runner import add_retrain_gaps, create_unlearners
+from mia_audit.config import AuditConfig, ModelConfig
+from mia_audit.errors import InputError
+from mia_audit.run.pipeline import run_audit
+from mia_audit.run.unlearning import add_retrain_gaps, create_unlearners
 
 
 def validate(result):
     jsonschema = pytest.importorskip("jsonschema")
-    from reports.result_json import dumps, schema
+    from mia_audit.reports.result_json import dumps, schema
 
     jsonschema.Draft202012Validator(schema()).validate(json.loads(dumps(result)))
 
@@ -93,7 +93,7 @@ def test_reference_pair_and_query_attacks_in_the_runner(tiny_config, tmp_path):
     """LiRA, boundary and two-model run through the runner on every audited model and
     mitigation; the reference store is reused by a second run; two-model carries the
     paper's comparison and label-only mitigated pairs are attacked on one-hot outputs."""
-    from audit.config import ReferenceConfig
+    from mia_audit.config import ReferenceConfig
 
     config = tiny_config(attacks=["loss", "lira-offline", "boundary", "two-model"], members=("train", "forget"),
                          n_bootstrap=0)

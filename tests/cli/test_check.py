@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import audit.cli as cli
-from audit import cli_check
+import mia_audit.cli.commands as cli
+from mia_audit.cli import check as cli_check
 
 
 def _with_check(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -124,8 +124,8 @@ def test_a_real_audit_result(tmp_path, capsys):
     import numpy as np
     from sklearn.tree import DecisionTreeClassifier
 
-    from audit.testing import audit_model
-    from reports.result_json import write_json_atomic
+    from mia_audit.testing import audit_model
+    from mia_audit.reports.result_json import write_json_atomic
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
@@ -189,7 +189,7 @@ def test_help_lists_the_options(capsys):
 
 
 def test_real_command_line_when_wired(tmp_path):
-    """``python -m audit.cli check`` in a fresh process, once audit/cli.py registers the command."""
+    """``python -m mia_audit.cli check`` in a fresh process, once the CLI registers the command."""
     source = Path(cli.__file__).read_text(encoding="utf-8")
     if "cli_check" not in source:
         pytest.skip("audit/cli.py does not register 'check' yet")
@@ -198,7 +198,7 @@ def test_real_command_line_when_wired(tmp_path):
     path = _write(tmp_path, RESULT)
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "audit.cli", "check", path, *args], capture_output=True,
+        return subprocess.run([sys.executable, "-m", "mia_audit.cli", "check", path, *args], capture_output=True,
                               text=True, timeout=120, env=env, cwd=tmp_path)
 
     done = run("--max-auc", "0.6")

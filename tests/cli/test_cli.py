@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-import audit
-from audit.cli import EXIT_BAD_INPUT, EXIT_OK, main
+import mia_audit as audit
+from mia_audit.cli.commands import EXIT_BAD_INPUT, EXIT_OK, main
 
 from . import golden
 
@@ -114,9 +114,9 @@ def test_run_uses_out_from_config_and_quiet(tmp_path, capsys, monkeypatch):
 
 
 def test_list_shows_every_registry(capsys):
-    from attacks import ATTACKS
-    from audit.data import DATASETS, PREDICATES
-    from audit.models import MODELS
+    from mia_audit.attacks import ATTACKS
+    from mia_audit.data import DATASETS, PREDICATES
+    from mia_audit.models import MODELS
 
     assert main(["list"]) == EXIT_OK
     out = capsys.readouterr().out
@@ -309,12 +309,11 @@ def test_bad_policy_in_a_config_is_one_line(tmp_path, capsys):
 
 
 def test_a_bug_exits_3_with_one_line_and_a_log(tmp_path, capsys, monkeypatch):
-    import audit.runner
-
+    import mia_audit.run.pipeline
     def broken(config, **kwargs):
         return {}["no such key"]
 
-    monkeypatch.setattr(audit.runner, "run_audit", broken)
+    monkeypatch.setattr(mia_audit.run.pipeline, "run_audit", broken)
     out = tmp_path / "out"
     assert main(["run", str(_config(tmp_path)), "--out", str(out)]) == 3
     line = _one_line_error(capsys)
@@ -327,8 +326,7 @@ def test_a_bug_exits_3_with_one_line_and_a_log(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("error", ["memory", "xgboost"])
 def test_memory_and_model_runtime_errors_exit_2_with_one_line(tmp_path, capsys, monkeypatch, error):
-    import audit.runner
-
+    import mia_audit.run.pipeline
     def failing(config, **kwargs):
         if error == "memory":
             raise MemoryError()
@@ -336,7 +334,7 @@ def test_memory_and_model_runtime_errors_exit_2_with_one_line(tmp_path, capsys, 
 
         raise xgboost.core.XGBoostError("[16:01:02] src/data/data.cc: Check failed: feature mismatch")
 
-    monkeypatch.setattr(audit.runner, "run_audit", failing)
+    monkeypatch.setattr(mia_audit.run.pipeline, "run_audit", failing)
     assert main(["run", str(_config(tmp_path)), "--out", str(tmp_path / "out")]) == EXIT_BAD_INPUT
     line = _one_line_error(capsys)
     assert ("out of memory" in line) if error == "memory" else ("the model (xgboost) failed on the records" in line)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from audit.cli import EXIT_BAD_INPUT, EXIT_OK, main
-from audit.errors import InputError
+from mia_audit.cli.commands import EXIT_BAD_INPUT, EXIT_OK, main
+from mia_audit.errors import InputError
 
 from .test_cli import _config
 
@@ -30,7 +30,7 @@ def test_quiet_run_prints_nothing(tmp_path, capsys):
 
 
 def test_library_calls_stay_silent_off_a_terminal(tiny_config, capsys):
-    from audit.runner import run_audit
+    from mia_audit.run.pipeline import run_audit
 
     run_audit(tiny_config(attacks=["loss"]))
     assert capsys.readouterr().err == ""
@@ -54,7 +54,7 @@ def test_threads_pins_the_count_for_the_run_and_restores_it(tmp_path, capsys, mo
         seen.append(torch.get_num_threads())
         raise InputError("stopped here")
 
-    monkeypatch.setattr("audit.runner.run_audit", fake_run_audit)
+    monkeypatch.setattr("mia_audit.run.pipeline.run_audit", fake_run_audit)
     before = torch.get_num_threads()
     wanted = 3 if before != 3 else 2
     assert main(["run", str(_config(tmp_path)), "--out", str(tmp_path / "out"), "--threads", str(wanted)]) == 2

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 import re
 
-from reports.markdown_summary import summary_markdown
-from audit.runner import with_verdict
-from audit.verdict import Policy
+from mia_audit.reports.markdown_summary import summary_markdown
+from mia_audit.run.pipeline import with_verdict
+from mia_audit.verdict import Policy
 
 from .data import synthetic
 
@@ -73,7 +73,7 @@ def test_pipes_in_names_are_escaped_and_result_untouched():
 def test_summary_renders_the_verdict_section_and_refuses_a_result_without_one():
     import pytest
 
-    from audit.errors import InputError
+    from mia_audit.errors import InputError
 
     result = synthetic.mitigation_result()
     result["verdict"]["headline"] = "FAIL: a headline the builder wrote"

@@ -1,7 +1,7 @@
 """The PDF audit report, rendered from a result JSON alone (no model, no data, no GPU).
 
 Results: the real demo result (``data/demo_result.json``, written by ``mia-audit demo
---quick``) and synthetic ones built with ``audit.metrics.evaluate`` (``data/synthetic.py``).
+--quick``) and synthetic ones built with ``mia_audit.metrics.evaluate`` (``data/synthetic.py``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import re
 import numpy as np
 import pytest
 
-from audit.errors import InputError
-from reports.method_notes import ATTACK_NOTES, UNLEARNER_NOTES, attack_note, unlearner_note
-from audit.runner import with_verdict
-from audit.verdict import Policy
-from reports.pdf_report import render_pdf, sanitize, summarise_config, write_pdf
+from mia_audit.errors import InputError
+from mia_audit.reports.method_notes import ATTACK_NOTES, UNLEARNER_NOTES, attack_note, unlearner_note
+from mia_audit.run.pipeline import with_verdict
+from mia_audit.verdict import Policy
+from mia_audit.reports.pdf_report import render_pdf, sanitize, summarise_config, write_pdf
 
 from .data import synthetic
 
@@ -421,7 +421,7 @@ def test_config_lists_are_summarised():
 
 
 def test_pdf_holds_no_feature_values_or_record_indices():
-    from audit.data import load_dataset
+    from mia_audit.data import load_dataset
 
     X = np.asarray(load_dataset("adult").X, dtype=np.float64)
     gen = np.random.default_rng(0)

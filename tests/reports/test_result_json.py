@@ -9,9 +9,9 @@ import stat
 import numpy as np
 import pytest
 
-from audit.errors import DataFileError, InputError
-from reports import SCHEMA_VERSION, load_result, write_json_atomic
-from reports.result_json import dumps, schema, write_bytes_atomic
+from mia_audit.errors import DataFileError, InputError
+from mia_audit.reports import SCHEMA_VERSION, load_result, write_json_atomic
+from mia_audit.reports.result_json import dumps, schema, write_bytes_atomic
 
 
 def _minimal(**extra):

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from audit.metrics import evaluate
-from reports.result_json import dumps, load_result, write_json_atomic
-from reports.roc_plot import roc_png_bytes, write_roc_png
-from reports.text_summary import summary_table
+from mia_audit.metrics import evaluate
+from mia_audit.reports.result_json import dumps, load_result, write_json_atomic
+from mia_audit.reports.roc_plot import roc_png_bytes, write_roc_png
+from mia_audit.reports.text_summary import summary_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -26,9 +26,9 @@ class Problem:
 
 @pytest.fixture(scope="session")
 def digits_cnn():
-    from audit.data import load_dataset
-    from audit.models import build_model
-    from audit.training import recipe_for
+    from mia_audit.data import load_dataset
+    from mia_audit.models import build_model
+    from mia_audit.training import recipe_for
 
     d = load_dataset("digits")
     model = build_model("cnn", input_shape=d.input_shape, n_classes=d.n_classes, seed=0, channels=(8, 16), hidden=32)
@@ -37,9 +37,9 @@ def digits_cnn():
 
 @pytest.fixture(scope="session")
 def adult_mlp():
-    from audit.data import load_dataset
-    from audit.models import build_model
-    from audit.training import recipe_for
+    from mia_audit.data import load_dataset
+    from mia_audit.models import build_model
+    from mia_audit.training import recipe_for
 
     d = load_dataset("adult")
     g = np.random.default_rng(1)
@@ -51,8 +51,8 @@ def adult_mlp():
 @pytest.fixture(scope="session")
 def adult_xgb():
     pytest.importorskip("xgboost")
-    from audit.data import load_dataset
-    from audit.models import build_model
+    from mia_audit.data import load_dataset
+    from mia_audit.models import build_model
 
     d = load_dataset("adult")
     g = np.random.default_rng(2)

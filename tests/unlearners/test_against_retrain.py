@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from attacks import create_attack
-from audit.adapters import as_adapter
-from audit.signals import Signals, compute_signals
-from unlearners import create_unlearner, train_original
+from mia_audit.attacks import create_attack
+from mia_audit.adapters import as_adapter
+from mia_audit.signals import Signals, compute_signals
+from mia_audit.unlearners import create_unlearner, train_original
 
 N_TRAIN, N_FORGET, N_TEST = 1500, 500, 2000
 LABEL_NOISE = 0.2
@@ -34,11 +34,11 @@ def auc_se(n1, n0):
 
 @pytest.fixture(scope="module")
 def overfitted():
-    from audit.data import load_dataset
-    from audit.models import build_model
-    from audit.training import recipe_for
+    from mia_audit.data import load_dataset
+    from mia_audit.models import build_model
+    from mia_audit.training import recipe_for
 
-    from audit.data.dataset import Dataset
+    from mia_audit.data.dataset import Dataset
 
     adult = load_dataset("adult")
     g = np.random.default_rng(7)

@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from audit.errors import InputError
-from unlearners import create_unlearner, train_original
-from unlearners.finetune import random_wrong_labels
-from unlearners.torch_loops import generator
+from mia_audit.errors import InputError
+from mia_audit.unlearners import create_unlearner, train_original
+from mia_audit.unlearners.finetune import random_wrong_labels
+from mia_audit.unlearners.torch_loops import generator
 
 
 class Leaky:
@@ -22,9 +22,9 @@ class Leaky:
     the test set (training accuracy ~0.99, test ~0.82)."""
 
     def __init__(self, seed: int = 3):
-        from audit.data import load_dataset
-        from audit.models import build_model
-        from audit.training import recipe_for
+        from mia_audit.data import load_dataset
+        from mia_audit.models import build_model
+        from mia_audit.training import recipe_for
 
         d = load_dataset("adult")
         g = np.random.default_rng(seed)

@@ -15,10 +15,10 @@ import re
 import numpy as np
 import pytest
 
-from audit.adapters import as_adapter, model_sha256
-from audit.errors import InputError, NotApplicableError
-from unlearners import UNLEARNERS, Trained, create_unlearner, fingerprints, train_original
-from unlearners.records import Records
+from mia_audit.adapters import as_adapter, model_sha256
+from mia_audit.errors import InputError, NotApplicableError
+from mia_audit.unlearners import UNLEARNERS, Trained, create_unlearner, fingerprints, train_original
+from mia_audit.unlearners.records import Records
 
 ALL = UNLEARNERS.names()
 PROBLEMS = ("digits_cnn", "adult_mlp", "adult_xgb")

@@ -7,13 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from audit.adapters import model_sha256
-from audit.errors import InputError
-from audit.seeding import derive_seed
-from audit.training import train_model
-from unlearners import create_unlearner, train_original
-from unlearners.protection.kanon import is_k_anonymous
-from unlearners.protection.mdav import mdav_anonymize
+from mia_audit.adapters import model_sha256
+from mia_audit.errors import InputError
+from mia_audit.seeding import derive_seed
+from mia_audit.training import train_model
+from mia_audit.unlearners import create_unlearner, train_original
+from mia_audit.unlearners.protection.kanon import is_k_anonymous
+from mia_audit.unlearners.protection.mdav import mdav_anonymize
 
 
 @pytest.fixture(scope="module")

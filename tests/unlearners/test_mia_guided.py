@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters import model_sha256
-from audit.errors import InputError
-from unlearners import create_unlearner
-from unlearners.mia_guided import attack_features, attack_model, eval_features, fit_attack, forget_batch_size
-from unlearners.records import Records
-from unlearners.torch_loops import generator, to_device
+from mia_audit.adapters import model_sha256
+from mia_audit.errors import InputError
+from mia_audit.unlearners import create_unlearner
+from mia_audit.unlearners.mia_guided import attack_features, attack_model, eval_features, fit_attack, forget_batch_size
+from mia_audit.unlearners.records import Records
+from mia_audit.unlearners.torch_loops import generator, to_device
 
 from .test_baselines import Leaky, paired_gap
 

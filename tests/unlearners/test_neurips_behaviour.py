@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from unlearners import create_unlearner, train_original
+from mia_audit.unlearners import create_unlearner, train_original
 
 FAST = {"epochs": 5, "batch_size": 16}
 #: methods that re-initialise or transform weights: the forget/test loss gap should close
@@ -55,9 +55,9 @@ def evaluate(net, split):
 
 @pytest.fixture(scope="module")
 def memorising_cnn():
-    from audit.data import load_dataset
-    from audit.models import build_model
-    from audit.training import recipe_for
+    from mia_audit.data import load_dataset
+    from mia_audit.models import build_model
+    from mia_audit.training import recipe_for
 
     d = load_dataset("digits")
     split = Split(d.X, d.y, 400, 60, seed=0)
@@ -140,9 +140,9 @@ def test_pseudo_label_reports_its_three_predictions(memorising_cnn):
 
 @pytest.fixture(scope="module")
 def adult_problem():
-    from audit.data import load_dataset
-    from audit.models import build_model
-    from audit.training import recipe_for
+    from mia_audit.data import load_dataset
+    from mia_audit.models import build_model
+    from mia_audit.training import recipe_for
 
     d = load_dataset("adult")
     rows = np.sort(np.random.default_rng(1).choice(d.n, 1200, replace=False))

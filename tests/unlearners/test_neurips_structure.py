@@ -11,17 +11,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from audit.errors import InputError, NotApplicableError
-from unlearners import Trained, create_unlearner
-from unlearners.deviation import deviate_, deviation_layers
-from unlearners.distillation import first_and_last_layers, soft_cross_entropy, softened_kl
-from unlearners.divergence import contrastive_loss, uniform_kl
-from unlearners.gradient_mask import (filter_similarity_mask, he_reinit_, n_selected,
+from mia_audit.errors import InputError, NotApplicableError
+from mia_audit.unlearners import Trained, create_unlearner
+from mia_audit.unlearners.deviation import deviate_, deviation_layers
+from mia_audit.unlearners.distillation import first_and_last_layers, soft_cross_entropy, softened_kl
+from mia_audit.unlearners.divergence import contrastive_loss, uniform_kl
+from mia_audit.unlearners.gradient_mask import (filter_similarity_mask, he_reinit_, n_selected,
                                       retain_minus_forget_gradients)
-from unlearners.pruning import global_l1_masks, prunable_layers, prune_and_reinit_
-from unlearners.pseudo_label import normalised_entropy, pseudo_labels
-from unlearners.rotate import lr_schedule, transpose_conv_kernels_
-from unlearners.torch_loops import TensorData
+from mia_audit.unlearners.pruning import global_l1_masks, prunable_layers, prune_and_reinit_
+from mia_audit.unlearners.pseudo_label import normalised_entropy, pseudo_labels
+from mia_audit.unlearners.rotate import lr_schedule, transpose_conv_kernels_
+from mia_audit.unlearners.torch_loops import TensorData
 
 METHODS = ("distillation", "rotate", "pseudo-label", "pruning", "deviation", "gradient-mask", "divergence")
 CONV_ONLY = ("rotate", "pseudo-label", "deviation", "gradient-mask")
@@ -49,7 +49,7 @@ class TwoConv(nn.Module):
 
 
 def make_net(seed=0):
-    from audit.seeding import isolated_torch_seed
+    from mia_audit.seeding import isolated_torch_seed
 
     with isolated_torch_seed(seed):
         return TwoConv()
@@ -190,7 +190,7 @@ def test_he_reinit_only_touches_the_mask_with_he_scale():
 
 
 def test_gradient_mask_hooks_scale_gradients_and_are_removed(digits_cnn):
-    from unlearners import train_original
+    from mia_audit.unlearners import train_original
 
     X, y = digits_cnn.records("train")
     original = train_original(digits_cnn.model, X, y, digits_cnn.recipe, seed=0, device="cpu")
@@ -265,7 +265,7 @@ def test_deviation_layers_first_or_all():
 
 
 def test_first_and_last_layers():
-    from audit.models import build_model
+    from mia_audit.models import build_model
 
     cnn = build_model("cnn", input_shape=(1, 8, 8), n_classes=10, seed=0, channels=(4, 8), hidden=16)
     assert first_and_last_layers(cnn) == [cnn.features[0], cnn.head[-1]]
@@ -342,7 +342,7 @@ def test_deviation_is_sgd_only():
 
 
 def test_conv_methods_refuse_the_mlp_and_the_others_apply(adult_mlp):
-    from unlearners import train_original
+    from mia_audit.unlearners import train_original
 
     X, y = adult_mlp.records("train")
     original = train_original(adult_mlp.model, X, y, adult_mlp.recipe, seed=0, device="cpu")
@@ -365,7 +365,7 @@ def test_rotate_refuses_a_net_with_only_non_square_kernels():
 
 @pytest.mark.parametrize("name", METHODS)
 def test_result_is_a_plain_module_with_the_same_keys(name, digits_cnn):
-    from unlearners import train_original
+    from mia_audit.unlearners import train_original
 
     X, y = digits_cnn.records("train")
     original = train_original(digits_cnn.model, X, y, digits_cnn.recipe, seed=0, device="cpu")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from audit.errors import InputError
-from unlearners import create_unlearner
-from unlearners.perturbation import flipped_labels, noisy_features
-from unlearners.torch_loops import generator
+from mia_audit.errors import InputError
+from mia_audit.unlearners import create_unlearner
+from mia_audit.unlearners.perturbation import flipped_labels, noisy_features
+from mia_audit.unlearners.torch_loops import generator
 
 from .test_baselines import Leaky, paired_gap
 
@@ -80,8 +80,8 @@ def test_noise_mode_refuses_integer_features(leaky):
     # integer inputs (token ids) cannot take Gaussian noise; the check comes before training
     import copy
 
-    from unlearners.perturbation import Perturbation
-    from unlearners.torch_loops import TensorData
+    from mia_audit.unlearners.perturbation import Perturbation
+    from mia_audit.unlearners.torch_loops import TensorData
 
     original = leaky.original
 

@@ -7,15 +7,15 @@ import sys
 import numpy as np
 import pytest
 
-from audit.errors import InputError
-from unlearners.protection.columns import check_columns, groups_from_feature_names, infer_one_hot_groups
-from unlearners.protection.kanon import class_sizes, is_k_anonymous
-from unlearners.protection.mdav import mdav_anonymize, mdav_groups
+from mia_audit.errors import InputError
+from mia_audit.unlearners.protection.columns import check_columns, groups_from_feature_names, infer_one_hot_groups
+from mia_audit.unlearners.protection.kanon import class_sizes, is_k_anonymous
+from mia_audit.unlearners.protection.mdav import mdav_anonymize, mdav_groups
 
 
 @pytest.fixture(scope="module")
 def adult():
-    from audit.data import load_dataset
+    from mia_audit.data import load_dataset
 
     return load_dataset("adult")
 
@@ -165,7 +165,7 @@ def test_groups_from_names_and_from_data_agree_on_adult(adult):
 
 def test_dp_table_stays_in_range_and_one_hot(adult):
     pytest.importorskip("opendp")
-    from unlearners.protection.dp_tabular import dp_protect_table
+    from mia_audit.unlearners.protection.dp_tabular import dp_protect_table
 
     X = adult_sample(adult, 120, seed=5)
     groups = groups_from_feature_names(adult.feature_names)
@@ -183,7 +183,7 @@ def test_dp_table_stays_in_range_and_one_hot(adult):
 
 def test_dp_table_huge_epsilon_is_near_the_data_and_tiny_epsilon_is_not(adult):
     pytest.importorskip("opendp")
-    from unlearners.protection.dp_tabular import dp_protect_table
+    from mia_audit.unlearners.protection.dp_tabular import dp_protect_table
 
     X = adult_sample(adult, 150, seed=6)
     groups = groups_from_feature_names(adult.feature_names)
@@ -209,7 +209,7 @@ def test_dp_table_huge_epsilon_is_near_the_data_and_tiny_epsilon_is_not(adult):
 
 
 def test_dp_without_opendp_names_the_extra(monkeypatch):
-    from unlearners.protection.dp_tabular import dp_protect_table
+    from mia_audit.unlearners.protection.dp_tabular import dp_protect_table
 
     monkeypatch.setitem(sys.modules, "opendp", None)
     monkeypatch.setitem(sys.modules, "opendp.prelude", None)
@@ -218,7 +218,7 @@ def test_dp_without_opendp_names_the_extra(monkeypatch):
 
 
 def test_dp_refuses_bad_epsilon():
-    from unlearners.protection.dp_tabular import dp_protect_table
+    from mia_audit.unlearners.protection.dp_tabular import dp_protect_table
 
     with pytest.raises(InputError, match="epsilon must be a finite number > 0; got 0"):
         dp_protect_table(np.zeros((3, 2)), 0)
@@ -228,7 +228,7 @@ def test_dp_refuses_bad_epsilon():
 
 
 def test_pixelize_golden():
-    from unlearners.protection.dp_pix import pixelize, unpixelize
+    from mia_audit.unlearners.protection.dp_pix import pixelize, unpixelize
 
     img = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     cells, smallest = pixelize(img, 2)
@@ -244,8 +244,8 @@ def test_pixelize_golden():
 
 def test_dp_pix_blocks_range_and_epsilon_extremes():
     pytest.importorskip("opendp")
-    from audit.data import load_dataset
-    from unlearners.protection.dp_pix import dp_pix, pixelize
+    from mia_audit.data import load_dataset
+    from mia_audit.unlearners.protection.dp_pix import dp_pix, pixelize
 
     X = load_dataset("digits").X[:40]
     out, summary = dp_pix(X, 0.5)

@@ -11,12 +11,12 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from audit.errors import InputError
-from unlearners import create_unlearner
-from unlearners.salun import forget_gradient, saliency_mask
-from unlearners.scrub import distill_kl
-from unlearners.torch_loops import to_device
-from unlearners.records import Records
+from mia_audit.errors import InputError
+from mia_audit.unlearners import create_unlearner
+from mia_audit.unlearners.salun import forget_gradient, saliency_mask
+from mia_audit.unlearners.scrub import distill_kl
+from mia_audit.unlearners.torch_loops import to_device
+from mia_audit.unlearners.records import Records
 
 from .test_baselines import Leaky, paired_gap
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from audit.adapters import as_adapter, model_sha256
-from audit.errors import InputError
-from unlearners import create_unlearner, fingerprints
-from unlearners.records import Records
-from unlearners.sisa import ShardEnsemble, XGBShardEnsemble, assign_shards
+from mia_audit.adapters import as_adapter, model_sha256
+from mia_audit.errors import InputError
+from mia_audit.unlearners import create_unlearner, fingerprints
+from mia_audit.unlearners.records import Records
+from mia_audit.unlearners.sisa import ShardEnsemble, XGBShardEnsemble, assign_shards
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from unlearners import create_unlearner, train_original
+from mia_audit.unlearners import create_unlearner, train_original
 
 
 def test_min_steps_raises_default_epochs_but_not_given_ones(adult_mlp):

@@ -5,7 +5,7 @@ per record. Protection mechanisms treat such a group as one attribute (MDAV: the
 mode; DP: one selection among the categories), so that their output stays one-hot.
 
 :func:`groups_from_feature_names` reads the groups from the toolkit's feature names
-(``"column=category"``, as :mod:`audit.data.adult` and :mod:`audit.data.tabular` name
+(``"column=category"``, as :mod:`mia_audit.data.adult` and :mod:`mia_audit.data.tabular` name
 their one-hot columns); :func:`infer_one_hot_groups` finds them in the data when no names
 are given (contiguous blocks of 0/1 columns whose values sum to 1 in every record).
 """
@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 
 def groups_from_feature_names(feature_names: Sequence[str]) -> list[list[int]]:

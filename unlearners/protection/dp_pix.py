@@ -9,7 +9,7 @@ Laplace noise of scale ``sensitivity / epsilon`` is added to every block mean (O
 see :mod:`.dp_tabular`). The noisy means are clipped to [0, 255] and written back to all
 pixels of their block.
 
-Scale: the toolkit's images are floats in [0, 1] (audit.data: pixel / 255 or count / 16);
+Scale: the toolkit's images are floats in [0, 1] (mia_audit.data: pixel / 255 or count / 16);
 they are mapped to [0, 255] by ``255 * (x - lo) / (hi - lo)`` with [lo, hi] = [0, 1] when
 all values lie there, else the images' own min and max, protected on that scale and
 mapped back the same way, so the output has the input's scale and dtype. Defaults m = 16,
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 from .dp_tabular import _check_epsilon, laplace_noise
 

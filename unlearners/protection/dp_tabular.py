@@ -34,7 +34,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 from .columns import check_columns
 

@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from audit.errors import InputError
+from mia_audit.errors import InputError
 
 from .columns import check_columns
 
@@ -122,7 +122,7 @@ def mdav_anonymize(X: np.ndarray, k: int, *, quasi_identifiers: Optional[Sequenc
 
     ``quasi_identifiers``: column indices (default: every column); ``categorical_groups``:
     lists of one-hot column indices (default: inferred, see
-    :func:`unlearners.protection.columns.infer_one_hot_groups`). Columns outside the
+    :func:`mia_audit.unlearners.protection.columns.infer_one_hot_groups`). Columns outside the
     quasi-identifiers are copied unchanged. Returns ``(X_k, labels)``: the anonymised copy
     in ``X``'s dtype and each record's group. ``X`` is not modified.
     """

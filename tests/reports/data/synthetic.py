@@ -1,5 +1,5 @@
 """Result dicts for the report tests: the real demo result (``demo_result.json``, made by
-``mia-audit demo --quick``) and synthetic results built with ``audit.metrics.evaluate``."""
+``mia-audit demo --quick``) and synthetic results built with ``mia_audit.metrics.evaluate``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from audit.metrics import evaluate, score_histogram
-from audit.runner import with_verdict
+from mia_audit.metrics import evaluate, score_histogram
+from mia_audit.run.pipeline import with_verdict
 
 DEMO_PATH = Path(__file__).with_name("demo_result.json")
 

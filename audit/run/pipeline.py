@@ -14,14 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, TOOL_NAME
-from .config import AuditConfig
-from .environment import environment
-from .errors import InputError
-from .progress import phase, progress_enabled
-from .seeding import derive_seed
-from .attack_entries import accuracy_of, evaluate_attacks, membership_signals, with_verdict
-from .threads import audit_threads, set_audit_threads
+from mia_audit import __version__, TOOL_NAME
+from mia_audit.config import AuditConfig
+from mia_audit.environment import environment
+from mia_audit.errors import InputError
+from mia_audit.progress import phase, progress_enabled
+from mia_audit.seeding import derive_seed
+from mia_audit.run.attack_entries import accuracy_of, evaluate_attacks, membership_signals, with_verdict
+from mia_audit.threads import audit_threads, set_audit_threads
 
 RESULT_FILE = "report.json"
 PDF_FILE = "report.pdf"
@@ -33,21 +33,21 @@ ROC_FILE = "roc.png"
 def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict[str, Any]:
     """Run the audit the configuration describes and return the result (schema v1).
 
-    On the CPU the audit runs with the thread count of :mod:`audit.threads` (one thread for
+    On the CPU the audit runs with the thread count of :mod:`mia_audit.threads` (one thread for
     a small model unless the caller chose a count), restored when it returns."""
-    from attacks import ATTACKS, needs_more_than_signals, signal_attack_names
-    from .adapters import as_adapter, model_sha256
-    from .data import load_dataset, make_split, select_forget
-    from .device import resolve_device
-    from .models import build_model
-    from .training import recipe_for, train_model
+    from mia_audit.attacks import ATTACKS, needs_more_than_signals, signal_attack_names
+    from mia_audit.adapters import as_adapter, model_sha256
+    from mia_audit.data import load_dataset, make_split, select_forget
+    from mia_audit.device import resolve_device
+    from mia_audit.models import build_model
+    from mia_audit.training import recipe_for, train_model
 
     if not isinstance(config, AuditConfig):
-        raise InputError(f"config must be an audit.config.AuditConfig; got {type(config).__name__}")
+        raise InputError(f"config must be a mia_audit.config.AuditConfig; got {type(config).__name__}")
     attack_names = list(config.attacks.names) if config.attacks.names is not None else signal_attack_names()
     if not attack_names:
         raise InputError("attacks.names must name at least one attack; got an empty list")
-    from attacks import create_attack
+    from mia_audit.attacks import create_attack
 
     for name in config.attacks.options:
         ATTACKS.get(name)
@@ -55,11 +55,11 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         create_attack(name, seed=config.seed, **config.attacks.options.get(name, {}))
     special_names = [n for n in attack_names if needs_more_than_signals(ATTACKS.get(n))]
     attack_names = [n for n in attack_names if n not in special_names]  # those that score from signals
-    from .mitigations import create_mitigation
+    from mia_audit.mitigations import create_mitigation
 
     mitigations = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
                    for m in config.mitigations]
-    from .unlearning_runner import create_unlearners, run_unlearners
+    from mia_audit.run.unlearning import create_unlearners, run_unlearners
 
     unlearners = create_unlearners(config.unlearners)
     training_mitigations = [m for m in mitigations if m.kind == "training"]  # dp-sgd: a model of its own
@@ -113,7 +113,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
                                    config=config, show_progress=show_progress)
     utility: list[dict[str, Any]] = []
     if mitigations:
-        from .mitigation_runner import evaluate_mitigations
+        from mia_audit.run.mitigations import evaluate_mitigations
 
         with phase(f"mitigations on original ({', '.join(m.label for m in mitigations)})", enabled=show_progress):
             entries, utility = evaluate_mitigations(
@@ -134,7 +134,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         utility += used
     special_info: dict[str, Any] = {}
     if special_names:
-        from .reference_runner import run_special_attacks
+        from mia_audit.run.references import run_special_attacks
 
         targets = [("original", trained.model, list(config.attacks.members))] + objects["targets"]
         entries, special_info = run_special_attacks(
@@ -143,7 +143,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             recipe=recipe, device=device, show_progress=show_progress)
         results += entries
     if unlearners:
-        from .unlearning_runner import add_retrain_gaps
+        from mia_audit.run.unlearning import add_retrain_gaps
 
         add_retrain_gaps(results)
     mitigated_models: list[dict[str, Any]] = []
@@ -219,7 +219,7 @@ def validation_indices(split, config: AuditConfig) -> np.ndarray | None:
             f"data.validation_size asks for {count} records, but only {unused.size} are in neither train nor test; "
             "lower data.train_size or data.test_size"
         )
-    from .seeding import rng
+    from mia_audit.seeding import rng
 
     return np.sort(rng(config.seed, "validation").choice(unused, size=count, replace=False))
 
@@ -228,16 +228,16 @@ def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     """Render every output of a result into ``out_dir``, as one set.
 
     Everything is rendered in memory first, then written into a fresh directory beside
-    ``out_dir`` that replaces it in one step (:func:`audit.output_set.replace_output_set`):
+    ``out_dir`` that replaces it in one step (:func:`mia_audit.output_set.replace_output_set`):
     a failure or a kill leaves the previous set whole, never a JSON beside another run's PDF.
     Other files in ``out_dir`` are kept.
     """
-    from reports.markdown_summary import summary_markdown
-    from reports.pdf_report import render_pdf
-    from reports.result_json import dumps
-    from reports.roc_plot import roc_png_bytes
+    from mia_audit.reports.markdown_summary import summary_markdown
+    from mia_audit.reports.pdf_report import render_pdf
+    from mia_audit.reports.result_json import dumps
+    from mia_audit.reports.roc_plot import roc_png_bytes
 
-    from .output_set import replace_output_set
+    from mia_audit.output_set import replace_output_set
 
     out = check_out_dir(out_dir)
     rendered = {

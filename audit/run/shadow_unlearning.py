@@ -1,7 +1,7 @@
 """Shadow and reference models that are trained, then unlearned by the method under audit.
 
 Orchestration for the unlearning attacks (it imports ``unlearners``; the attacks in
-:mod:`attacks.two_model` and :mod:`attacks.ulira` stay pure):
+:mod:`mia_audit.attacks.two_model` and :mod:`mia_audit.attacks.ulira` stay pure):
 
 :func:`shadow_pairs` (two-model attack, Chen et al. CCS 2021)
     On shadow data disjoint from the target's: ``n_originals`` shadow originals, each
@@ -20,7 +20,7 @@ Orchestration for the unlearning attacks (it imports ``unlearners``; the attacks
     On a pool of N records (the target's forget records and never-seen records, padded
     with population records so the reference models train on about as many records as
     the target): K models, each trained on a random half of the pool (complementary
-    pairs, :func:`audit.reference.splits.membership_mask`: every record is in exactly K/2
+    pairs, :func:`mia_audit.reference.splits.membership_mask`: every record is in exactly K/2
     training sets). Each model's training half is cut at random into
     ``forget_sets_per_model`` = R disjoint forget sets of (nearly) equal size, and the model
     is unlearned once per forget set, always from the trained model. So there are M = K R
@@ -28,7 +28,7 @@ Orchestration for the unlearning attacks (it imports ``unlearners``; the attacks
     K/2 of them and never seen in K R / 2; the forget fraction of each unlearning is 1/R
     (R = 10 gives the 10 % forget sets of the deepunlearn reference pipeline, which also
     unlearns several forget sets per trained model). The M unlearned models'
-    per-query signals on every pool record (:func:`audit.reference.query_signals`:
+    per-query signals on every pool record (:func:`mia_audit.reference.query_signals`:
     logit-scaled confidence and p_y, with flips and shifts for images) and the two masks
     are returned as :class:`ULiRAReferences`. With K = 16 and R = 10 that is 16 trainings
     and 160 unlearnings (for an approximate method about 10 % of a training each); for
@@ -40,7 +40,7 @@ and returns the AUCs, the paper's comparison with the classical attack on the or
 for U-LiRA.
 
 Seeds: one ``seed``; every model's initial weights, training, split and unlearning draw
-their own child seed (:func:`audit.seeding.derive_seed`), so the same seed gives the same
+their own child seed (:func:`mia_audit.seeding.derive_seed`), so the same seed gives the same
 shadow set on the same device.
 """
 
@@ -51,9 +51,9 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from .checks import positive_int
-from .errors import InputError, bad_value
-from .seeding import check_seed, derive_seed, rng
+from mia_audit.checks import positive_int
+from mia_audit.errors import InputError, bad_value
+from mia_audit.seeding import check_seed, derive_seed, rng
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -62,7 +62,7 @@ from .seeding import check_seed, derive_seed, rng
 @dataclass(frozen=True)
 class ModelRecipe:
     """How a shadow / reference model is built and trained: an architecture of
-    :data:`audit.models.MODELS` with its parameters and a :class:`audit.training.TrainRecipe`
+    :data:`mia_audit.models.MODELS` with its parameters and a :class:`mia_audit.training.TrainRecipe`
     (None for xgboost). The input shape and class count come from the data."""
 
     architecture: str
@@ -70,8 +70,8 @@ class ModelRecipe:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .models import MODELS
-        from .training import TrainRecipe
+        from mia_audit.models import MODELS
+        from mia_audit.training import TrainRecipe
 
         MODELS.get(self.architecture)  # unknown names list the valid ones
         if self.architecture == "xgboost":
@@ -84,14 +84,14 @@ class ModelRecipe:
         object.__setattr__(self, "params", dict(self.params))
 
     def build(self, input_shape: tuple[int, ...], n_classes: int, seed: int) -> Any:
-        from .models import build_model
+        from mia_audit.models import build_model
 
         return build_model(self.architecture, input_shape=input_shape, n_classes=n_classes, seed=seed, **self.params)
 
 
 def _check_model(model: object) -> ModelRecipe:
     if not isinstance(model, ModelRecipe):
-        raise bad_value("model", "an audit.shadow_unlearning.ModelRecipe(architecture, recipe, params)",
+        raise bad_value("model", "a mia_audit.run.shadow_unlearning.ModelRecipe(architecture, recipe, params)",
                         type(model).__name__)
     return model
 
@@ -119,7 +119,7 @@ def _check_data(X: object, y: object, n_classes: Optional[int]) -> tuple[np.ndar
 
 def make_unlearner(unlearner: object, options: Optional[Mapping[str, Any]] = None) -> Any:
     """An :class:`unlearners.Unlearner` from a registered name and options, or one given as is."""
-    from unlearners import Unlearner, create_unlearner
+    from mia_audit.unlearners import Unlearner, create_unlearner
 
     if isinstance(unlearner, Unlearner):
         if options:
@@ -135,7 +135,7 @@ def make_unlearner(unlearner: object, options: Optional[Mapping[str, Any]] = Non
 
 def probabilities(model: Any, X: Any, n_classes: int) -> np.ndarray:
     """Class probabilities (n, C), float64, of a torch module or xgboost model (any adapter)."""
-    from .adapters import as_adapter
+    from mia_audit.adapters import as_adapter
 
     outputs = as_adapter(model, n_classes=n_classes).predict(X)
     if not outputs.has_posteriors:
@@ -211,7 +211,7 @@ def shadow_pairs(X: Any, y: Any, *, model: ModelRecipe, unlearner: Any, unlearne
             f"each unlearned shadow model needs negatives_per_deletion x group_size = {negatives * group_size} "
             f"never-seen records; only {n_out} shadow records lie outside a shadow original's training set"
         )
-    from .device import resolve_device
+    from mia_audit.device import resolve_device
 
     device = resolve_device(device)
     parts: dict[str, list] = {k: [] for k in ("p_o", "p_u", "deleted", "record", "original", "unlearned")}
@@ -265,7 +265,7 @@ def shadow_pairs(X: Any, y: Any, *, model: ModelRecipe, unlearner: Any, unlearne
 
 def _unwrap(model: Any) -> Any:
     """The deployed model of an :class:`unlearners.Trained`, anything else as is."""
-    from unlearners import Trained
+    from mia_audit.unlearners import Trained
 
     return model.model if isinstance(model, Trained) else model
 
@@ -285,13 +285,13 @@ def two_model_audit(shadow: ShadowPairs, probs_original: Any, probs_unlearned: A
     model's posteriors on the target records; ``is_deleted`` (n,): True for the records the
     target unlearning deleted, False for records the target original never saw.
     Returns ``{"scores", "baseline_scores", "is_deleted", "auc", "comparison" (see
-    :func:`attacks.two_model.privacy_degradation`), "identical_share" {"shadow", "target"},
+    :func:`mia_audit.attacks.two_model.privacy_degradation`), "identical_share" {"shadow", "target"},
     "warnings", "settings"}``.
     """
-    from attacks.two_model import TwoModelAttack, check_pair, identical_output_share, privacy_degradation, trap_warnings
+    from mia_audit.attacks.two_model import TwoModelAttack, check_pair, identical_output_share, privacy_degradation, trap_warnings
 
     if not isinstance(shadow, ShadowPairs):
-        raise bad_value("shadow", "ShadowPairs (from audit.shadow_unlearning.shadow_pairs)", type(shadow).__name__)
+        raise bad_value("shadow", "ShadowPairs (from mia_audit.run.shadow_unlearning.shadow_pairs)", type(shadow).__name__)
     attack = TwoModelAttack(feature=feature, classifier=classifier, seed=seed, **attack_options)
     attack.fit_pairs(shadow.probs_original, shadow.probs_unlearned, shadow.is_deleted)
     p_o, p_u = check_pair(probs_original, probs_unlearned)
@@ -313,7 +313,7 @@ def two_model_audit(shadow: ShadowPairs, probs_original: Any, probs_unlearned: A
         out["comparison"] = comparison
         out["auc"] = comparison["auc_two_model"]
     else:
-        from audit.metrics import auc
+        from mia_audit.metrics import auc
 
         out["auc"] = auc(scores[deleted], scores[~deleted])
     return out
@@ -326,13 +326,13 @@ def two_model_audit(shadow: ShadowPairs, probs_original: Any, probs_unlearned: A
 class ULiRAReferences:
     """Reference statistics for U-LiRA on a pool of N records.
 
-    signals      :class:`audit.reference.QuerySignals` (M, N, A) of the M = K R unlearned
+    signals      :class:`mia_audit.reference.QuerySignals` (M, N, A) of the M = K R unlearned
                  reference models on every pool record and query
     unlearned    (M, N) bool: the record was trained on, then forgotten, by model m
     never_seen   (M, N) bool: the record was not in model m's training set
     trained      (K, N) bool: training membership of the K trained models
     original     (M,) int: which trained model each unlearned model comes from
-    queries      the :class:`audit.reference.QuerySet` the signals were taken with
+    queries      the :class:`mia_audit.reference.QuerySet` the signals were taken with
     seconds      {"train": ..., "unlearn": ...}
     settings     what was done (JSON-able)
     """
@@ -353,10 +353,10 @@ def ulira_references(X: Any, y: Any, *, model: ModelRecipe, unlearner: Any,
                      device: Any = "auto") -> ULiRAReferences:
     """K = ``n_models`` reference models on random halves of the pool (X, y), each unlearned
     once per forget set of a random partition of its half into ``forget_sets_per_model``
-    parts (see the module docstring). ``queries``: as :meth:`audit.reference.QuerySet.for_data`
+    parts (see the module docstring). ``queries``: as :meth:`mia_audit.reference.QuerySet.for_data`
     ("auto": flips and 1-pixel shifts for images, one query otherwise)."""
-    from .reference.queries import QuerySet, QuerySignals, query_signals
-    from .reference.splits import check_n_models, membership_mask
+    from mia_audit.reference.queries import QuerySet, QuerySignals, query_signals
+    from mia_audit.reference.splits import check_n_models, membership_mask
 
     X, y, n_classes = _check_data(X, y, n_classes)
     model = _check_model(model)
@@ -371,7 +371,7 @@ def ulira_references(X: Any, y: Any, *, model: ModelRecipe, unlearner: Any,
             f"each reference model trains on about {n // 2} pool records; forget_sets_per_model={parts} forget sets "
             f"need at least {parts + 1} (one record retained); give a larger pool or fewer forget sets"
         )
-    from .device import resolve_device
+    from mia_audit.device import resolve_device
 
     device = resolve_device(device)
     trained_mask = membership_mask(n_models, n, derive_seed(seed, "u-lira", "mask"))
@@ -423,13 +423,13 @@ def ulira_audit(references: ULiRAReferences, target: Any, X: Any, y: Any, record
     target's forget set, False for rows the target never saw. Returns ``{"scores",
     "is_forgotten", "auc", "settings"}``.
     """
-    from attacks.ulira import ULiRA
+    from mia_audit.attacks.ulira import ULiRA
 
-    from .metrics import auc
-    from .reference.queries import query_signals
+    from mia_audit.metrics import auc
+    from mia_audit.reference.queries import query_signals
 
     if not isinstance(references, ULiRAReferences):
-        raise bad_value("references", "ULiRAReferences (from audit.shadow_unlearning.ulira_references)",
+        raise bad_value("references", "ULiRAReferences (from mia_audit.run.shadow_unlearning.ulira_references)",
                         type(references).__name__)
     X, y = np.asarray(X), np.asarray(y)
     n_pool = references.unlearned.shape[1]

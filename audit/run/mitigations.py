@@ -7,9 +7,9 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from .adapters import as_adapter
-from .errors import InputError, bad_value
-from .mitigations import Mitigation
+from mia_audit.adapters import as_adapter
+from mia_audit.errors import InputError, bad_value
+from mia_audit.mitigations import Mitigation
 
 
 def evaluate_mitigations(
@@ -32,13 +32,13 @@ def evaluate_mitigations(
                         non-members: split.test)
     mitigations         Mitigation objects (``create_mitigation``); their labels must differ
     attack_names        attacks to run (names in ``attacks.ATTACKS``)
-    config              the :class:`~audit.config.AuditConfig` (member sets, metrics, seed)
+    config              the :class:`~mia_audit.config.AuditConfig` (member sets, metrics, seed)
     validation_indices  pool indices of records for mitigations that fit something
                         (temperature with T = "fit"); they must lie outside train and test
     members             the member sets to attack (default: config.attacks.members)
 
     Returns ``(entries, utility)``. ``entries`` are result entries as
-    :func:`audit.attack_entries.evaluate_attacks` makes them, with ``"mitigation"`` = the
+    :func:`mia_audit.run.attack_entries.evaluate_attacks` makes them, with ``"mitigation"`` = the
     mitigation's label and ``"applicable": True``; an attack that needs signals the
     mitigated outputs do not give (a loss from labels only) gets, per member set, an entry
     ``{"model", "mitigation", "attack", "members", "nonmembers", "applicable": False,
@@ -46,15 +46,15 @@ def evaluate_mitigations(
     ``{"name", "label", "model", "params", "accuracy": {"train", "test", "forget",
     "retain"}, "ece", "ece_before"}``, ECE on the test set (None for label-only outputs).
     """
-    from attacks import ATTACKS
+    from mia_audit.attacks import ATTACKS
 
-    from .calibration import expected_calibration_error
-    from .config import AuditConfig
-    from .data.dataset import check_indices
-    from .attack_entries import accuracy_of, evaluate_attacks, membership_signals
+    from mia_audit.calibration import expected_calibration_error
+    from mia_audit.config import AuditConfig
+    from mia_audit.data.dataset import check_indices
+    from mia_audit.run.attack_entries import accuracy_of, evaluate_attacks, membership_signals
 
     if not isinstance(config, AuditConfig):
-        raise InputError(f"config must be an audit.config.AuditConfig; got {type(config).__name__}")
+        raise InputError(f"config must be a mia_audit.config.AuditConfig; got {type(config).__name__}")
     if not isinstance(mitigations, (list, tuple)):
         raise bad_value("mitigations", "a list of Mitigation objects (create_mitigation)", type(mitigations).__name__)
     for m in mitigations:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from .errors import MiaAuditError, one_line as _one_line
+from mia_audit.errors import MiaAuditError, one_line as _one_line
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 #: where an error comes from when the user's model, not mia-audit, raised it
@@ -42,7 +42,7 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
     single-model attack, LiRA (16 reference models) and the two-model attack, with and
     without the label-only and (fitted) temperature mitigations, and the default unlearners
     (:data:`DEMO_UNLEARNERS`) against retraining."""
-    from .config import (AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig,
+    from mia_audit.config import (AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig,
                          ReferenceConfig)
 
     if quick:
@@ -55,7 +55,7 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
         metrics = MetricsConfig(n_bootstrap=200)
     data.validation_size = 1000  # from records outside train and test: fits the temperature
     mitigations = [{"name": "label-only"}, {"name": "temperature", "T": "fit"}]
-    from attacks import signal_attack_names
+    from mia_audit.attacks import signal_attack_names
 
     attacks = AttackConfig(names=signal_attack_names() + list(DEMO_REFERENCE_ATTACKS), members=["train", "forget"])
     references = ReferenceConfig(n_models=8 if quick else 16, shadow_models=2 if quick else 4,
@@ -69,7 +69,7 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
 def demo_digits_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
     """The demo's second part: a small CNN on scikit-learn's digits (8x8 images, bundled with
     scikit-learn), a random 10 % forget set, and convolution unlearners against retraining."""
-    from .config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
+    from mia_audit.config import AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig
 
     data = DataConfig(name="digits", train_size=0.5, test_size=0.4, validation_size=0.1)
     model = ModelConfig(name="cnn", params={"channels": [16, 32], "hidden": 64},
@@ -81,21 +81,21 @@ def demo_digits_config(*, seed: int = 0, device: str = "auto", quick: bool = Fal
 
 
 def _run_and_write(config, out: str, *, quiet: bool) -> int:
-    from reports.text_summary import summary_table, verdict_block
+    from mia_audit.reports.text_summary import summary_table, verdict_block
 
-    from .runner import check_out_dir, run_audit, write_outputs
+    from mia_audit.run.pipeline import check_out_dir, run_audit, write_outputs
 
     check_out_dir(out)  # a bad --out fails now, not after the audit
     start = time.perf_counter()
     if config.target is not None:  # a deployed model, audited from files or an endpoint
-        from .deployed import run_deployed_audit
+        from mia_audit.run.deployed import run_deployed_audit
 
         result = run_deployed_audit(config.target, attacks=config.attacks.names,
                                     attack_options=config.attacks.options, metrics=config.metrics,
                                     seed=config.seed, mitigations=config.mitigations, policy=config.policy)
     else:
         result = run_audit(config)
-    from .progress import phase
+    from mia_audit.progress import phase
 
     with phase(f"writing the report to {out}"):
         paths = write_outputs(result, out)
@@ -107,12 +107,12 @@ def _run_and_write(config, out: str, *, quiet: bool) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .cli_check import policy_from_args
+    from mia_audit.cli.check import policy_from_args
 
     config = demo_config(seed=args.seed, device=args.device, quick=args.quick)
     digits = demo_digits_config(seed=args.seed, device=args.device, quick=args.quick)
     config.policy = digits.policy = policy_from_args(args)
-    from .runner import check_out_dir
+    from mia_audit.run.pipeline import check_out_dir
 
     check_out_dir(Path(args.out) / DEMO_DIGITS_DIR)
     code = _run_and_write(config, args.out, quiet=args.quiet)
@@ -122,14 +122,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .config import AuditConfig
+    from mia_audit.config import AuditConfig
 
     config = AuditConfig.from_toml(args.config)
     if args.seed is not None:
         config.seed = args.seed
     if args.device is not None:
         config.device = args.device
-    from .cli_check import policy_from_args
+    from mia_audit.cli.check import policy_from_args
 
     config.policy = policy_from_args(args, config.policy)  # the flags override [policy]
     out = args.out or config.out
@@ -141,15 +141,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     """Re-render a result JSON (no model, no data, no GPU) to PDF and/or Markdown."""
-    from reports.markdown_summary import summary_markdown
-    from reports.pdf_report import render_pdf
-    from reports.result_json import load_result, write_bytes_atomic
+    from mia_audit.reports.markdown_summary import summary_markdown
+    from mia_audit.reports.pdf_report import render_pdf
+    from mia_audit.reports.result_json import load_result, write_bytes_atomic
 
-    from .cli_check import policy_from_args
-    from .gates import check_result_entries
-    from .attack_entries import with_verdict
-    from .runner import check_out_dir
-    from .verdict import Policy
+    from mia_audit.cli.check import policy_from_args
+    from mia_audit.gates import check_result_entries
+    from mia_audit.run.attack_entries import with_verdict
+    from mia_audit.run.pipeline import check_out_dir
+    from mia_audit.verdict import Policy
 
     if not args.pdf and not args.md:
         raise _UsageError("mia-audit report: give --pdf OUT.pdf and/or --md OUT.md")
@@ -172,12 +172,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from attacks import ATTACKS
-    from unlearners import UNLEARNERS
+    from mia_audit.attacks import ATTACKS
+    from mia_audit.unlearners import UNLEARNERS
 
-    from .data import DATASETS, PREDICATES
-    from .mitigations import MITIGATIONS
-    from .models import MODELS
+    from mia_audit.data import DATASETS, PREDICATES
+    from mia_audit.mitigations import MITIGATIONS
+    from mia_audit.models import MODELS
 
     sections = [
         ("attacks", ATTACKS), ("unlearners", UNLEARNERS), ("datasets", DATASETS),
@@ -199,7 +199,8 @@ def _device_arg(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__, cli_check
+    from mia_audit import __version__
+    from mia_audit.cli import check as cli_check
 
     parser = _Parser(prog="mia-audit", description="Membership-inference audits of trained and unlearned models.")
     parser.add_argument("--version", action="version", version=f"mia-audit {__version__}")
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="{auto,cpu,cuda,cuda:N}",
                        help="where models train and run ('auto': a GPU when there is one)")
         p.add_argument("--quiet", action="store_true", help="print nothing on success")
-        from .threads import add_threads_argument
+        from mia_audit.threads import add_threads_argument
 
         add_threads_argument(p)
 
@@ -251,12 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "command", None):
             parser.print_help()
             return EXIT_BAD_INPUT
-        from .progress import cli_output
-        from .threads import use_threads
+        from mia_audit.progress import cli_output
+        from mia_audit.threads import use_threads
 
         if args.command not in ("demo", "run"):
             return args.func(args)
-        # phase lines on stderr (off with --quiet); --threads pins torch's threads (audit.threads)
+        # phase lines on stderr (off with --quiet); --threads pins torch's threads (mia_audit.threads)
         with cli_output(quiet=args.quiet), use_threads(args.threads):
             return args.func(args)
     except _UsageError as exc:
@@ -305,7 +306,7 @@ def _write_crash_log(exc: BaseException) -> str:
     import tempfile
     import traceback
 
-    from . import __version__
+    from mia_audit import __version__
 
     fd, path = tempfile.mkstemp(prefix="mia-audit-crash-", suffix=".log")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -26,8 +26,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from .errors import InputError, NotApplicableError
-from .seeding import derive_seed
+from mia_audit.errors import InputError, NotApplicableError
+from mia_audit.seeding import derive_seed
 
 REFERENCE = "retrain"
 
@@ -35,7 +35,7 @@ REFERENCE = "retrain"
 def create_unlearners(specs: Sequence[dict[str, Any]]) -> list[Any]:
     """Unlearner objects for the config's ``[[unlearners]]`` tables, ``retrain`` first
     (added when absent). Unknown names and options fail here, before any training."""
-    from unlearners import create_unlearner
+    from mia_audit.unlearners import create_unlearner
 
     objects = [create_unlearner(s["name"], **{k: v for k, v in s.items() if k != "name"}) for s in specs]
     names = [u.name for u in objects]
@@ -66,13 +66,13 @@ def run_unlearners(
     """Returns ``(models, results, utility, summary, objects)``: the first four go into the
     audit result; ``objects`` = {"targets": [(model name, model, member sets)], "pairs":
     [(model name, unlearner, original Trained, unlearned Trained)]} for the attacks that need
-    the models themselves (:mod:`audit.reference_runner`)."""
-    from unlearners import Records, Trained, fingerprints
+    the models themselves (:mod:`mia_audit.run.references`)."""
+    from mia_audit.unlearners import Records, Trained, fingerprints
 
-    from .adapters import as_adapter, model_sha256
-    from .mitigation_runner import evaluate_mitigations
-    from .progress import phase, progress_enabled
-    from .attack_entries import accuracy_of, evaluate_attacks, membership_signals
+    from mia_audit.adapters import as_adapter, model_sha256
+    from mia_audit.run.mitigations import evaluate_mitigations
+    from mia_audit.progress import phase, progress_enabled
+    from mia_audit.run.attack_entries import accuracy_of, evaluate_attacks, membership_signals
 
     if split.forget.size == 0:
         raise InputError("unlearners need a forget set; [forget] selected no records")
@@ -113,7 +113,7 @@ def run_unlearners(
 
     groups = None
     if dataset.kind == "tabular" and dataset.feature_names is not None:
-        from unlearners.protection.columns import groups_from_feature_names
+        from mia_audit.unlearners.protection.columns import groups_from_feature_names
 
         groups = groups_from_feature_names(dataset.feature_names)
     for u in unlearners:

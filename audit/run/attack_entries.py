@@ -10,12 +10,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .config import AuditConfig
-from .errors import NotApplicableError
-from .metrics import evaluate, score_histogram
-from .progress import progress
-from .seeding import derive_seed
-from .signals import Signals, compute_signals
+from mia_audit.config import AuditConfig
+from mia_audit.errors import NotApplicableError
+from mia_audit.metrics import evaluate, score_histogram
+from mia_audit.progress import progress
+from mia_audit.seeding import derive_seed
+from mia_audit.signals import Signals, compute_signals
 
 
 def membership_signals(adapter, dataset, split) -> dict[str, Signals]:
@@ -45,7 +45,7 @@ def evaluate_attacks(
 ) -> list[dict[str, Any]]:
     """Result entries for every attack x member set (members vs the test set); the member
     sets are ``members`` (default: ``config.attacks.members``)."""
-    from attacks import create_attack
+    from mia_audit.attacks import create_attack
 
     entries = []
     member_sets = list(config.attacks.members if members is None else members)
@@ -89,13 +89,13 @@ def not_applicable_entry(*, model: str, mitigation: str, attack: str, members: s
 
 
 def with_verdict(result: dict[str, Any], policy: Any = None) -> dict[str, Any]:
-    """``result`` with its ``verdict`` section (:func:`audit.verdict.build_verdict`) under
-    ``policy`` (an :class:`audit.verdict.Policy`, a ``[policy]``-style dict, or None for the
+    """``result`` with its ``verdict`` section (:func:`mia_audit.verdict.build_verdict`) under
+    ``policy`` (an :class:`mia_audit.verdict.Policy`, a ``[policy]``-style dict, or None for the
     default), each attack's evidence read from the attack registry. Changes ``result`` in place
     and returns it: every result builder calls this last."""
-    from attacks import evidence_by_attack
+    from mia_audit.attacks import evidence_by_attack
 
-    from .verdict import Policy, build_verdict
+    from mia_audit.verdict import Policy, build_verdict
 
     if not isinstance(policy, Policy):
         policy = Policy.from_dict(policy)

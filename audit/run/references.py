@@ -3,7 +3,7 @@
 * **Reference attacks** (``lira-*``, ``rmia-*``): K reference models with the target's
   recipe, each on a random half of the pool = train + test + ``references.population``
   records from outside the audit (RMIA's population z), kept in a store that later runs
-  reuse (:mod:`audit.reference`). Every audited model (original, unlearned, with each
+  reuse (:mod:`mia_audit.reference`). Every audited model (original, unlearned, with each
   output mitigation) is scored on each member set against the test set.
 * **Query attacks** (``boundary``): label flips under noise, on every audited model and
   mitigation (they run on label-only outputs too).
@@ -31,8 +31,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .errors import InputError, NotApplicableError
-from .seeding import derive_seed, rng
+from mia_audit.errors import InputError, NotApplicableError
+from mia_audit.seeding import derive_seed, rng
 
 REFERENCE_KINDS = ("references", "queries", "pairs")
 
@@ -61,7 +61,7 @@ def default_store(config: Any, dataset: Any, pool: np.ndarray, recipe: Any) -> P
 
 
 def reference_threads(config: Any, dataset: Any, recipe: Any, device: Any):
-    """The thread policy (:mod:`audit.threads`) for reference models trained in this
+    """The thread policy (:mod:`mia_audit.threads`) for reference models trained in this
     process in lock-step (the "auto" and "batched" executors train up to 64 at once; the
     sequential one goes through ``train_model``, which applies the policy itself; worker
     processes set their own counts)."""
@@ -72,8 +72,8 @@ def reference_threads(config: Any, dataset: Any, recipe: Any, device: Any):
         return contextlib.nullcontext()
     import torch
 
-    from .models import build_model
-    from .threads import training_threads
+    from mia_audit.models import build_model
+    from mia_audit.threads import training_threads
 
     net = build_model(config.model.name, input_shape=dataset.input_shape, n_classes=dataset.n_classes, seed=0,
                       **config.model.params)
@@ -86,7 +86,7 @@ def reference_threads(config: Any, dataset: Any, recipe: Any, device: Any):
 def released_probs(wrapper: Any, probs: np.ndarray) -> np.ndarray:
     """What a fitted output-mitigation wrapper releases for given probabilities, as (n, C)
     probabilities (labels become one-hot vectors)."""
-    from .outputs import Outputs
+    from mia_audit.outputs import Outputs
 
     if wrapper is None:
         return probs
@@ -113,11 +113,11 @@ def run_special_attacks(
     (model name, unlearner, its original Trained, the unlearned Trained) per unlearned model.
     Returns ``(entries, info)``; ``info`` describes the reference store and shadow settings.
     """
-    from attacks import ATTACKS, create_attack, run_query_attack, run_reference_attack
+    from mia_audit.attacks import ATTACKS, create_attack, run_query_attack, run_reference_attack
 
-    from .adapters import as_adapter
-    from .progress import phase, progress_enabled
-    from .attack_entries import attack_entry, not_applicable_entry
+    from mia_audit.adapters import as_adapter
+    from mia_audit.progress import phase, progress_enabled
+    from mia_audit.run.attack_entries import attack_entry, not_applicable_entry
 
     kinds = {n: attack_kind(ATTACKS.get(n)) for n in names}
     X, y = dataset.X, dataset.y
@@ -144,7 +144,7 @@ def run_special_attacks(
     population = np.sort(order[:min(refs.population, order.size)])
     remaining = np.sort(order[population.size:])
     if reference_names:
-        from .reference import train_references
+        from mia_audit.reference import train_references
 
         pool = np.sort(np.r_[split.train, split.test, population]).astype(np.int64)
         path = Path(refs.store) if refs.store else default_store(config, dataset, pool, recipe)
@@ -226,8 +226,8 @@ def _two_model_entries(name, model_name, unlearner, original, unlearned, *, conf
                        recipe, device, variants) -> list[dict[str, Any]]:
     import dataclasses
 
-    from .attack_entries import attack_entry
-    from .shadow_unlearning import ModelRecipe, shadow_pairs, two_model_audit
+    from mia_audit.run.attack_entries import attack_entry
+    from mia_audit.run.shadow_unlearning import ModelRecipe, shadow_pairs, two_model_audit
 
     refs = config.references
     if shadow_rows.size < 4:
@@ -275,8 +275,8 @@ def _two_model_entries(name, model_name, unlearner, original, unlearned, *, conf
 
 def _ulira_entries(name, model_name, unlearner, unlearned, *, config, dataset, split, recipe,
                    device) -> list[dict[str, Any]]:
-    from .attack_entries import attack_entry
-    from .shadow_unlearning import ModelRecipe, ulira_audit, ulira_references
+    from mia_audit.run.attack_entries import attack_entry
+    from mia_audit.run.shadow_unlearning import ModelRecipe, ulira_audit, ulira_references
 
     refs = config.references
     pool = np.sort(np.r_[split.train, split.test]).astype(np.int64)

@@ -8,10 +8,10 @@ Exit codes: 0 every figure within its limits (prints "all N figures within limit
 1 a limit or the baseline is exceeded, or the check could not be made: no baseline figure
 matched, or a checked model has no result of the evidence ``--require`` names (default
 ``posterior``: a label-only audit never passes the gate); 2 bad input (one line on stderr,
-from :func:`audit.cli.main`).
+from :func:`mia_audit.cli.commands.main`).
 
-This module does not import :mod:`audit.cli` (which imports it); input errors are
-raised as :class:`~audit.errors.InputError` or ``argparse.ArgumentTypeError``.
+This module does not import :mod:`mia_audit.cli.commands` (which imports it); input errors are
+raised as :class:`~mia_audit.errors.InputError` or ``argparse.ArgumentTypeError``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 import math
 from typing import Any
 
-from .errors import InputError
+from mia_audit.errors import InputError
 
 EXIT_OK, EXIT_CHECK_FAILED = 0, 1
 
@@ -98,7 +98,7 @@ def required_evidence(values: Any) -> tuple[str, ...] | None:
 
 def policy_from_args(args: argparse.Namespace, base: Any = None) -> Any:
     """The policy ``base`` (default: the default policy) with the flags given in ``args``."""
-    from .verdict import Policy
+    from mia_audit.verdict import Policy
 
     base = Policy() if base is None else base
     return base.with_limits(max_auc=args.max_auc, max_tpr_at_fpr=tpr_limits(args.max_tpr),
@@ -106,10 +106,10 @@ def policy_from_args(args: argparse.Namespace, base: Any = None) -> Any:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from reports.result_json import load_result
+    from mia_audit.reports.result_json import load_result
 
-    from .gates import Limits, check_result, check_result_entries, format_violations, notes_line, summary_line
-    from .attack_entries import with_verdict
+    from mia_audit.gates import Limits, check_result, check_result_entries, format_violations, notes_line, summary_line
+    from mia_audit.run.attack_entries import with_verdict
 
     if args.tolerance is not None and args.baseline is None:
         raise InputError("--tolerance needs --baseline OLD.json")

@@ -8,9 +8,9 @@ non-members as the ``test`` set, so every renderer and gate reads it as usual.
 
 ``target`` keys::
 
-    model = "model.pt"          # a model file (see audit.model_files), or
-    endpoint = "http://..."     # an HTTP endpoint (see audit.http_adapter); exactly one
-    members = "members.npz"     # .npz (X, y) or .csv (see audit.record_files)
+    model = "model.pt"          # a model file (see mia_audit.model_files), or
+    endpoint = "http://..."     # an HTTP endpoint (see mia_audit.http_adapter); exactly one
+    members = "members.npz"     # .npz (X, y) or .csv (see mia_audit.record_files)
     nonmembers = "nonmembers.npz"
     validation = "val.npz"      # optional: records in neither set, for temperature T = "fit"
     label = "label"             # CSV record files: the label column (default "label")
@@ -31,8 +31,8 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from .checks import shape
-from .errors import InputError, bad_value
+from mia_audit.checks import shape
+from mia_audit.errors import InputError, bad_value
 
 FILE_KEYS = ("kind", "architecture", "input_shape", "params", "device", "output")
 ENDPOINT_KEYS = ("returns", "batch_size", "timeout", "retries", "backoff", "rate_limit", "headers")
@@ -74,12 +74,12 @@ def load_target(target: dict[str, Any], *, base_dir: Optional[str | Path] = None
     """``(adapter, model_sha256_or_None, device_text)`` for a checked target."""
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     if "endpoint" in target:
-        from .http_adapter import HttpEndpointAdapter
+        from mia_audit.http_adapter import HttpEndpointAdapter
 
         options = {k: target[k] for k in ENDPOINT_KEYS if k in target}
         adapter = HttpEndpointAdapter(target["endpoint"], n_classes=target["n_classes"], **options)
         return adapter, None, "remote endpoint"
-    from .model_files import file_sha256, load_model_file
+    from mia_audit.model_files import file_sha256, load_model_file
 
     path = _resolve(base, target["model"], "model")
     options = {k: target[k] for k in FILE_KEYS + ("n_classes",) if k in target}
@@ -87,7 +87,7 @@ def load_target(target: dict[str, Any], *, base_dir: Optional[str | Path] = None
     device = "cpu"
     module = getattr(adapter, "module", None)
     if module is not None:
-        from .device import model_device
+        from mia_audit.device import model_device
 
         device = str(model_device(module))
     return adapter, file_sha256(path), device
@@ -125,22 +125,22 @@ def run_deployed_audit(
 
     attacks         attack names (default: every registered attack)
     attack_options  {attack name: {option: value}}
-    metrics         an :class:`audit.config.MetricsConfig` or a dict of its fields
+    metrics         an :class:`mia_audit.config.MetricsConfig` or a dict of its fields
                     (fprs, n_bootstrap, confidence); default MetricsConfig()
     seed            the one seed (attacks, bootstrap)
     mitigations     [{"name": ..., params...}, ...] as in the TOML [[mitigations]]
     base_dir        folder that relative paths in ``target`` are relative to
-    policy          the verdict's policy (an audit.verdict.Policy or a [policy] dict; default Policy())
+    policy          the verdict's policy (a mia_audit.verdict.Policy or a [policy] dict; default Policy())
     """
-    from attacks import ATTACKS, create_attack, signal_attack_names
+    from mia_audit.attacks import ATTACKS, create_attack, signal_attack_names
 
-    from . import TOOL_NAME, __version__
-    from .config import AttackConfig, AuditConfig, MetricsConfig
-    from .environment import environment
-    from .record_files import load_records
-    from .attack_entries import accuracy_of, evaluate_attacks, with_verdict
-    from .verdict import Policy
-    from .signals import compute_signals
+    from mia_audit import TOOL_NAME, __version__
+    from mia_audit.config import AttackConfig, AuditConfig, MetricsConfig
+    from mia_audit.environment import environment
+    from mia_audit.record_files import load_records
+    from mia_audit.run.attack_entries import accuracy_of, evaluate_attacks, with_verdict
+    from mia_audit.verdict import Policy
+    from mia_audit.signals import compute_signals
 
     target = check_target(target)
     if not isinstance(policy, Policy):
@@ -154,7 +154,7 @@ def run_deployed_audit(
             raise InputError(f"metrics: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
         metrics = MetricsConfig(**metrics)
     elif not isinstance(metrics, MetricsConfig):
-        raise bad_value("metrics", "an audit.config.MetricsConfig or a dict of its fields", metrics)
+        raise bad_value("metrics", "a mia_audit.config.MetricsConfig or a dict of its fields", metrics)
     if isinstance(attacks, str):
         raise bad_value("attacks", "a list of attack names", attacks)
     attack_names = list(attacks) if attacks is not None else signal_attack_names()
@@ -168,7 +168,7 @@ def run_deployed_audit(
         ATTACKS.get(name)
     for name in attack_names:  # unknown names and options fail before any model is queried
         create_attack(name, seed=config.seed, **config.attacks.options.get(name, {}))
-    from .mitigations import create_mitigation
+    from mia_audit.mitigations import create_mitigation
 
     mitigation_objs = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
                        for m in config.mitigations]
@@ -204,9 +204,9 @@ def run_deployed_audit(
                                show_progress=show_progress)
     utility: list[dict[str, Any]] = []
     if mitigation_objs:
-        from .data.dataset import Dataset
-        from .data.split import Split
-        from .mitigation_runner import evaluate_mitigations
+        from mia_audit.data.dataset import Dataset
+        from mia_audit.data.split import Split
+        from mia_audit.run.mitigations import evaluate_mitigations
 
         parts = [X_in, X_out] + ([validation[0]] if validation else [])
         labels = [y_in, y_out] + ([validation[1]] if validation else [])
