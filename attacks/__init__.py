@@ -5,10 +5,6 @@
 
 from __future__ import annotations
 
-import inspect
-
-from mia_audit.errors import InputError
-
 from .base import Attack
 from .registry import ATTACKS
 from . import threshold as _threshold  # noqa: F401  (registers loss, confidence, entropy, modified-entropy)
@@ -19,21 +15,17 @@ from . import rmia as _rmia  # noqa: F401  (registers rmia-online, rmia-offline:
 from . import boundary as _boundary  # noqa: F401  (registers boundary: needs query access)
 from . import two_model as _two_model  # noqa: F401  (registers two-model: needs original/unlearned pairs)
 from . import ulira as _ulira  # noqa: F401  (registers u-lira: needs unlearned reference models)
-from .reference_base import attack_evidence, evidence_by_attack, needs_more_than_signals, run_query_attack, run_reference_attack, signal_attack_names
+from .base import ACCESS_KINDS
+from .reference_base import access_of, attack_evidence, evidence_by_attack, needs_more_than_signals, run_query_attack, run_reference_attack, signal_attack_names
 
 
 def create_attack(name: str, /, *, seed: int | None = None, **options) -> Attack:
-    """The attack registered as ``name``; ``seed`` goes to attacks that use randomness."""
-    factory = ATTACKS.get(name)
-    accepted = inspect.signature(factory).parameters
-    if seed is not None and "seed" in accepted:
+    """The attack registered as ``name``; ``seed`` goes to attacks that use randomness.
+    Unknown names and options are refused by :meth:`mia_audit.registry.Registry.create`."""
+    if seed is not None and "seed" in ATTACKS.options(name):
         options.setdefault("seed", seed)
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        allowed = ", ".join(sorted(accepted)) or "none"
-        raise InputError(f"options of attack {name!r}: unknown option {unknown[0]!r}; allowed: {allowed}")
-    return factory(**options)
+    return ATTACKS.create(name, **options)
 
 
-__all__ = ["ATTACKS", "Attack", "attack_evidence", "create_attack", "evidence_by_attack", "needs_more_than_signals", "run_query_attack",
+__all__ = ["ACCESS_KINDS", "ATTACKS", "Attack", "access_of", "attack_evidence", "create_attack", "evidence_by_attack", "needs_more_than_signals", "run_query_attack",
            "run_reference_attack", "signal_attack_names"]

@@ -22,11 +22,22 @@ from mia_audit.errors import InputError, NotFittedError
 from mia_audit.signals import Signals
 
 
+#: every access kind an attack may declare (see :attr:`Attack.access`)
+ACCESS_KINDS = ("signals", "references", "queries", "pairs", "unlearned-references")
+
+
 class Attack(abc.ABC):
     #: name in the registry (set by the subclass)
     name: str = ""
     #: the signals this attack reads
     requires: tuple[str, ...] = ()
+    #: what the attack needs from the audit, one of :data:`ACCESS_KINDS`: ``"signals"`` (one
+    #: model's outputs on the records), ``"references"`` (reference models trained like the
+    #: target), ``"queries"`` (the model itself, queried near the records), ``"pairs"`` (an
+    #: original and its unlearned model, with shadow pairs) or ``"unlearned-references"``
+    #: (reference models unlearned by the same method). The pipeline dispatches on it through
+    #: one table (``mia_audit.run.dispatch.HANDLERS``).
+    access: str = "signals"
     #: whether ``fit`` must run before ``score``
     requires_fit: bool = False
     #: one-line description with the reference, shown by ``mia-audit list``

@@ -27,11 +27,11 @@ Higher score = more likely a member.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from mia_audit.checks import positive_int, positive_number
 from mia_audit.errors import InputError, bad_value
 from mia_audit.reference.queries import augment
 from mia_audit.seeding import check_seed, rng
@@ -72,18 +72,14 @@ class BoundaryAttack(QueryAttack):
                  "Li, Zhang. Membership leakage in label-only exposures. CCS 2021.")
 
     def __init__(self, n_queries: int = 64, levels: int = 8, max_noise: float = 0.1, seed: int = 0):
-        for param, value, low in (("n_queries", n_queries, 1), ("levels", levels, 1)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise bad_value(param, f"an integer >= {low}", value)
+        n_queries = positive_int("n_queries", n_queries)
+        levels = positive_int("levels", levels)
         if n_queries < levels:
             raise InputError(f"n_queries must be at least levels ({levels}) so every noise level gets a query; "
                              f"got {n_queries}")
-        if isinstance(max_noise, bool) or not isinstance(max_noise, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(max_noise) or max_noise <= 0:
-            raise bad_value("max_noise", "a finite number > 0", max_noise)
-        self.n_queries = int(n_queries)
-        self.levels = int(levels)
-        self.max_noise = float(max_noise)
+        self.n_queries = n_queries
+        self.levels = levels
+        self.max_noise = positive_number("max_noise", max_noise)
         self.seed = check_seed(seed)
 
     def score_queries(self, model: Any, X: Any, y: Any) -> np.ndarray:

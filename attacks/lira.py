@@ -36,7 +36,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr
 
-from mia_audit.errors import InputError, bad_value
+from mia_audit.checks import boolean
+from mia_audit.errors import InputError
 
 from .reference_base import ReferenceAttack
 from .registry import ATTACKS
@@ -97,9 +98,7 @@ class _Lira(ReferenceAttack):
                  "IEEE S&P 2022.")
 
     def __init__(self, fixed_variance: bool = False):
-        if not isinstance(fixed_variance, (bool, np.bool_)):
-            raise bad_value("fixed_variance", "True or False", fixed_variance)
-        self.fixed_variance = bool(fixed_variance)
+        self.fixed_variance = boolean("fixed_variance", fixed_variance)
 
     def _gather(self, stat: np.ndarray, idx: np.ndarray) -> np.ndarray:
         return stat if stat.shape[0] == 1 else stat[idx]

@@ -49,6 +49,7 @@ from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from mia_audit.checks import positive_int, positive_number
 from mia_audit.errors import bad_value
 from mia_audit.seeding import check_seed
 from mia_audit.signals import Signals
@@ -70,13 +71,9 @@ class LossLogisticRegressionAttack(Attack):
     )
 
     def __init__(self, *, n_splits: int = 5, seed: int = 0, C: float = 1.0) -> None:
-        if isinstance(n_splits, bool) or not isinstance(n_splits, (int, np.integer)) or n_splits < 2:
-            raise bad_value("n_splits", "an integer >= 2", n_splits)
-        if not np.isfinite(C) or C <= 0:
-            raise bad_value("C", "a positive finite number", C)
-        self.n_splits = int(n_splits)
+        self.n_splits = positive_int("n_splits", n_splits, minimum=2)
         self.seed = check_seed(seed)
-        self.C = float(C)
+        self.C = positive_number("C", C)
 
     @staticmethod
     def _features(signals: Signals) -> np.ndarray:

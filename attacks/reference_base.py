@@ -1,8 +1,9 @@
 """Attacks that need more than one model's signals: reference models, or query access.
 
-Two kinds, each flagged by a class attribute that the audit machinery reads:
+Two kinds, each declared by the class attribute ``access`` (:attr:`Attack.access`), on which
+the pipeline dispatches:
 
-``requires_references = True`` (LiRA, RMIA)
+``access = "references"`` (LiRA, RMIA)
     The attack compares the target's per-query signals on a record with those of K
     reference models trained on random halves of a pool (:mod:`mia_audit.reference`).
     ``fit_references(reference, mask)`` learns per-record statistics from the
@@ -11,14 +12,14 @@ Two kinds, each flagged by a class attribute that the audit machinery reads:
     pool records ``pool_indices``. RMIA also takes ``population``: the target's signals
     on pool records known *not* to be its members, and their indices.
 
-``requires_queries = True`` (the label-only boundary attack)
+``access = "queries"`` (the label-only boundary attack)
     The attack queries the model itself: ``score_queries(adapter, X, y)``.
 
 Neither kind can score from one model's :class:`~mia_audit.signals.Signals`, so their
 ``membership_scores(signals, is_member)`` raises :class:`NotApplicableError` (after
 the usual check that the signals it needs exist). :func:`needs_more_than_signals`
-tells the two apart from the single-model attacks, and :func:`run_reference_attack`
-/ :func:`run_query_attack` are what a runner calls.
+tells every kind but ``"signals"`` apart from the single-model attacks, and
+:func:`run_reference_attack` / :func:`run_query_attack` are what the pipeline calls.
 
 Scores: higher = more likely a member, as everywhere in the toolkit.
 """
@@ -38,10 +39,14 @@ from mia_audit.signals import Signals
 from .base import Attack
 
 
+def access_of(factory: Any) -> str:
+    """The access kind an attack class (or instance) declares (:attr:`Attack.access`)."""
+    return str(getattr(factory, "access", "signals"))
+
+
 def needs_more_than_signals(factory: Any) -> bool:
     """True for attacks that need reference models, model pairs or query access (not one model's signals)."""
-    return bool(getattr(factory, "requires_references", False) or getattr(factory, "requires_queries", False)
-                or getattr(factory, "requires_pairs", False))
+    return access_of(factory) != "signals"
 
 
 def attack_evidence(factory: Any) -> tuple[str, ...]:
@@ -50,7 +55,7 @@ def attack_evidence(factory: Any) -> tuple[str, ...]:
     ``label``; plus ``reference`` when it compares with reference models (LiRA, RMIA, U-LiRA)."""
     reads = set(getattr(factory, "requires", ()))
     kinds = ["posterior" if reads - {"correct"} else "label"]
-    if getattr(factory, "requires_references", False) and not getattr(factory, "requires_pairs", False):
+    if access_of(factory) in ("references", "unlearned-references"):
         kinds.append("reference")
     return tuple(kinds)
 
@@ -96,7 +101,7 @@ def check_reference(reference: Any, mask: Any) -> tuple[np.ndarray, np.ndarray, 
     return lc, conf, m
 
 
-def check_target(target: Any, n_queries: int, n_pool: int, pool_indices: Any, name: str = "target") -> tuple[
+def check_target_signals(target: Any, n_queries: int, n_pool: int, pool_indices: Any, name: str = "target") -> tuple[
         np.ndarray, np.ndarray, np.ndarray]:
     """(logit_confidence, confidence, pool_indices) of the target: (n, A), (n, A), (n,) int."""
     if not isinstance(target, QuerySignals):
@@ -128,7 +133,7 @@ def check_target(target: Any, n_queries: int, n_pool: int, pool_indices: Any, na
 class ReferenceAttack(Attack):
     """An attack fitted on reference models' signals; see the module docstring."""
 
-    requires_references = True
+    access = "references"
     requires: tuple[str, ...] = ("logit_confidence",)
 
     def fit_references(self, reference: QuerySignals, mask: Any) -> "ReferenceAttack":
@@ -146,7 +151,7 @@ class ReferenceAttack(Attack):
         if not hasattr(self, "n_pool_"):
             raise NotFittedError(f"attack {self.name!r} must be fitted before score_target(); "
                                  "call fit_references(reference, mask)")
-        lc, conf, idx = check_target(target, self.n_queries_, self.n_pool_, pool_indices)
+        lc, conf, idx = check_target_signals(target, self.n_queries_, self.n_pool_, pool_indices)
         out = np.asarray(self._score_target(lc, conf, idx, population), dtype=np.float64)
         return out
 
@@ -168,7 +173,7 @@ class ReferenceAttack(Attack):
 class QueryAttack(Attack):
     """An attack that queries the model itself: ``score_queries(adapter, X, y)``."""
 
-    requires_queries = True
+    access = "queries"
 
     @abc.abstractmethod
     def score_queries(self, model: Any, X: Any, y: Any) -> np.ndarray:
@@ -209,7 +214,7 @@ def run_reference_attack(
     from mia_audit.reference import ReferenceStore
 
     if not isinstance(attack, ReferenceAttack):
-        raise bad_value("attack", "a reference attack (requires_references = True), e.g. create_attack('lira-online')",
+        raise bad_value("attack", "a reference attack (access = 'references'), e.g. create_attack('lira-online')",
                         type(attack).__name__)
     if not isinstance(store, ReferenceStore):
         store = ReferenceStore(store)
@@ -230,7 +235,7 @@ def run_reference_attack(
 def run_query_attack(attack: QueryAttack, model: Any, X: Any, y: Any) -> np.ndarray:
     """Scores of a query attack (e.g. ``boundary``) on the records ``X, y`` of ``model``."""
     if not isinstance(attack, QueryAttack):
-        raise bad_value("attack", "a query attack (requires_queries = True), e.g. create_attack('boundary')",
+        raise bad_value("attack", "a query attack (access = 'queries'), e.g. create_attack('boundary')",
                         type(attack).__name__)
     return attack.score_queries(model, X, y)
 
@@ -245,5 +250,5 @@ def _pool_indices(value: Any, n: int, param: str) -> np.ndarray:
     return idx.astype(np.int64)
 
 
-__all__ = ["ReferenceAttack", "QueryAttack", "run_reference_attack", "run_query_attack", "needs_more_than_signals",
-           "signal_attack_names", "check_reference", "check_target"]
+__all__ = ["ReferenceAttack", "QueryAttack", "access_of", "run_reference_attack", "run_query_attack", "needs_more_than_signals",
+           "signal_attack_names", "check_reference", "check_target_signals"]

@@ -14,15 +14,23 @@ online (``rmia-online``)
 offline (``rmia-offline``, section 4 of the paper: OUT models only)
     Pr(x) ~= ((1 + a) Pr_OUT(x) + (1 - a)) / 2, from the linear approximation
     Pr_IN(x) ~= a Pr_OUT(x) + (1 - a), with Pr_OUT(x) the mean over the OUT models
-    (as ``ml_privacy_meter``'s ``run_rmia``, whose default a is 0.3).
+    (the formula of ``ml_privacy_meter``'s ``run_rmia``). Our default is a = 0.3, fixed:
+    the value of the paper's CIFAR-10 and CINIC-10 configs (its CIFAR-100 configs use
+    0.6, Purchase-100 0.2). ml_privacy_meter has no default a: unless one is given, its
+    ``tune_offline_a`` runs the attack with a = 0.0, 0.1, ..., 1.0 on the target's paired
+    model (index target +- 1, whose membership is known) and keeps the a of highest AUC.
+    We do not tune, so the offline attack depends on the reference models alone; pass
+    ``a`` to set it for your data (a = 1 is Pr(x) = Pr_OUT(x)).
 
 Pr(z) is estimated the same way as Pr(x). In the paper and in ml_privacy_meter the z
 are population records that no reference model trained on; here the population is a
 set of pool records that are not members of the target (``population`` in
 ``score_target``), and each reference model is IN or OUT for them exactly as for x, so
 the same estimate applies. With several queries per record (augmentations),
-Pr(x | theta) is the mean of p_y over the queries. The population should not contain
-the records being scored (LR(x, x) = 1). Higher score = more likely a member.
+Pr(x | theta) is the mean of p_y over the queries and Pr(x) the mean over models of
+that query mean, so each record has one ratio (see the departures below). The
+population should not contain the records being scored (LR(x, x) = 1). Higher score =
+more likely a member.
 
 Ties: with m population records the fraction takes only m + 1 values, so at low FPR
 many members and non-members tie (e.g. all records that dominate every z). For a
@@ -32,19 +40,45 @@ that ratio, which orders records exactly as ratio(x) does. With ``break_ties=Tru
 (default) the score is ``fraction + ratio / (1 + ratio) / m`` (less than the next
 fraction value), i.e. the paper's fraction with ties ordered by ratio(x);
 ``break_ties=False`` gives the bare fraction.
+
+gamma and the population with ``break_ties=True`` (the default): the score is then a
+strictly increasing function of ratio(x) whatever gamma and the population are, so
+the scored records rank exactly as by ratio(x) (up to float64 rounding, which can tie
+two ratios but never swap them). gamma and the population's size and records move the
+score values but change no reported figure (AUC, TPR at FPR and every other figure
+computed from the ranking); only the reference models (and ``a`` offline) do.
+gamma matters only with ``break_ties=False``, where it moves the fraction's steps; with
+the default it is kept for fidelity with the paper's score definition.
+
+Departures from the reference code, on purpose (the paper's code,
+``research/2024_rmia/main.py`` at ml_privacy_meter commit d327341, and the current
+``modules/mia/attacks/rmia.py``):
+
+* several queries per record: the paper's code thresholds LR(x, z) > gamma once per
+  query, with that query's own Pr(x | theta) and Pr(x), and takes the majority vote of
+  these per-query pairwise tests for each (x, z) before the fraction over z; we average
+  p_y over the queries first and test one LR(x, z) per pair;
+* ties are broken by ratio(x) (``break_ties=True``); the reference code returns the bare
+  fraction;
+* gamma defaults to 1 (as in ``modules/mia/attacks/rmia.py``, which fixes LR > 1); the
+  paper's configs use gamma = 2, which with the default ``break_ties`` changes nothing;
+* Pr(x) is the plain mean over models, as in ``modules/mia/attacks/rmia.py``; the
+  paper's code uses a 20 % trimmed mean (``proportiontocut: 0.2``);
+* ``a`` is fixed (default 0.3), not tuned on a paired model (see offline above);
+* Pr(x | theta) is the softmax probability of the true class; the paper's configs use
+  softmax at temperature 2 or a soft-margin Taylor softmax (``sm_taylor_softmax_relative``).
 """
 
 from __future__ import annotations
 
 import abc
 
-import math
-
 import numpy as np
 
+from mia_audit.checks import boolean, positive_number, probability
 from mia_audit.errors import InputError, bad_value
 
-from .reference_base import ReferenceAttack, check_target
+from .reference_base import ReferenceAttack, check_target_signals
 from .registry import ATTACKS
 
 PROB_FLOOR = 1e-300  # Pr(x) below this is treated as this (only when every reference model gives 0)
@@ -81,18 +115,22 @@ def rmia_scores(ratio_x: np.ndarray, ratio_z: np.ndarray, gamma: float, *, break
 
 
 class _Rmia(ReferenceAttack):
+    """RMIA's shared part. ``gamma`` (> 0): the threshold of LR(x, z) > gamma.
+    ``break_ties`` (default True): order equal fractions by ratio(x).
+
+    With ``break_ties=True`` the ranking of the scores, hence AUC and TPR at FPR, is
+    exactly that of ratio(x) = Pr(x | theta) / Pr(x): neither gamma nor the population
+    (its size or its records) changes a reported figure. gamma matters only with
+    ``break_ties=False``; with the default it is kept for fidelity with the paper's
+    score definition (see the module docstring)."""
+
     requires = ("confidence",)
     reference = ("Zarifzadeh, Liu, Mastropietro, Shokri. Low-cost high-power membership inference attacks. "
                  "ICML 2024.")
 
     def __init__(self, gamma: float = 1.0, break_ties: bool = True):
-        if not isinstance(break_ties, (bool, np.bool_)):
-            raise bad_value("break_ties", "True or False", break_ties)
-        self.break_ties = bool(break_ties)
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(gamma) or gamma <= 0:
-            raise bad_value("gamma", "a finite number > 0", gamma)
-        self.gamma = float(gamma)
+        self.break_ties = boolean("break_ties", break_ties)
+        self.gamma = positive_number("gamma", gamma)
 
     @abc.abstractmethod
     def _marginal(self, p: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -113,7 +151,7 @@ class _Rmia(ReferenceAttack):
             )
         if not isinstance(population, (tuple, list)) or len(population) != 2:
             raise bad_value("population", "a pair (QuerySignals, pool indices)", type(population).__name__)
-        _, conf_z, idx_z = check_target(population[0], self.n_queries_, self.n_pool_, population[1], "population")
+        _, conf_z, idx_z = check_target_signals(population[0], self.n_queries_, self.n_pool_, population[1], "population")
         if idx_z.size == 0:
             raise InputError("population must hold at least one record; got 0")
         ratio_x = conf.mean(axis=1) / self.p_marginal_[idx]
@@ -133,15 +171,16 @@ class RmiaOnline(_Rmia):
 
 @ATTACKS.register("rmia-offline", help="RMIA offline: OUT models and the linear approximation a (Zarifzadeh 2024)")
 class RmiaOffline(_Rmia):
-    """RMIA, offline: Pr(x) = ((1 + a) Pr_OUT(x) + (1 - a)) / 2."""
+    """RMIA, offline: Pr(x) = ((1 + a) Pr_OUT(x) + (1 - a)) / 2.
+
+    ``a`` in [0, 1], default 0.3 (the paper's CIFAR-10 / CINIC-10 configs); fixed, not
+    tuned: ml_privacy_meter has no default and tunes a on a paired model."""
 
     name = "rmia-offline"
 
     def __init__(self, a: float = 0.3, gamma: float = 1.0, break_ties: bool = True):
         super().__init__(gamma=gamma, break_ties=break_ties)
-        if isinstance(a, bool) or not isinstance(a, (int, float, np.integer, np.floating)) or not 0.0 <= a <= 1.0:
-            raise bad_value("a", "a number in [0, 1]", a)
-        self.a = float(a)
+        self.a = probability("a", a)
 
     def _marginal(self, p, mask):
         return offline_marginal(mean_probability(p, ~mask), self.a)

@@ -83,6 +83,7 @@ from typing import Any
 import numpy as np
 
 from mia_audit.outputs import Outputs
+from mia_audit.checks import boolean, positive_int
 from mia_audit.errors import InputError, NotApplicableError, NotFittedError, bad_value
 from mia_audit.seeding import check_seed
 from mia_audit.signals import Signals
@@ -282,10 +283,8 @@ class TwoModelAttack(Attack):
     name = "two-model"
     requires = ("confidence",)  # posterior outputs (probability vectors), not labels only
     requires_fit = True
-    #: needs an (original, unlearned) pair per record, not one model's signals
-    requires_pairs = True
-    #: needs shadow models (the single-model pytest gate skips it)
-    requires_references = True
+    #: needs an (original, unlearned) pair per record and shadow pairs, not one model's signals
+    access = "pairs"
     reference = ("Chen, Zhang, Wang, Backes, Humbert, Zhang. When machine unlearning jeopardizes privacy. "
                  "CCS 2021.")
 
@@ -295,12 +294,8 @@ class TwoModelAttack(Attack):
         if classifier not in CLASSIFIERS:
             raise bad_value("classifier", f"one of {', '.join(CLASSIFIERS)}", classifier)
         self.classifier = classifier
-        if isinstance(n_estimators, bool) or not isinstance(n_estimators, (int, np.integer)) or n_estimators < 1:
-            raise bad_value("n_estimators", "an integer >= 1", n_estimators)
-        self.n_estimators = int(n_estimators)
-        if not isinstance(baseline, (bool, np.bool_)):
-            raise bad_value("baseline", "True or False", baseline)
-        self.baseline = bool(baseline)
+        self.n_estimators = positive_int("n_estimators", n_estimators)
+        self.baseline = boolean("baseline", baseline)
         self.seed = check_seed(seed)
 
     # ------------------------------------------------------------------ fitting and scoring

@@ -42,7 +42,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from mia_audit.errors import InputError, bad_value
+from mia_audit.checks import boolean
+from mia_audit.errors import InputError
 
 from .lira import gaussian_fit, online_scores
 from .reference_base import ReferenceAttack, check_reference
@@ -76,14 +77,13 @@ class ULiRA(ReferenceAttack):
     """U-LiRA: likelihood ratio of trained-then-unlearned vs never-seen reference models (Hayes et al. 2024)."""
 
     name = "u-lira"
+    access = "unlearned-references"  # reference models unlearned by the target's method
     requires = ("logit_confidence",)
     reference = ("Hayes, Shumailov, Triantafillou, Khalifa, Papernot. Inexact unlearning needs more careful "
                  "evaluations to avoid a false sense of privacy. 2024.")
 
     def __init__(self, fixed_variance: bool = False):
-        if not isinstance(fixed_variance, (bool, np.bool_)):
-            raise bad_value("fixed_variance", "True or False", fixed_variance)
-        self.fixed_variance = bool(fixed_variance)
+        self.fixed_variance = boolean("fixed_variance", fixed_variance)
 
     def fit_references(self, reference: Any, mask: Any, never_seen: Optional[Any] = None) -> "ULiRA":
         """Fit per-record Gaussians: ``reference`` (M, N, A) signals of M unlearned reference

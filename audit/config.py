@@ -78,6 +78,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .checks import boolean, choice, nonnegative_int, positive_int, table, text, text_list
 from .errors import DataFileError, InputError, bad_value
 from .seeding import check_seed
 
@@ -175,10 +176,8 @@ class AuditConfig:
 
     def __post_init__(self) -> None:
         self.seed = check_seed(self.seed)
-        if not isinstance(self.device, str):
-            raise bad_value("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
-        if self.out is not None and not isinstance(self.out, str):
-            raise bad_value("out", "a directory path (text)", self.out)
+        text("device", self.device, allowed="'auto', 'cpu', 'cuda' or 'cuda:N'")
+        text("out", self.out, allowed="a directory path (text)", allow_none=True)
         self._check_types()
         from .verdict import Policy
 
@@ -203,22 +202,16 @@ class AuditConfig:
                 raise bad_value(section, f"a mia_audit.config.{kind.__name__}", getattr(self, section))
         for where, value in (("data.name", self.data.name), ("model.name", self.model.name),
                              ("forget.kind", self.forget.kind)):
-            if not isinstance(value, str):
-                raise bad_value(where, "a name (text)", value)
-        if self.data.data_dir is not None and not isinstance(self.data.data_dir, str):
-            raise bad_value("data.data_dir", "a folder path (text)", self.data.data_dir)
-        if not isinstance(self.data.stratify, bool):
-            raise bad_value("data.stratify", "true or false", self.data.stratify)
+            text(where, value, allowed="a name (text)")
+        text("data.data_dir", self.data.data_dir, allowed="a folder path (text)", allow_none=True)
+        self.data.stratify = boolean("data.stratify", self.data.stratify, spelling="true or false")
         for where, value in (("data.options", self.data.options), ("model.params", self.model.params),
                              ("model.training", self.model.training), ("attacks.options", self.attacks.options)):
-            if not isinstance(value, dict):
-                raise bad_value(where, "a table of options", value)
+            table(where, value)
         for name, options in self.attacks.options.items():
-            if not isinstance(options, dict):
-                raise bad_value(f"attacks.options.{name}", "a table of options", options)
-        names = self.attacks.names
-        if names is not None and (not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names)):
-            raise bad_value("attacks.names", "a list of attack names (see `mia-audit list`)", names)
+            table(f"attacks.options.{name}", options)
+        text_list("attacks.names", self.attacks.names, allowed="a list of attack names (see `mia-audit list`)",
+                  allow_none=True)
         if not isinstance(self.attacks.members, (list, tuple)):
             raise bad_value("attacks.members", f"a list drawn from {', '.join(MEMBER_SETS)}", self.attacks.members)
         if not isinstance(self.mitigations, (list, tuple)) or not all(
@@ -231,8 +224,7 @@ class AuditConfig:
         ):
             raise bad_value("unlearners", 'a list of tables, each with a name, e.g. [[unlearners]] name = "finetune"',
                             self.unlearners)
-        if self.target is not None and not isinstance(self.target, dict):
-            raise bad_value("target", "a table (model or endpoint, members, nonmembers)", self.target)
+        table("target", self.target, allowed="a table (model or endpoint, members, nonmembers)", allow_none=True)
         self._check_references()
         check_fprs(self.metrics.fprs, "metrics.fprs")
         check_confidence(self.metrics.confidence, "metrics.confidence")
@@ -242,25 +234,20 @@ class AuditConfig:
         for key in ("n_models", "population", "shadow_models", "single_deletions", "ulira_models",
                     "ulira_forget_sets"):
             value = getattr(r, key)
-            low = 2 if key in ("n_models", "ulira_models") else (0 if key == "population" else 1)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise bad_value(f"references.{key}", f"an integer >= {low}", value)
+            if key == "population":
+                setattr(r, key, nonnegative_int(f"references.{key}", value))
+            else:
+                setattr(r, key, positive_int(f"references.{key}", value,
+                                             minimum=2 if key in ("n_models", "ulira_models") else 1))
         if r.n_models % 2 or r.ulira_models % 2:
             key = "n_models" if r.n_models % 2 else "ulira_models"
             raise bad_value(f"references.{key}", "an even integer (models come in complementary pairs)",
                             getattr(r, key))
-        if r.shadow_pool is not None and (isinstance(r.shadow_pool, bool) or not isinstance(r.shadow_pool, int)
-                                          or r.shadow_pool < 4):
-            raise bad_value("references.shadow_pool", "an integer >= 4 or none", r.shadow_pool)
-        if r.deletions not in ("group", "single"):
-            raise bad_value("references.deletions", "'group' or 'single'", r.deletions)
+        r.shadow_pool = positive_int("references.shadow_pool", r.shadow_pool, minimum=4, allow_none=True)
+        choice("references.deletions", r.deletions, ("group", "single"))
         for key in ("store", "executor", "ray_address"):
-            value = getattr(r, key)
-            if value is not None and not isinstance(value, str):
-                raise bad_value(f"references.{key}", "text", value)
-        if r.pair_unlearners is not None and (not isinstance(r.pair_unlearners, (list, tuple))
-                                              or not all(isinstance(n, str) for n in r.pair_unlearners)):
-            raise bad_value("references.pair_unlearners", "a list of unlearner names", r.pair_unlearners)
+            text(f"references.{key}", getattr(r, key), allow_none=True)
+        text_list("references.pair_unlearners", r.pair_unlearners, allowed="a list of unlearner names", allow_none=True)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready; a callable predicate is recorded by its qualified name."""

@@ -50,6 +50,7 @@ import numpy as np
 
 from .device import resolve_device, synchronize
 from .errors import InputError, bad_value
+from .frameworks import is_torch_module
 from .seeding import check_seed, derive_seed
 from .training import (
     TrainRecipe,
@@ -210,7 +211,7 @@ def train_model_dp(
     from torch.utils.data import DataLoader, TensorDataset
     from tqdm.auto import tqdm
 
-    if not isinstance(model, torch.nn.Module):
+    if not is_torch_module(model):
         raise bad_value("model", "a torch nn.Module (DP-SGD does not apply to xgboost)", type(model).__name__)
     torch_device = resolve_device(device)
 

@@ -37,8 +37,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .entries import is_applicable
 from .errors import InputError, bad_value
 from .metrics.ranking import fpr_key
-
-SCHEMA_VERSION = 1
+from .schema import check_schema
 #: slack for float arithmetic in ``baseline + tolerance`` (figures lie in [0, 1])
 _EPS = 1e-12
 _KEY_FIELDS = ("model", "mitigation", "attack", "members")
@@ -102,9 +101,28 @@ class Limits:
                 "max_tpr_at_fpr": {fpr_key(f): t for f, t in self.max_tpr_at_fpr.items()}}
 
 
+def fpr_label(fpr: float) -> str:
+    """0.001 -> '0.1 %'."""
+    return f"{100 * fpr:g} %"
+
+
+def limit_pct(value: float) -> str:
+    """0.01 -> '1.0 %' (at least one decimal, more where the limit needs them)."""
+    text = f"{100 * value:.1f}"
+    if abs(float(text) - 100 * value) > 1e-9:
+        text = f"{100 * value:g}"
+    return f"{text} %"
+
+
+def figure_label(figure: str) -> str:
+    """A figure's name as a report prints it: "auc" -> "AUC", "tpr@0.001" -> "TPR@0.001"."""
+    return "AUC" if figure == "auc" else f"TPR@{float(figure[4:]):g}"
+
+
 @dataclass(frozen=True)
 class Violation:
-    """One figure of one result entry above what is allowed.
+    """One figure of one result entry above what is allowed (the one class for it: the gates
+    and the verdict both report these).
 
     ``figure`` is "auc" or "tpr@<fpr>" (e.g. "tpr@0.001"). ``limit`` is what was
     allowed: the limit (kind "limit") or the baseline's value plus the tolerance
@@ -125,6 +143,22 @@ class Violation:
     @property
     def excess(self) -> float:
         return self.value - self.limit
+
+    @property
+    def label(self) -> str:
+        """"AUC" or "TPR@<fpr>"."""
+        return figure_label(self.figure)
+
+    @property
+    def severity(self) -> float:
+        """How far above the limit, relative to it (for ranking offenders)."""
+        return (self.value - self.limit) / max(self.limit, 1e-12)
+
+    def describe(self) -> str:
+        if self.figure == "auc":
+            return f"AUC {self.value:.3f} > {self.limit:.2f}"
+        fpr = float(self.figure[4:])
+        return f"TPR {100 * self.value:.2f} % > {limit_pct(self.limit)} at FPR {fpr_label(fpr)}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,11 +199,7 @@ def check_tolerance(tolerance: object) -> float:
 
 def check_result_entries(result: object, what: str) -> list[dict[str, Any]]:
     """The result entries of a schema-v1 result, checked for what the gates read."""
-    if not isinstance(result, Mapping):
-        raise bad_value(what, "a result dictionary (schema version 1)", type(result).__name__)
-    version = result.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise InputError(f"{what}: schema_version must be {SCHEMA_VERSION}; got {version!r}")
+    check_schema(result, what)
     entries = result.get("results")
     if not isinstance(entries, list):
         raise InputError(f"{what}: 'results' must be a list of result entries; got {type(entries).__name__}")

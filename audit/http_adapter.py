@@ -36,8 +36,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .adapters import ModelAdapter, _check_batch_size, _check_n_classes, _exact_numpy
+from .adapters import ModelAdapter
+from .adapters.base import _check_batch_size, _check_n_classes
 from .errors import InputError, bad_value
+from .frameworks import to_numpy
 from .outputs import KINDS
 
 DEFAULT_HTTP_BATCH = 256
@@ -299,7 +301,7 @@ class HttpEndpointAdapter(ModelAdapter):
     # ------------------------------------------------------------------ adapter
 
     def _predict_batch(self, X: Any) -> np.ndarray:
-        rows = np.asarray(_exact_numpy(X))
+        rows = np.asarray(to_numpy(X))  # without loss of precision (bfloat16 becomes float32)
         n = rows.shape[0]
         body = json.dumps({"instances": rows.tolist()}, allow_nan=False).encode("utf-8")
         raw = self._post(body)

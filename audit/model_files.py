@@ -27,9 +27,11 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .adapters import ModelAdapter, TorchAdapter, XGBoostAdapter, _check_batch_size, _check_n_classes, _to_numpy
+from .adapters import ModelAdapter, TorchAdapter, XGBoostAdapter
+from .adapters.base import _check_batch_size, _check_n_classes
 from .checks import shape
 from .errors import DataFileError, InputError, one_line as _one_line
+from .frameworks import is_data_frame, to_numpy
 
 KINDS = ("torch-state-dict", "safetensors", "xgboost", "onnx")
 SUFFIXES = {".pt": "torch-state-dict", ".pth": "torch-state-dict", ".safetensors": "safetensors",
@@ -334,7 +336,7 @@ class OnnxAdapter(ModelAdapter):
         return values
 
     def _predict_batch(self, X: Any) -> np.ndarray:
-        arr = np.ascontiguousarray(np.asarray(X if hasattr(X, "iloc") else _to_numpy(X)), dtype=self._dtype)
+        arr = np.ascontiguousarray(np.asarray(X if is_data_frame(X) else to_numpy(X, float32=True)), dtype=self._dtype)
         out = np.asarray(self._run(arr))
         return out.astype(np.int64) if self.output_kind == "labels" else out.astype(np.float64)
 

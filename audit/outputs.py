@@ -102,6 +102,14 @@ class Outputs:
         return Outputs(self.kind, self.values[index], self.n_classes)
 
 
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Rows (n, n_classes) of float64, 1.0 at each row's label and 0.0 elsewhere (labels: class indices, shape (n,))."""
+    labels = np.asarray(labels)
+    out = np.zeros((labels.shape[0], n_classes))
+    out[np.arange(labels.shape[0]), labels] = 1.0
+    return out
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise log-softmax that keeps tiny losses distinct.
 

@@ -17,16 +17,17 @@ result (schema v1) is returned, so it can be saved as the next baseline.
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from .errors import InputError, NotApplicableError, bad_value
+from .adapters import n_rows as _n_rows
+from .errors import InputError, bad_value
+from .frameworks import to_numpy
+from .schema import check_schema
 from .gates import GateReport, Limits, check_result, check_tolerance, format_violations, summary_line
-from .metrics import DEFAULT_FPRS, MAX_BOOTSTRAP, check_count, check_fprs, evaluate
+from .metrics import DEFAULT_FPRS, MAX_BOOTSTRAP, check_count, check_fprs
 from .seeding import check_seed, derive_seed
 
 MODEL_NAME = "model"
@@ -51,39 +52,16 @@ def _pair(value: object, param: str) -> tuple[Any, Any]:
     return value[0], value[1]
 
 
-def _n_rows(X: Any) -> int:
-    shape = getattr(X, "shape", None)
-    return int(shape[0]) if shape is not None and len(shape) >= 1 else len(X)
-
-
-def _as_numpy(a: Any) -> np.ndarray:
-    if hasattr(a, "to_numpy"):  # pandas
-        return np.asarray(a.to_numpy())
-    if hasattr(a, "detach") and hasattr(a, "cpu"):  # torch
-        return a.detach().cpu().numpy()
-    return np.asarray(a)
-
-
-def _hash_arrays(digest: "hashlib._Hash", *arrays: Any) -> None:
-    for a in arrays:
-        arr = _as_numpy(a)
-        digest.update(f"{arr.dtype.str}:{arr.shape}\0".encode())
-        if arr.dtype.hasobject:
-            digest.update(repr(arr.tolist()).encode())
-        else:
-            digest.update(np.ascontiguousarray(arr).tobytes())
-
-
 def _device_of(model: Any) -> str:
     try:
-        from .adapters import _is_torch_module
+        from .frameworks import is_torch_module
 
-        if _is_torch_module(model):
+        if is_torch_module(model):
             from .device import model_device
 
             return str(model_device(model))
         inner = getattr(model, "unwrap", None)
-        if callable(inner) and _is_torch_module(inner()):
+        if callable(inner) and is_torch_module(inner()):
             from .device import model_device
 
             return str(model_device(inner()))
@@ -159,11 +137,13 @@ def audit_model(
     """
     from mia_audit.attacks import create_attack, signal_attack_names
 
-    from . import TOOL_NAME, __version__
     from .adapters import as_adapter, model_sha256
+    from .config import AttackConfig, AuditConfig, MetricsConfig
+    from .data.supplied import supplied_pool
     from .environment import environment
-    from mia_audit.run.attack_entries import with_verdict
-    from .signals import Signals, compute_signals
+    from .result import build_result, data_section, model_record
+    from .run.attack_entries import accuracy_of, evaluate_attacks, policy_evidence
+    from .signals import compute_signals
 
     seed = check_seed(seed)
     n_bootstrap = check_count(n_bootstrap, "n_bootstrap", 0, MAX_BOOTSTRAP)
@@ -181,56 +161,45 @@ def audit_model(
         if not names:
             raise bad_value("attacks", "a non-empty list of attack names or None", attacks)
         explicit = True
-    built = {n: create_attack(n, seed=derive_seed(seed, "attack", n)) for n in names}  # unknown names fail now
+    for n in names:  # unknown names fail now
+        create_attack(n, seed=derive_seed(seed, "attack", n))
 
     shape_in, shape_out = tuple(np.shape(X_in)[1:]), tuple(np.shape(X_out)[1:])
     if shape_in != shape_out:
         raise InputError(f"members and nonmembers must have records of one shape; got {shape_in} and {shape_out}")
     adapter = as_adapter(model, n_classes=n_classes)
-    sig_in = compute_signals(_predict(adapter, X_in, "members"), _as_numpy(y_in))
-    sig_out = compute_signals(_predict(adapter, X_out, "nonmembers"), _as_numpy(y_out))
-    both = Signals.concat([sig_in, sig_out])
-    is_member = np.r_[np.ones(len(sig_in), bool), np.zeros(len(sig_out), bool)]
-
-    entries = []
-    for name, attack in built.items():
-        missing = [s for s in getattr(attack, "requires", ()) if s not in both.available]
-        if missing and not explicit:
-            continue
-        try:
-            scores = attack.membership_scores(both, is_member)
-        except NotApplicableError as exc:
-            if explicit:
-                raise InputError(f"attacks: {name!r} cannot run on this model's outputs: {exc}") from None
-            continue
-        metrics = evaluate(scores[is_member], scores[~is_member], fprs=targets, n_bootstrap=n_bootstrap,
-                           seed=derive_seed(seed, "bootstrap", MODEL_NAME, "none", name, "train"))
-        entries.append({"model": MODEL_NAME, "mitigation": "none", "attack": name, "members": "train",
-                        "nonmembers": "test", **metrics.to_dict()})
+    signals = {"train": compute_signals(_predict(adapter, X_in, "members"), to_numpy(y_in)),
+               "test": compute_signals(_predict(adapter, X_out, "nonmembers"), to_numpy(y_out))}
+    config = AuditConfig(attacks=AttackConfig(names=names, members=["train"]), seed=seed, device="cpu",
+                         metrics=MetricsConfig(fprs=list(targets), n_bootstrap=n_bootstrap))
+    entries = evaluate_attacks(signals, model=MODEL_NAME, attack_names=names, config=config, members=["train"])
+    refused = [e for e in entries if not e["applicable"]]
+    if explicit and refused:
+        raise InputError(f"attacks: {refused[0]['attack']!r} cannot run on this model's outputs: "
+                         f"{refused[0]['reason']}")
+    entries = [e for e in entries if e["applicable"]]  # the default set: those the outputs allow
     if not entries:
+        available = set(signals["train"].available)
         raise InputError(f"no attack applies to this model's outputs ({adapter.output_kind}); "
-                         f"the registered attacks need {', '.join(sorted(both.available)) or 'posteriors'}")
+                         f"the registered attacks need {', '.join(sorted(available)) or 'posteriors'}")
 
-    digest = hashlib.sha256()
-    _hash_arrays(digest, X_in, y_in, X_out, y_out)
-    acc_in, acc_out = float(sig_in.correct.mean()), float(sig_out.correct.mean())
-    return with_verdict({
-        "schema_version": 1,
-        "tool": {"name": TOOL_NAME, "version": __version__},
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": {"kind": "assert_membership_privacy", "attacks": list(built), "seed": seed,
-                   "metrics": {"fprs": list(targets), "n_bootstrap": n_bootstrap}},
-        "environment": environment(_device_of(model)),
-        "data": {"name": "given", "sha256": digest.hexdigest(), "n_train": _n_rows(X_in), "n_test": _n_rows(X_out),
-                 "n_forget": 0, "n_retain": _n_rows(X_in)},
-        "models": [{"name": MODEL_NAME, "role": "original", "unlearner": None,
-                    "architecture": type(adapter.unwrap()).__name__, "seconds": None,
-                    "sha256": model_sha256(model),
-                    "accuracy": {"train": acc_in, "test": acc_out, "retain": acc_in, "forget": None},
-                    "outputs": adapter.output_kind, "white_box": adapter.white_box}],
-        "results": entries,
-    }, policy)
-
+    # the records as the toolkit holds them (float32 features, int64 labels): one hash for the same
+    # records whether they come as arrays here or as record files to run_deployed_audit
+    pool, split, _ = supplied_pool((to_numpy(X_in), to_numpy(y_in)), (to_numpy(X_out), to_numpy(y_out)),
+                                   n_classes=adapter.n_classes, name="given")
+    accuracy = accuracy_of(signals)
+    return build_result(
+        config={"kind": "assert_membership_privacy", "attacks": names, "seed": seed,
+                "metrics": {"fprs": list(targets), "n_bootstrap": n_bootstrap}},
+        environment=environment(_device_of(model)),
+        data=data_section(name=pool.name, sha256=pool.sha256(), n_train=split.train.size, n_test=split.test.size,
+                          n_features=pool.input_shape, n_classes=pool.n_classes),
+        models=[model_record(name=MODEL_NAME, architecture=type(adapter.unwrap()).__name__,
+                             sha256=model_sha256(model),
+                             accuracy={"train": accuracy["train"], "test": accuracy["test"],
+                                       "retain": accuracy["train"], "forget": None},
+                             outputs=adapter.output_kind, white_box=adapter.white_box)],
+        results=entries, policy=policy, evidence=policy_evidence(entries))
 
 
 def assert_membership_privacy(
@@ -268,8 +237,8 @@ def assert_membership_privacy(
     base = _load_baseline(baseline)
     if limits.is_empty and base is None:
         raise InputError("assert_membership_privacy needs max_auc, max_tpr_at_fpr or a baseline; got none")
-    if base is not None and base.get("schema_version") != 1:
-        raise InputError(f"baseline: schema_version must be 1; got {base.get('schema_version')!r}")
+    if base is not None:
+        check_schema(base, "baseline")
     fprs = set(DEFAULT_FPRS) | set(limits.max_tpr_at_fpr) | _baseline_fprs(base)
     require = (require,) if isinstance(require, str) else tuple(require)
     policy = Policy(max_auc=limits.max_auc, max_tpr_at_fpr=dict(limits.max_tpr_at_fpr), require=require)

@@ -59,8 +59,6 @@ import os
 import sys
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
-import numpy as np
-
 from .errors import bad_value
 
 #: forward-pass multiply-accumulates of one training batch per intra-op thread
@@ -280,7 +278,9 @@ def set_audit_threads(model: Any, X: Any, batch_size: Optional[int], *, device: 
     if next(model.parameters(), None) is None or torch.device(device).type != "cpu":
         return
     dtype = next(model.parameters()).dtype
-    sample = X[:1] if isinstance(X, torch.Tensor) else torch.as_tensor(np.array(X[:1]))
+    from .frameworks import to_tensor
+
+    sample = to_tensor(X[:1], copy=True)
     sample = sample.to(dtype=dtype) if sample.is_floating_point() else sample
     count = _policy_count(model, sample, batch_size, device=device, models=1)
     if count is not None:

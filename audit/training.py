@@ -52,6 +52,7 @@ import numpy as np
 from .checks import number
 from .device import cuda_index, model_dtype, resolve_device, synchronize
 from .errors import InputError, bad_value
+from .frameworks import is_torch_module, is_xgboost, to_numpy, to_tensor
 from .seeding import check_seed, derive_seed, isolated_torch_seed
 
 OPTIMIZERS = ("adam", "sgd")
@@ -208,12 +209,9 @@ def train_model(
     """
     seed = check_seed(seed)
     torch_device = resolve_device(device)
-    if _is_xgboost(model):
+    if is_xgboost(model):
         return _train_xgboost(model, X, y, seed=seed, device=torch_device)
-
-    import torch
-
-    if not isinstance(model, torch.nn.Module):
+    if not is_torch_module(model):
         raise bad_value("model", "a torch nn.Module or an xgboost XGBClassifier", type(model).__name__)
     if recipe is None:
         raise InputError("recipe is required for torch models; got None (see mia_audit.training.recipe_for)")
@@ -224,7 +222,7 @@ def train_model(
 
 def _check_two_classes(y: Any) -> None:
     """A classifier cannot be trained, nor membership measured, on labels of one class."""
-    labels = _numpy(y).reshape(-1)
+    labels = to_numpy(y).reshape(-1)
     if labels.size and np.all(labels == labels[0]):
         raise InputError(
             f"y must contain at least 2 classes to train a classifier; got only class {labels[0].item()} "
@@ -330,8 +328,7 @@ def _torch_data(X, y, *, device, dtype):
     """X and y as tensors on ``device`` (copies where a conversion is needed, never in place)."""
     import torch
 
-    X_t = X if isinstance(X, torch.Tensor) else torch.as_tensor(_writable(np.asarray(X)))
-    y_t = y if isinstance(y, torch.Tensor) else torch.as_tensor(_writable(np.asarray(y)))
+    X_t, y_t = to_tensor(X), to_tensor(y)
     if X_t.dim() < 2:
         raise bad_value("X", "an array of shape (n, ...) with one record per row", f"shape {tuple(X_t.shape)}")
     if y_t.dim() != 1 or y_t.shape[0] != X_t.shape[0]:
@@ -355,11 +352,6 @@ def _torch_data(X, y, *, device, dtype):
         X_t = X_t.to(device=device)
     _check_two_classes(y_t)
     return X_t, y_t.to(device=device, dtype=torch.int64)
-
-
-def _writable(a: np.ndarray) -> np.ndarray:
-    # torch warns on read-only arrays (e.g. memory-mapped data); copy those instead.
-    return a if a.flags.writeable else a.copy()
 
 
 def _n_batches(n: int, batch_size: int) -> int:
@@ -448,10 +440,6 @@ def flip_crop(images, generator, padding: int = CROP_PADDING):
 # ---------------------------------------------------------------------------- xgboost
 
 
-def _is_xgboost(model: Any) -> bool:
-    return type(model).__module__.split(".")[0] == "xgboost"
-
-
 def _train_xgboost(model, X, y, *, seed: int, device) -> TrainResult:
     import xgboost
     from sklearn.base import clone
@@ -460,8 +448,8 @@ def _train_xgboost(model, X, y, *, seed: int, device) -> TrainResult:
 
     if not isinstance(model, xgboost.XGBClassifier):
         raise bad_value("model", "an unfitted xgboost.XGBClassifier (see build_model('xgboost', ...))", type(model).__name__)
-    X_np = _numpy(X)
-    y_np = _numpy(y)
+    X_np = to_numpy(X)
+    y_np = to_numpy(y)
     if X_np.ndim != 2:
         raise bad_value("X", "a 2-D array (n, F) for xgboost", f"shape {X_np.shape}")
     if y_np.ndim != 1 or y_np.shape[0] != X_np.shape[0]:
@@ -500,17 +488,6 @@ def _train_xgboost(model, X, y, *, seed: int, device) -> TrainResult:
     except Exception:  # pragma: no cover - history is informative only
         history = ()
     return TrainResult(model=estimator, seconds=seconds, device=str(device), history=history, amp=False)
-
-
-def _numpy(a: Any) -> np.ndarray:
-    try:
-        import torch
-
-        if isinstance(a, torch.Tensor):
-            return a.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    return np.asarray(a)
 
 
 __all__ = ["TrainRecipe", "TrainResult", "train_model", "recipe_for", "flip_crop", "DATASET_KINDS"]

@@ -46,7 +46,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .entries import entry_key, fpr_levels, is_applicable, tpr_at, tpr_ci_at
 from .errors import InputError, bad_value
-from .gates import Limits
+from .gates import Limits, Violation, limit_pct, figure_label, fpr_label
 from .metrics.ranking import fpr_key, nonmembers_needed
 
 #: the kinds of evidence an attack result can give
@@ -61,19 +61,6 @@ ACCESS_WORDS = {"labels": "labels only", "probs": "probabilities", "logits": "lo
 STATUSES = ("pass", "fail", "inconclusive")
 #: model roles that are audited (reference models are tools of the audit, not its subject)
 AUDITED_ROLES = ("original", "unlearned", "retrained")
-
-
-def fpr_label(fpr: float) -> str:
-    """0.001 -> '0.1 %'."""
-    return f"{100 * fpr:g} %"
-
-
-def _limit_pct(value: float) -> str:
-    """0.01 -> '1.0 %' (at least one decimal, more where the limit needs them)."""
-    text = f"{100 * value:.1f}"
-    if abs(float(text) - 100 * value) > 1e-9:
-        text = f"{100 * value:g}"
-    return f"{text} %"
 
 
 def shorten(text: str, max_len: int) -> str:
@@ -93,26 +80,6 @@ def _plural(n: int, word: str) -> str:
 
 
 @dataclass(frozen=True)
-class Excess:
-    """One figure of one result entry above its limit."""
-
-    metric: str  # "AUC" or "TPR@<fpr>"
-    value: float
-    limit: float
-
-    @property
-    def severity(self) -> float:
-        """How far above the limit, relative to it (for ranking offenders)."""
-        return (self.value - self.limit) / max(self.limit, 1e-12)
-
-    def describe(self) -> str:
-        if self.metric == "AUC":
-            return f"AUC {self.value:.3f} > {self.limit:.2f}"
-        fpr = float(self.metric.split("@", 1)[1])
-        return f"TPR {100 * self.value:.2f} % > {_limit_pct(self.limit)} at FPR {fpr_label(fpr)}"
-
-
-@dataclass(frozen=True)
 class PolicyCheck:
     """The policy's limits applied to one result entry (model, mitigation, attack, member set)."""
 
@@ -121,7 +88,7 @@ class PolicyCheck:
     attack: str
     members: str
     applicable: bool
-    violations: tuple[Excess, ...] = ()
+    violations: tuple[Violation, ...] = ()
     unmeasured: tuple[str, ...] = ()  # metrics the policy limits but the entry lacks
     #: TPR limits the entry's non-members are too few to measure: (metric, n_nonmembers, needed)
     unreliable: tuple[tuple[str, int, int], ...] = ()
@@ -196,7 +163,7 @@ class Policy(Limits):
     def describe(self) -> str:
         """The limits in words: 'AUC <= 0.60 and TPR <= 1.0 % at FPR 0.1 %'."""
         parts = [] if self.max_auc is None else [f"AUC <= {self.max_auc:.2f}"]
-        parts += [f"TPR <= {_limit_pct(t)} at FPR {fpr_label(f)}" for f, t in self.max_tpr_at_fpr.items()]
+        parts += [f"TPR <= {limit_pct(t)} at FPR {fpr_label(f)}" for f, t in self.max_tpr_at_fpr.items()]
         return " and ".join(parts) if parts else "no limits"
 
     def describe_require(self) -> str:
@@ -214,7 +181,6 @@ class Policy(Limits):
         if not is_applicable(entry):
             return PolicyCheck(**ident, applicable=False)
         exceeded, unmeasured = self.exceeded(entry)  # the same check as the gates (mia_audit.gates)
-        label = lambda name: "AUC" if name == "auc" else f"TPR@{float(name[4:]):g}"  # noqa: E731
         violations, unreliable = [], []
         n0 = entry.get("n_nonmembers")
         exceeded_tpr = {name: (value, limit) for name, value, limit in exceeded if name != "auc"}
@@ -225,10 +191,10 @@ class Policy(Limits):
             ci = entry.get("auc_ci")
             if auc_resolvable(n1, n0, limit) or (isinstance(ci, (list, tuple)) and len(ci) == 2
                                                  and isinstance(ci[0], (int, float)) and ci[0] > limit + 1e-12):
-                violations.append(Excess("AUC", value, limit))
+                violations.append(Violation(**ident, figure=name, value=value, limit=limit, kind="limit"))
             else:
                 unreliable.append(("AUC", min(n1, n0), 0))
-        if self.max_auc is not None and not any(v.metric == "AUC" for v in violations) \
+        if self.max_auc is not None and not any(v.figure == "auc" for v in violations) \
                 and not any(u[0] == "AUC" for u in unreliable) and not auc_resolvable(n1, n0, self.max_auc):
             unreliable.append(("AUC", min(n1, n0), 0))  # within the limit, but chance could not be told from it
         for fpr in self.max_tpr_at_fpr:
@@ -238,12 +204,12 @@ class Policy(Limits):
                 value, limit = exceeded_tpr[name]
                 ci = tpr_ci_at(entry, fpr)
                 if measurable or (ci is not None and ci[0] > limit + 1e-12):  # even the interval's low end is above
-                    violations.append(Excess(metric, value, limit))
+                    violations.append(Violation(**ident, figure=name, value=value, limit=limit, kind="limit"))
                     continue
             if not measurable and tpr_at(entry, fpr) is not None:  # within its limit or not, it proves nothing
                 unreliable.append((metric, n0, nonmembers_needed(fpr)))
         return PolicyCheck(**ident, applicable=True, violations=tuple(violations),
-                           unmeasured=tuple(label(name) for name in unmeasured), unreliable=tuple(unreliable))
+                           unmeasured=tuple(figure_label(name) for name in unmeasured), unreliable=tuple(unreliable))
 
     def check(self, result: Mapping[str, Any]) -> list[PolicyCheck]:
         """One :class:`PolicyCheck` per result entry, in the result's order."""
@@ -375,7 +341,7 @@ def _headline(status: str, policy: Policy, checks: list[PolicyCheck], coverage: 
     n_models = len({c.model for c in applicable})
     scope = f"{_plural(len(applicable), 'attack result')} on {_plural(n_models, 'model')}"
     limits = [] if policy.max_auc is None else [f"AUC {policy.max_auc:.2f}"]
-    limits += [f"TPR {_limit_pct(t)} at FPR {fpr_label(f)}" for f, t in policy.max_tpr_at_fpr.items()]
+    limits += [f"TPR {limit_pct(t)} at FPR {fpr_label(f)}" for f, t in policy.max_tpr_at_fpr.items()]
     if status == "pass":
         text = f"PASS: no attack exceeded {' or '.join(limits) or 'any limit'} ({scope} checked"
         if policy.require:
@@ -464,7 +430,7 @@ def build_verdict(result: Mapping[str, Any], policy: Policy | None = None, *,
         "coverage_lines": [_coverage_line(r) for r in coverage],
         "n_checked": len(applicable),
         "violations": [{"model": c.model, "mitigation": c.mitigation, "attack": c.attack, "members": c.members,
-                        "figure": v.metric, "value": v.value, "limit": v.limit}
+                        "figure": v.label, "value": v.value, "limit": v.limit}
                        for c in applicable for v in c.violations],
         "unmeasured": [{"model": c.model, "mitigation": c.mitigation, "attack": c.attack, "members": c.members,
                         "figures": list(c.unmeasured)} for c in applicable if c.unmeasured],
@@ -490,4 +456,4 @@ def verdict_of(result: Mapping[str, Any]) -> dict[str, Any]:
     return dict(verdict)
 
 
-__all__ = ["Policy", "PolicyCheck", "Excess", "DEFAULT_POLICY", "EVIDENCE", "build_verdict", "verdict_of", "shorten", "fpr_label"]
+__all__ = ["Policy", "PolicyCheck", "Violation", "DEFAULT_POLICY", "EVIDENCE", "build_verdict", "verdict_of", "shorten", "fpr_label"]

@@ -13,8 +13,8 @@ from typing import Any
 
 from mia_audit.errors import DataFileError, InputError
 from mia_audit.files import write_bytes_atomic  # reports write through it (re-exported)
+from mia_audit.schema import SCHEMA_VERSION, check_schema  # noqa: F401  (SCHEMA_VERSION re-exported)
 
-SCHEMA_VERSION = 1
 
 
 def schema() -> dict[str, Any]:
@@ -53,7 +53,5 @@ def load_result(path: str | Path) -> dict[str, Any]:
         result = json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"result file {p} is not valid JSON: {exc}") from None
-    version = result.get("schema_version") if isinstance(result, dict) else None
-    if version != SCHEMA_VERSION:
-        raise InputError(f"result file {p}: schema_version must be {SCHEMA_VERSION}; got {version!r}")
+    check_schema(result, f"result file {p}")
     return result

@@ -37,7 +37,7 @@ KNOWN_UPWARD: set[str] = set()
 KNOWN_CYCLES: set[tuple[str, ...]] = set()
 LAYERS = {"core": 1, "methods": 2, "renderers": 3, "pipeline": 4, "faces": 5}
 #: the core modules a renderer may read (the result, its entries, verdict and gates; errors; files)
-RENDERER_CORE = {"mia_audit", "mia_audit.entries", "mia_audit.verdict", "mia_audit.gates", "mia_audit.errors", "mia_audit.files"}
+RENDERER_CORE = {"mia_audit", "mia_audit.schema", "mia_audit.entries", "mia_audit.verdict", "mia_audit.gates", "mia_audit.errors", "mia_audit.files"}
 
 
 def _module_name(path: Path) -> str:

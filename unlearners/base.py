@@ -178,6 +178,12 @@ class Unlearner(abc.ABC):
                  seed: int) -> tuple[Any, dict[str, Any]]:
         """Return (new model or new Trained, details) for validated inputs (subclasses)."""
 
+    def with_feature_names(self, feature_names: Optional[Any]) -> "Unlearner":
+        """This method for tables whose columns have ``feature_names`` (e.g. ``Dataset.feature_names``):
+        ``self`` for methods that do not read column names; methods that do (EUPG: one-hot groups)
+        return a new unlearner with the same options. Never changes ``self``."""
+        return self
+
     def options(self) -> dict[str, Any]:
         """The method's settings (for the result JSON)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}

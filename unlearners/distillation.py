@@ -40,9 +40,11 @@ from __future__ import annotations
 import copy
 from typing import Optional
 
+from mia_audit.checks import nonnegative_int
+
 from .registry import UNLEARNERS
 from .rotate import floats, lr_schedule, steps_per_epoch
-from .torch_loops import GradientUnlearner, TensorData, generator, number, positive_int, run_epochs
+from .torch_loops import GradientUnlearner, TensorData, generator, number, run_epochs
 
 _NORMS = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "LocalResponseNorm", "RMSNorm")
 
@@ -123,7 +125,7 @@ class Distillation(GradientUnlearner):
                  lr: Optional[float] = None, warmup_lr: Optional[float] = None, batch_size: Optional[int] = None,
                  optimizer: Optional[str] = None):
         super().__init__(epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer)
-        self.warmup_epochs = positive_int("warmup_epochs", warmup_epochs, minimum=0)
+        self.warmup_epochs = nonnegative_int("warmup_epochs", warmup_epochs)
         self.temperature = number("temperature", temperature, low=0.0, low_open=True)
         self.warmup_lr = number("warmup_lr", warmup_lr, low=0.0, low_open=True, allow_none=True)
 

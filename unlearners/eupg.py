@@ -75,6 +75,18 @@ def _column_list(param: str, value: Any) -> Optional[list[int]]:
     return [int(v) for v in items]
 
 
+def _name_list(value: Any) -> Optional[tuple[str, ...]]:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        raise InputError(f"feature_names must be None or a list of column names; got {value!r}")
+    try:
+        names = tuple(value)
+    except TypeError:
+        raise InputError(f"feature_names must be None or a list of column names; got {value!r}") from None
+    return names
+
+
 def _group_list(value: Any) -> Optional[list[list[int]]]:
     if value is None:
         return None
@@ -88,7 +100,15 @@ def _group_list(value: Any) -> Optional[list[list[int]]]:
 
 
 class _Eupg(Unlearner):
-    """The EUPG pipeline; subclasses protect the data (``protect``)."""
+    """The EUPG pipeline; subclasses protect the data (``protect``).
+
+    ``feature_names`` (the column names of the tables it will protect, e.g.
+    ``Dataset.feature_names``) is data, not a setting: where ``categorical_groups`` is None,
+    a table's one-hot groups are read from these names
+    (:func:`~mia_audit.unlearners.protection.columns.groups_from_feature_names`) rather than
+    inferred from its values. It is not one of the recorded :meth:`options`; the audit
+    pipeline passes its data set's names through :meth:`with_feature_names`.
+    """
 
     frameworks = ("torch", "xgboost")
     needs_own_training = True
@@ -97,11 +117,34 @@ class _Eupg(Unlearner):
 
     def __init__(self, *, epochs: Optional[int] = None, fit_epochs: Optional[int] = None,
                  quasi_identifiers: Optional[Sequence[int]] = None,
-                 categorical_groups: Optional[Sequence[Sequence[int]]] = None):
+                 categorical_groups: Optional[Sequence[Sequence[int]]] = None,
+                 feature_names: Optional[Sequence[str]] = None):
+        from .protection.columns import groups_from_feature_names
+
         self.epochs = positive_int("epochs", epochs, allow_none=True)
         self.fit_epochs = positive_int("fit_epochs", fit_epochs, allow_none=True)
         self.quasi_identifiers = _column_list("quasi_identifiers", quasi_identifiers)
         self.categorical_groups = _group_list(categorical_groups)
+        self._feature_names = _name_list(feature_names)
+        # the one-hot groups the names give (None: none, so the groups are inferred from the values)
+        self._name_groups = (groups_from_feature_names(self._feature_names) or None
+                             if self._feature_names is not None else None)
+
+    def with_feature_names(self, feature_names: Optional[Sequence[str]]) -> "_Eupg":
+        """A new unlearner with this one's options that reads one-hot groups from ``feature_names``."""
+        if feature_names is None:
+            return self
+        return type(self)(**self.options(), feature_names=feature_names)
+
+    def table_groups(self, X: np.ndarray) -> Optional[list[list[int]]]:
+        """The one-hot groups to protect table ``X`` (n, d) with: the option ``categorical_groups``,
+        else the groups of ``feature_names``, else None (inferred from ``X``)."""
+        if self.categorical_groups is not None or self._name_groups is None:
+            return self.categorical_groups
+        if len(self._feature_names) != X.shape[1]:
+            raise InputError(f"feature_names must name the {X.shape[1]} columns of the table; "
+                             f"got {len(self._feature_names)} names")
+        return self._name_groups
 
     # subclasses
     def protect(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:  # pragma: no cover - abstract
@@ -215,9 +258,10 @@ class EupgKanon(_Eupg):
 
     def __init__(self, *, k: int = 10, epochs: Optional[int] = None, fit_epochs: Optional[int] = None,
                  quasi_identifiers: Optional[Sequence[int]] = None,
-                 categorical_groups: Optional[Sequence[Sequence[int]]] = None):
+                 categorical_groups: Optional[Sequence[Sequence[int]]] = None,
+                 feature_names: Optional[Sequence[str]] = None):
         super().__init__(epochs=epochs, fit_epochs=fit_epochs, quasi_identifiers=quasi_identifiers,
-                         categorical_groups=categorical_groups)
+                         categorical_groups=categorical_groups, feature_names=feature_names)
         self.k = positive_int("k", k)
 
     def protect(self, X: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -227,7 +271,7 @@ class EupgKanon(_Eupg):
         flat = X.reshape(X.shape[0], -1)
         if X.ndim == 2:
             out, labels = mdav_anonymize(flat, self.k, quasi_identifiers=self.quasi_identifiers,
-                                         categorical_groups=self.categorical_groups)
+                                         categorical_groups=self.table_groups(X))
         else:
             out, labels = mdav_anonymize(flat, self.k, categorical_groups=[])
         sizes = np.bincount(labels)
@@ -245,9 +289,9 @@ class EupgDp(_Eupg):
     def __init__(self, *, epsilon: float = 0.5, epochs: Optional[int] = None, fit_epochs: Optional[int] = None,
                  quasi_identifiers: Optional[Sequence[int]] = None,
                  categorical_groups: Optional[Sequence[Sequence[int]]] = None, pixel_block: int = 4,
-                 pixel_m: int = 16):
+                 pixel_m: int = 16, feature_names: Optional[Sequence[str]] = None):
         super().__init__(epochs=epochs, fit_epochs=fit_epochs, quasi_identifiers=quasi_identifiers,
-                         categorical_groups=categorical_groups)
+                         categorical_groups=categorical_groups, feature_names=feature_names)
         self.epsilon = number("epsilon", epsilon, low=0.0, low_open=True)
         self.pixel_block = positive_int("pixel_block", pixel_block)
         self.pixel_m = positive_int("pixel_m", pixel_m)
@@ -262,7 +306,7 @@ class EupgDp(_Eupg):
             return out, {"privacy_model": "epsilon-DP (DP-Pix)", **summary}
         if X.ndim == 2:
             out, summary = dp_protect_table(X, self.epsilon, quasi_identifiers=self.quasi_identifiers,
-                                            categorical_groups=self.categorical_groups)
+                                            categorical_groups=self.table_groups(X))
         else:
             flat, summary = dp_protect_table(X.reshape(X.shape[0], -1), self.epsilon, categorical_groups=[])
             out = flat.reshape(X.shape)

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from mia_audit.checks import nonnegative_int
 from mia_audit.errors import InputError
 from mia_audit.seeding import derive_seed
 
@@ -180,7 +181,7 @@ class MiaGuided(GradientUnlearner):
         self.lam = number("lam", lam, low=0.0)
         self.attack_hidden = positive_int("attack_hidden", attack_hidden)
         self.attack_lr = number("attack_lr", attack_lr, low=0.0, low_open=True)
-        self.attack_warmup = positive_int("attack_warmup", attack_warmup, minimum=0)
+        self.attack_warmup = nonnegative_int("attack_warmup", attack_warmup)
 
     def non_members(self, data, seed) -> tuple[TensorData, str]:
         import torch

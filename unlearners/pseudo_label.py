@@ -45,6 +45,7 @@ import copy
 import math
 from typing import Optional
 
+from mia_audit.checks import boolean
 from mia_audit.errors import NotApplicableError
 
 from .distillation import teacher_logits
@@ -102,11 +103,7 @@ class PseudoLabel(GradientUnlearner):
         self.finetune_epochs = positive_int("finetune_epochs", finetune_epochs)
         self.retrain_epochs = positive_int("retrain_epochs", retrain_epochs)
         self.max_entropy = number("max_entropy", max_entropy, low=0.0, high=1.0)
-        if not isinstance(rotate, bool):
-            from mia_audit.errors import bad_value
-
-            raise bad_value("rotate", "True or False", rotate)
-        self.rotate = rotate
+        self.rotate = boolean("rotate", rotate)
 
     def check_applicable(self, model) -> None:
         super().check_applicable(model)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 from typing import Optional
 
+from mia_audit.checks import nonnegative_int
 from mia_audit.errors import InputError
 
 from .registry import UNLEARNERS
@@ -66,7 +67,7 @@ class Scrub(GradientUnlearner):
                  forget_batch_size: int = 16, epochs: Optional[int] = None,
                  lr: Optional[float] = None, batch_size: Optional[int] = None, optimizer: Optional[str] = None):
         super().__init__(epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer)
-        self.msteps = positive_int("msteps", msteps, minimum=0)
+        self.msteps = nonnegative_int("msteps", msteps)
         if self.msteps > self.epochs:
             raise InputError(f"msteps must be an integer <= epochs ({self.epochs}); got {msteps!r}")
         self.alpha = number("alpha", alpha, low=0.0)

@@ -18,10 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-import numpy as np
-
 from mia_audit.checks import choice, number, positive_int  # noqa: F401  (the unlearners' option checks)
 from mia_audit.errors import InputError
+from mia_audit.frameworks import to_tensor
 from mia_audit.seeding import derive_seed
 
 from .base import Trained, Unlearner
@@ -53,8 +52,7 @@ def to_device(records: Optional[Records], net) -> Optional[TensorData]:
     from mia_audit.device import model_device, model_dtype
 
     device, dtype = model_device(net), model_dtype(net)
-    X = records.X if isinstance(records.X, torch.Tensor) else torch.as_tensor(np.array(records.X))
-    y = records.y if isinstance(records.y, torch.Tensor) else torch.as_tensor(np.array(records.y))
+    X, y = to_tensor(records.X, copy=True), to_tensor(records.y, copy=True)
     X = X.to(device=device, dtype=dtype) if X.is_floating_point() else X.to(device)
     return TensorData(X, y.to(device=device, dtype=torch.int64))
 

@@ -109,9 +109,12 @@ def _run_and_write(config, out: str, *, quiet: bool) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from mia_audit.cli.check import policy_from_args
 
-    config = demo_config(seed=args.seed, device=args.device, quick=args.quick)
-    digits = demo_digits_config(seed=args.seed, device=args.device, quick=args.quick)
-    config.policy = digits.policy = policy_from_args(args)
+    import dataclasses
+
+    policy = policy_from_args(args)  # a new, validated configuration each, never one changed after the fact
+    config = dataclasses.replace(demo_config(seed=args.seed, device=args.device, quick=args.quick), policy=policy)
+    digits = dataclasses.replace(demo_digits_config(seed=args.seed, device=args.device, quick=args.quick),
+                                 policy=policy)
     from mia_audit.run.pipeline import check_out_dir
 
     check_out_dir(Path(args.out) / DEMO_DIGITS_DIR)
@@ -122,20 +125,23 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from mia_audit.config import AuditConfig
 
     config = AuditConfig.from_toml(args.config)
-    if args.seed is not None:
-        config.seed = args.seed
-    if args.device is not None:
-        config.device = args.device
     from mia_audit.cli.check import policy_from_args
 
-    config.policy = policy_from_args(args, config.policy)  # the flags override [policy]
+    # the flags override the file: a new config, validated like the file's (dataclasses.replace)
+    overrides: dict = {"policy": policy_from_args(args, config.policy)}  # the flags override [policy]
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.device is not None:
+        overrides["device"] = args.device
     out = args.out or config.out
     if not out:
         raise _UsageError("mia-audit run: --out DIR is required (or set out = \"DIR\" in the config)")
-    config.__post_init__()
+    config = dataclasses.replace(config, **overrides)
     return _run_and_write(config, out, quiet=args.quiet)
 
 

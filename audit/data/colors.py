@@ -41,7 +41,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import nonnegative_number, positive_int, positive_number
 from ..errors import InputError, bad_value
 from ..seeding import check_seed, rng
 
@@ -224,9 +224,7 @@ def _kmeans_chunk(x: np.ndarray, u: np.ndarray, iterations: int, tol: float) -> 
 
 
 def _check_tol(tol: Any) -> float:
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.number)) or not 0 <= tol < np.inf:
-        raise bad_value("tol", "a number >= 0", tol)
-    return float(tol)
+    return nonnegative_number("tol", tol)
 
 
 def _uniforms(seed: int, m: int, n_init: int, k: int) -> np.ndarray:
@@ -368,8 +366,7 @@ def color_mask(
     tgt = np.asarray(target, dtype=np.float64)
     if tgt.shape != (3,) or not np.all((tgt >= 0) & (tgt <= 255)):
         raise bad_value("target", "an RGB colour of three values in [0, 255]", target)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not threshold > 0:
-        raise bad_value("threshold", "a positive number (CIE76 delta E)", threshold)
+    positive_number("threshold", threshold, note=" (CIE76 delta E)")
     colours = dominant_colors(
         images,
         seed=seed,

@@ -15,14 +15,13 @@ Array conventions (``n`` records):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import inspect
 import os
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from ..checks import positive_int, text
 from ..errors import DataFileError, InputError, bad_value
 from ..registry import Registry
 
@@ -65,8 +64,7 @@ class Dataset:
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise bad_value("name", "a non-empty string", self.name)
+        text("name", self.name, allowed="a non-empty string", nonempty=True)
         if self.kind not in KINDS:
             raise bad_value("kind", f"one of {', '.join(KINDS)}", self.kind)
         X = np.asarray(self.X)
@@ -89,8 +87,7 @@ class Dataset:
                 y = y.astype(np.int64)
             else:
                 raise bad_value("y", "integer class labels", f"dtype {y.dtype}")
-        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, (int, np.integer)) or self.n_classes < 2:
-            raise bad_value("n_classes", "an integer >= 2 (a classifier needs two classes)", self.n_classes)
+        positive_int("n_classes", self.n_classes, minimum=2, note=" (a classifier needs two classes)")
         if n and (y.min() < 0 or y.max() >= self.n_classes):
             raise bad_value("y", f"labels in [0, {self.n_classes})", f"labels in [{y.min()}, {y.max()}]")
         feature_names = None if self.feature_names is None else [str(f) for f in self.feature_names]
@@ -134,12 +131,11 @@ class Dataset:
         return tuple(int(s) for s in self.X.shape[1:])
 
     def sha256(self) -> str:
-        """Hex SHA-256 of ``X`` and ``y`` (their dtype, shape and bytes); names and meta excluded."""
-        h = hashlib.sha256()
-        for arr in (self.X, self.y):
-            h.update(f"{arr.dtype.str}{arr.shape};".encode())
-            h.update(np.ascontiguousarray(arr).data)
-        return h.hexdigest()
+        """Hex SHA-256 of ``X`` and ``y`` (:func:`mia_audit.result.records_sha256`: their dtype,
+        shape and bytes); names and meta excluded."""
+        from ..result import records_sha256
+
+        return records_sha256(self.X, self.y)
 
     def subset(self, indices: Any) -> "Dataset":
         """A new dataset holding the records at ``indices`` (in that order); arrays are copies."""
@@ -220,7 +216,8 @@ def check_indices(
 # Registry and loading
 # ----------------------------------------------------------------------------------
 
-DATASETS: Registry[Dataset] = Registry("dataset")
+#: ``data_dir`` is passed by :func:`load_dataset` to every loader (not a loader option)
+DATASETS: Registry[Dataset] = Registry("dataset", supplied=("data_dir",))
 
 
 def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, **options: Any) -> Dataset:
@@ -239,17 +236,7 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, **opti
         InputError: unknown name (the message lists valid names) or option.
         DataFileError: a data file is missing; the message names its full path.
     """
-    loader = DATASETS.get(name)
-    params = inspect.signature(loader).parameters
-    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        valid = [p for p in params if p != "data_dir"]
-        for key in options:
-            if key not in valid:
-                raise InputError(
-                    f"option {key!r} is not known to dataset {name!r}; "
-                    f"valid options: {', '.join(valid) if valid else '(none)'}"
-                )
-    return loader(data_dir=data_dir, **options)
+    return DATASETS.create(name, data_dir=data_dir, **options)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None, dataset: str) -> Path:

@@ -28,12 +28,12 @@ Random choices use ``rng(seed, "forget", kind)``: the same seed gives the same s
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import numbers
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..checks import fraction
 from ..errors import InputError, bad_value
 from ..registry import Registry
 from ..seeding import check_seed, rng
@@ -91,9 +91,7 @@ class ForgetSpec:
                     f"kind {self.kind!r} takes {', '.join(sorted(allowed))}"
                 )
         if self.fraction is not None:
-            f = self.fraction
-            if isinstance(f, bool) or not isinstance(f, numbers.Real) or not 0.0 < float(f) < 1.0:
-                raise bad_value("forget fraction", "a number in (0, 1)", f)
+            fraction("forget fraction", self.fraction)
         if self.size is not None:
             s = self.size
             if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1:
@@ -245,12 +243,6 @@ def select_forget(dataset: Dataset, split: Split, spec: ForgetSpec | Mapping[str
 def _predicate_mask(dataset: Dataset, train: np.ndarray, spec: ForgetSpec, seed: int) -> np.ndarray:
     if isinstance(spec.predicate, str):
         name = spec.predicate
-        valid = _factory_options(PREDICATES.get(name))
-        for key in spec.options or {}:
-            if key not in valid:
-                raise InputError(
-                    f"forget option {key!r} is not known to predicate {name!r}; valid options: {', '.join(valid)}"
-                )
         func = PREDICATES.create(name, **(spec.options or {}))
     else:
         func = spec.predicate
@@ -262,10 +254,6 @@ def _predicate_mask(dataset: Dataset, train: np.ndarray, spec: ForgetSpec, seed:
             f"(one entry per train index); got {mask.dtype} of shape {mask.shape}"
         )
     return mask
-
-
-def _factory_options(factory: Callable[..., Any]) -> list[str]:
-    return [p for p in inspect.signature(factory).parameters]
 
 
 # ----------------------------------------------------------------------------------

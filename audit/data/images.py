@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import DataFileError, InputError, bad_value
 from .dataset import DATASETS, Dataset, require_file, resolve_data_dir
 
@@ -122,8 +123,7 @@ def load_cifar10(*, data_dir: str | os.PathLike | None = None, limit: int | None
         indices ``[0, n_train)`` are the original train split, the rest the test
         split (``meta["original_split"]`` gives both sizes).
     """
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-        raise bad_value("limit", "a positive integer or None", limit)
+    limit = positive_int("limit", limit, allow_none=True)
     folder = resolve_data_dir(data_dir, "cifar10")
     path = require_file(folder, CIFAR_FILE, "cifar10")
     try:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import nonnegative_int
 from ..errors import InputError, bad_value
 from ..seeding import check_seed, derive_seed
 from .dataset import Dataset, check_indices
@@ -42,9 +43,7 @@ class Split:
     retain: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.n, bool) or not isinstance(self.n, numbers.Integral) or self.n < 0:
-            raise bad_value("n", "a non-negative integer (the pool size)", self.n)
-        n = int(self.n)
+        n = nonnegative_int("n", self.n, note=" (the pool size)")
         train = check_indices(self.train, n, "train")
         test = check_indices(self.test, n, "test")
         both = train[np.isin(train, test, assume_unique=True)]

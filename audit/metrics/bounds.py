@@ -11,12 +11,10 @@ an upper bound for the denominator.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy.stats import beta
 
-from ..errors import bad_value
+from ..checks import probability
 from .ranking import ScoreRanking, check_confidence
 
 _FANOUT = 4  # sub-blocks per refined block in the threshold search (4 was fastest on null data)
@@ -71,8 +69,7 @@ def epsilon_lower_bound_from_counts(pos: np.ndarray, neg: np.ndarray, *, confide
                                     delta: float = 0.0) -> float:
     """:func:`epsilon_lower_bound` from per-group counts (highest score first)."""
     confidence = check_confidence(confidence)
-    if not isinstance(delta, numbers.Real) or isinstance(delta, bool) or not 0.0 <= float(delta) < 1.0:
-        raise bad_value("delta", "a number in [0, 1)", delta)
+    delta = probability("delta", delta, high_open=True)
     tp = np.concatenate(([0], np.cumsum(np.rint(pos).astype(np.int64))))
     fp = np.concatenate(([0], np.cumsum(np.rint(neg).astype(np.int64))))
     n1, n0 = int(tp[-1]), int(fp[-1])

@@ -22,7 +22,7 @@ from typing import Iterable
 
 import numpy as np
 
-from ..checks import positive_int
+from ..checks import nonnegative_int, positive_int
 from ..errors import InputError, bad_value
 
 DEFAULT_FPRS = (0.001, 0.01, 0.1)
@@ -82,6 +82,9 @@ MAX_BOOTSTRAP = 100_000
 
 
 def check_count(value: object, param: str, minimum: int, maximum: int | None = None) -> int:
+    """``value`` as an int count >= ``minimum`` (0 or more) and <= ``maximum``."""
+    if minimum == 0:
+        return nonnegative_int(param, value, maximum=maximum)
     return positive_int(param, value, minimum=minimum, maximum=maximum)
 
 

@@ -23,38 +23,32 @@ RNG state is untouched). Each has an ``n_classes`` attribute and returns logits 
 
 from __future__ import annotations
 
-import inspect
-import math
 from typing import Any, Callable, Sequence
 
+from ..checks import is_int, positive_int, positive_number, probability
 from ..errors import InputError, bad_value
 from ..registry import Registry
 from ..seeding import check_seed, isolated_torch_seed
+from .xgb import XGB_PARAMS
 
-MODELS: Registry[Any] = Registry("model")
+#: the arguments build_model passes to every builder itself (not parameters a user gives)
+SUPPLIED = ("input_shape", "n_classes", "seed")
+
+MODELS: Registry[Any] = Registry("model", word="parameter", supplied=SUPPLIED)
 
 # ---------------------------------------------------------------------------- validation
 
 
 def _shape(input_shape: object) -> tuple[int, ...]:
-    if isinstance(input_shape, (int,)) and not isinstance(input_shape, bool):
+    if is_int(input_shape):
         input_shape = (input_shape,)
     try:
         shape = tuple(input_shape)  # type: ignore[arg-type]
     except TypeError:
         raise bad_value("input_shape", "a tuple of positive integers (one record's shape)", input_shape) from None
-    if not shape or any(isinstance(v, bool) or not _is_int(v) or int(v) < 1 for v in shape):
+    if not shape or any(not is_int(v) or int(v) < 1 for v in shape):
         raise bad_value("input_shape", "a tuple of positive integers (one record's shape)", input_shape)
     return tuple(int(v) for v in shape)
-
-
-def _is_int(value: object) -> bool:
-    try:
-        import numpy as np
-
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    except ImportError:  # pragma: no cover
-        return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _need_rank(name: str, shape: tuple[int, ...], rank: int, meaning: str) -> None:
@@ -62,34 +56,20 @@ def _need_rank(name: str, shape: tuple[int, ...], rank: int, meaning: str) -> No
         raise InputError(f"input_shape for model {name!r} must be {meaning}; got {shape}")
 
 
-def _positive_int(param: str, value: object) -> int:
-    if not _is_int(value) or int(value) < 1:  # type: ignore[arg-type]
-        raise bad_value(param, "a positive integer", value)
-    return int(value)  # type: ignore[arg-type]
-
-
 def _int_tuple(param: str, value: object, *, allow_empty: bool) -> tuple[int, ...]:
-    if _is_int(value):
+    if is_int(value):
         value = (value,)
     try:
         items = tuple(value)  # type: ignore[arg-type]
     except TypeError:
         raise bad_value(param, "a tuple of positive integers", value) from None
-    if (not items and not allow_empty) or any(not _is_int(v) or int(v) < 1 for v in items):
+    if (not items and not allow_empty) or any(not is_int(v) or int(v) < 1 for v in items):
         raise bad_value(param, "a tuple of positive integers" + ("" if allow_empty else " (at least one)"), value)
     return tuple(int(v) for v in items)
 
 
 def _dropout(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
-        raise bad_value("dropout", "a number in [0, 1)", value)
-    return float(value)
-
-
-def _positive_float(param: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise bad_value(param, "a finite number > 0", value)
-    return float(value)
+    return probability("dropout", value, high_open=True)
 
 
 def _torch_build(seed: int, make: Callable[[], Any]) -> Any:
@@ -124,7 +104,7 @@ def _build_cnn(*, input_shape, n_classes, seed, channels: Sequence[int] = (32, 6
         raise InputError(
             f"input_shape for model 'cnn' with {len(channels)} pooling stages needs H and W >= {smallest}; got {input_shape}"
         )
-    hidden = _positive_int("hidden", hidden)
+    hidden = positive_int("hidden", hidden)
     dropout = _dropout(dropout)
     return _torch_build(seed, lambda: SmallCNN(input_shape, n_classes, channels, hidden, dropout))
 
@@ -134,7 +114,7 @@ def _build_resnet18(*, input_shape, n_classes, seed, width: int = 64):
     from .resnet import ResNet18
 
     _need_rank("resnet18", input_shape, 3, "an image shape (C, H, W)")
-    width = _positive_int("width", width)
+    width = positive_int("width", width)
     return _torch_build(seed, lambda: ResNet18(input_shape, n_classes, width))
 
 
@@ -143,8 +123,8 @@ def _lstm_builder(name: str, bidirectional: bool):
         from .lstm import LSTMClassifier
 
         _need_rank(name, input_shape, 2, "a sequence shape (T, F): T steps of F features")
-        hidden_size = _positive_int("hidden_size", hidden_size)
-        num_layers = _positive_int("num_layers", num_layers)
+        hidden_size = positive_int("hidden_size", hidden_size)
+        num_layers = positive_int("num_layers", num_layers)
         dropout = _dropout(dropout)
         return _torch_build(
             seed, lambda: LSTMClassifier(input_shape[1], n_classes, hidden_size, num_layers, bidirectional, dropout)
@@ -161,19 +141,14 @@ MODELS.register("bilstm", help="bidirectional LSTM over (T, F) sequences (both l
 )
 
 
-@MODELS.register("xgboost", help="XGBoost classifier (hist trees) over 1-D features")
+@MODELS.register("xgboost", help="XGBoost classifier (hist trees) over 1-D features", options=XGB_PARAMS)
 def _build_xgboost(*, input_shape, n_classes, seed, n_estimators: int = 200, max_depth: int = 6, learning_rate: float = 0.1, **extra):
-    from .xgb import XGB_PARAMS, xgboost_classifier
+    from .xgb import xgboost_classifier
 
     _need_rank("xgboost", input_shape, 1, "1-D features (F,)")
-    n_estimators = _positive_int("n_estimators", n_estimators)
-    max_depth = _positive_int("max_depth", max_depth)
-    learning_rate = _positive_float("learning_rate", learning_rate)
-    unknown = sorted(set(extra) - set(XGB_PARAMS))
-    if unknown:
-        raise InputError(
-            f"unknown parameter(s) for model 'xgboost': {', '.join(unknown)}; allowed: {', '.join(XGB_PARAMS)}"
-        )
+    n_estimators = positive_int("n_estimators", n_estimators)
+    max_depth = positive_int("max_depth", max_depth)
+    learning_rate = positive_number("learning_rate", learning_rate)
     return xgboost_classifier(
         n_classes, seed, n_estimators=n_estimators, max_depth=max_depth, learning_rate=learning_rate, **extra
     )
@@ -184,14 +159,7 @@ def _build_xgboost(*, input_shape, n_classes, seed, n_estimators: int = 200, max
 
 def model_params(name: str) -> list[str]:
     """The keyword parameters model ``name`` accepts (besides input_shape, n_classes, seed)."""
-    factory = MODELS.get(name)
-    fixed = {"input_shape", "n_classes", "seed"}
-    names = [p.name for p in inspect.signature(factory).parameters.values() if p.kind is p.KEYWORD_ONLY and p.name not in fixed]
-    if name == "xgboost":
-        from .xgb import XGB_PARAMS
-
-        names += [p for p in XGB_PARAMS if p not in names]
-    return names
+    return MODELS.options(name)
 
 
 def build_model(name: str, *, input_shape: Sequence[int], n_classes: int, seed: int, **params: Any) -> Any:
@@ -200,18 +168,11 @@ def build_model(name: str, *, input_shape: Sequence[int], n_classes: int, seed: 
     Same ``seed``, same initial weights. Unknown names or parameters, and input shapes the
     architecture cannot take, raise :class:`InputError` naming what is allowed.
     """
-    factory = MODELS.get(name)
+    MODELS.get(name)  # an unknown name fails first, listing the valid ones
     shape = _shape(input_shape)
-    if not _is_int(n_classes) or int(n_classes) < 2:
-        raise bad_value("n_classes", "an integer >= 2", n_classes)
+    n_classes = positive_int("n_classes", n_classes, minimum=2)
     seed = check_seed(seed)
-    allowed = model_params(name)
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise InputError(
-            f"unknown parameter(s) for model {name!r}: {', '.join(unknown)}; allowed: {', '.join(allowed) or 'none'}"
-        )
-    return factory(input_shape=shape, n_classes=int(n_classes), seed=seed, **params)
+    return MODELS.create(name, input_shape=shape, n_classes=n_classes, seed=seed, **params)
 
 
 __all__ = ["MODELS", "build_model", "model_params"]

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..checks import nonnegative_number, text
 from ..errors import InputError, bad_value
 from .jobs import ModelResult, batchable, iter_job, run_job
 from .spec import ReferenceSpec
@@ -170,15 +171,11 @@ class RayExecutor(Executor):
 
     def __init__(self, address: Optional[str] = None, models_per_task: int = 8, batched: bool = True,
                  num_cpus: float = 1, num_gpus: float = 0):
-        if address is not None and not isinstance(address, str):
-            raise bad_value("ray_address", "a Ray address string or None", address)
-        self.address = address
+        self.address = text("ray_address", address, allowed="a Ray address string", allow_none=True)
         self.models_per_task = _positive("models_per_task", models_per_task)
         self.batched = bool(batched)
-        for param, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise bad_value(param, "a number >= 0", value)
-        self.num_cpus, self.num_gpus = float(num_cpus), float(num_gpus)
+        self.num_cpus = nonnegative_number("num_cpus", num_cpus)
+        self.num_gpus = nonnegative_number("num_gpus", num_gpus)
         import_ray()
 
     def run(self, spec, X, y, mask, indices, *, device, tick=None):

@@ -3,7 +3,7 @@
 LiRA (Carlini et al. 2022, "Membership inference attacks from first principles",
 section VI-A) queries each record several times, under the augmentations the model
 was trained with, and fits one Gaussian per augmentation; RMIA (Zarifzadeh et al.
-2024) averages over the same queries. A :class:`QuerySet` names those queries:
+2024) uses the same queries, combined as below. A :class:`QuerySet` names those queries:
 
 * records that are not images (tabular rows, sequences) get one query, the record;
 * images (n, C, H, W) get ``2 x (2s + 1)^2`` queries: without and with a horizontal
@@ -16,6 +16,15 @@ was trained with, and fits one Gaussian per augmentation; RMIA (Zarifzadeh et al
 :class:`QuerySignals` holds, per record and query, the logit-scaled confidence
 ``log(p_y / (1 - p_y))`` and the true-class probability ``p_y``, as float32 arrays of
 shape (..., n, A) with A queries (a leading K axis for K reference models).
+
+Departure from the reference code, on purpose (RMIA): the paper's code
+(ml_privacy_meter ``research/2024_rmia/main.py``, ``aggregate_signals``) runs one
+pairwise test LR(x, z) > gamma per query, each with that query's own Pr(x | theta)
+and Pr(x), and takes the majority vote of the per-query tests for every (x, z) before
+the fraction over z. ``rmia-online`` / ``rmia-offline`` here average p_y over the
+queries instead (for the target and for each reference model) and run one test per
+(x, z) on that average (:mod:`mia_audit.attacks.rmia`). LiRA follows its reference
+code: one Gaussian per query, the per-query log-likelihood ratios averaged.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ..checks import boolean, nonnegative_int
 from ..errors import InputError, bad_value
 from ..signals import compute_signals
 
@@ -41,12 +51,8 @@ class QuerySet:
     shift: int = 0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.flip, (bool, np.bool_)):
-            raise bad_value("queries.flip", "True or False", self.flip)
-        if isinstance(self.shift, bool) or not isinstance(self.shift, (int, np.integer)) or self.shift < 0:
-            raise bad_value("queries.shift", "an integer >= 0", self.shift)
-        object.__setattr__(self, "flip", bool(self.flip))
-        object.__setattr__(self, "shift", int(self.shift))
+        object.__setattr__(self, "flip", boolean("queries.flip", self.flip))
+        object.__setattr__(self, "shift", nonnegative_int("queries.shift", self.shift))
 
     @staticmethod
     def for_data(X_shape: tuple[int, ...], queries: Any = "auto") -> "QuerySet":

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ..checks import table
 from ..errors import InputError, bad_value
 from ..seeding import check_seed
 from ..training import TrainRecipe
@@ -49,8 +50,7 @@ class ReferenceSpec:
         object.__setattr__(self, "n_models", check_n_models(self.n_models))
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "input_shape", tuple(int(v) for v in self.input_shape))
-        if not isinstance(self.params, dict):
-            raise bad_value("params", "a dict of model parameters", self.params)
+        table("params", self.params, allowed="a dict of model parameters")
         try:
             params = json.loads(json.dumps(self.params))
         except (TypeError, ValueError):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import positive_int
 from ..errors import bad_value
 from ..seeding import check_seed, derive_seed
 
@@ -37,8 +38,7 @@ def check_n_models(n_models: object) -> int:
 def membership_mask(n_models: int, n_records: int, seed: int) -> np.ndarray:
     """The (K, N) boolean mask: ``mask[k, i]`` is True when model k trains on record i."""
     n_models = check_n_models(n_models)
-    if isinstance(n_records, bool) or not isinstance(n_records, (int, np.integer)) or n_records < 2:
-        raise bad_value("n_records", "an integer >= 2 (the pool size)", n_records)
+    n_records = positive_int("n_records", n_records, minimum=2, note=" (the pool size)")
     seed = check_seed(seed)
     g = np.random.default_rng(derive_seed(seed, "reference", "mask"))
     mask = np.zeros((n_models, int(n_records)), dtype=bool)

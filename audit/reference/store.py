@@ -42,6 +42,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from ..checks import nonnegative_int
 from ..errors import DataFileError, InputError, one_line
 from ..files import remove_stale_temp_files, write_bytes_atomic
 from .jobs import WEIGHT_FORMATS, ModelResult
@@ -325,9 +326,8 @@ class ReferenceStore:
                 "weights_format": info.get("weights_format")}
 
     def _require(self, k: int) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < self.n_models:
-            raise InputError(f"model index must be an integer in [0, {self.n_models - 1}]; got {k!r}")
-        if not self._is_done(int(k)):
+        k = nonnegative_int("model index", k, maximum=self.n_models - 1)
+        if not self._is_done(k):
             raise InputError(f"reference model {k} of {self.path} is not trained yet; run train_references again")
         return int(k)
 

@@ -1,8 +1,8 @@
 """Result entries of one audit, the helpers every part of the pipeline shares: a model's signals
-on the audit's record sets, the attacks run on them, one entry per (attack, member set), and the
-verdict attached to a finished result. The runner, the unlearner and reference-attack parts,
-the mitigation part and the deployed audit all build entries here (so none imports another to
-reach them: no import cycle)."""
+on the audit's record sets, the signal attacks run on them (the "signals" handler of
+:mod:`.dispatch`), one entry per (attack, member set), the attacks' evidence for the verdict,
+and the verdict re-made for a stored result. Every part of the pipeline builds entries here (so
+none imports another to reach them: no import cycle)."""
 
 from __future__ import annotations
 
@@ -86,6 +86,13 @@ def attack_entry(member_scores, nonmember_scores, *, model: str, mitigation: str
 def not_applicable_entry(*, model: str, mitigation: str, attack: str, members: str, reason: str) -> dict[str, Any]:
     return {"model": model, "mitigation": mitigation, "attack": attack, "members": members, "nonmembers": "test",
             "applicable": False, "reason": reason}
+
+
+def policy_evidence(entries: Iterable[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
+    """{attack name: evidence kinds} for the attacks of ``entries``, read from the attack registry."""
+    from mia_audit.attacks import evidence_by_attack
+
+    return evidence_by_attack([e.get("attack") for e in entries])
 
 
 def with_verdict(result: dict[str, Any], policy: Any = None) -> dict[str, Any]:

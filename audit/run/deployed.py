@@ -4,7 +4,15 @@
 record files the auditor supplies: ``members`` (records the model was trained on) and
 ``nonmembers`` (records it never saw, from the same source and preprocessing). It returns
 a schema-v1 result with one model, ``"deployed"``; members appear as the ``train`` set and
-non-members as the ``test`` set, so every renderer and gate reads it as usual.
+non-members as the ``test`` set (:func:`mia_audit.data.supplied.supplied_pool`), so every
+renderer and gate reads it as usual.
+
+The records go through the same steps as a model the toolkit trains
+(:func:`mia_audit.run.pipeline.audit_released_model`): every signal attack, every output
+mitigation; attacks dispatched by access kind (:mod:`mia_audit.run.dispatch`): a ``queries``
+attack (boundary) runs on the model itself; ``references``, ``pairs`` and
+``unlearned-references`` attacks need the target's training code, so each is reported as not
+run, with its reason.
 
 ``target`` keys::
 
@@ -24,12 +32,9 @@ Relative paths are resolved against ``base_dir`` (default: the working directory
 
 from __future__ import annotations
 
-import datetime as _dt
-import hashlib
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-import numpy as np
 
 from mia_audit.checks import shape
 from mia_audit.errors import InputError, bad_value
@@ -38,6 +43,15 @@ FILE_KEYS = ("kind", "architecture", "input_shape", "params", "device", "output"
 ENDPOINT_KEYS = ("returns", "batch_size", "timeout", "retries", "backoff", "rate_limit", "headers")
 COMMON_KEYS = ("model", "endpoint", "members", "nonmembers", "validation", "n_classes", "label")
 TARGET_KEYS = COMMON_KEYS + FILE_KEYS + ENDPOINT_KEYS
+SOURCE = "members / nonmembers record files supplied by the auditor"
+#: why an attack of this access kind cannot run on a model file or an endpoint
+NEEDS_TRAINING = {
+    "references": "{name} needs reference models trained the way the target was; a model file or endpoint "
+                  "comes without its training code",
+    "pairs": "{name} compares an original with its unlearned model; a deployed audit has one model",
+    "unlearned-references": "{name} needs reference models unlearned by the target's method; a deployed audit "
+                            "has one model and no training code",
+}
 
 
 def _resolve(base: Path, value: Any, key: str) -> Path:
@@ -101,14 +115,6 @@ def _recorded_target(target: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _records_sha256(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for arr in arrays:
-        h.update(f"{arr.dtype.str}{arr.shape};".encode())
-        h.update(np.ascontiguousarray(arr).data)
-    return h.hexdigest()
-
-
 def run_deployed_audit(
     target: dict[str, Any],
     *,
@@ -134,13 +140,15 @@ def run_deployed_audit(
     """
     from mia_audit.attacks import ATTACKS, create_attack, signal_attack_names
 
-    from mia_audit import TOOL_NAME, __version__
     from mia_audit.config import AttackConfig, AuditConfig, MetricsConfig
+    from mia_audit.data.supplied import supplied_pool
     from mia_audit.environment import environment
     from mia_audit.record_files import load_records
-    from mia_audit.run.attack_entries import accuracy_of, evaluate_attacks, with_verdict
+    from mia_audit.result import build_result, data_section, model_record
+    from mia_audit.run.attack_entries import accuracy_of, not_applicable_entry, policy_evidence
+    from mia_audit.run.dispatch import by_scope, handler_for, run_special_attacks
+    from mia_audit.run.pipeline import audit_released_model
     from mia_audit.verdict import Policy
-    from mia_audit.signals import compute_signals
 
     target = check_target(target)
     if not isinstance(policy, Policy):
@@ -173,6 +181,12 @@ def run_deployed_audit(
     mitigation_objs = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
                        for m in config.mitigations]
 
+    from mia_audit.run.mitigations import by_kind
+
+    trained_so = by_kind(mitigation_objs)["training"]
+    if trained_so:
+        raise InputError(f"mitigations: {trained_so[0].name} changes how a model is trained; a deployed model is "
+                         "trained already (audit it with mia-audit run, which trains the model)")
     for m in mitigation_objs:
         if m.needs_validation and "validation" not in target:
             raise InputError(f"mitigation {m.label!r} fits on validation data; give target.validation, a record "
@@ -198,79 +212,49 @@ def run_deployed_audit(
         where = target.get("model") or target.get("endpoint")
         raise InputError(f"target.members: the records have shape {tuple(X_in.shape[1:])} per record, but the "
                          f"model {where} takes {tuple(expected)}")
-    signals = {"train": compute_signals(adapter.predict(X_in), y_in),
-               "test": compute_signals(adapter.predict(X_out), y_out)}
-    results = evaluate_attacks(signals, model="deployed", attack_names=attack_names, config=config,
-                               show_progress=show_progress)
-    utility: list[dict[str, Any]] = []
-    if mitigation_objs:
-        from mia_audit.data.dataset import Dataset
-        from mia_audit.data.split import Split
-        from mia_audit.run.mitigations import evaluate_mitigations
-
-        parts = [X_in, X_out] + ([validation[0]] if validation else [])
-        labels = [y_in, y_out] + ([validation[1]] if validation else [])
-        X_all, y_all = np.concatenate(parts), np.concatenate(labels)
-        kind = {2: "tabular", 3: "sequence", 4: "image"}.get(X_all.ndim, "tabular")
-        pool = Dataset(name="records", X=X_all, y=y_all, n_classes=adapter.n_classes, kind=kind)
-        n_in, n_out = len(y_in), len(y_out)
-        split = Split(train=np.arange(n_in), test=np.arange(n_in, n_in + n_out), n=len(y_all))
-        val_idx = np.arange(n_in + n_out, len(y_all)) if validation else None
-        entries, utility = evaluate_mitigations(
-            adapter, pool, split, mitigations=mitigation_objs, attack_names=attack_names, config=config,
-            model_name="deployed", validation_indices=val_idx, show_progress=show_progress,
-        )
-        results += entries
-        for u in utility:  # members are not a retain set here
-            u["accuracy"]["retain"] = None
-            u["accuracy"]["forget"] = None
+    pool, split, val_idx = supplied_pool((X_in, y_in), (X_out, y_out), n_classes=adapter.n_classes,
+                                         validation=validation, source=SOURCE)
+    groups = by_scope(attack_names)
+    signals, results, utility = audit_released_model(
+        adapter, pool, split, model_name="deployed", attack_names=groups["signals"], mitigations=mitigation_objs,
+        config=config, validation_idx=val_idx, show_progress=show_progress, members=["train"])
+    for name in [n for n in attack_names if n not in groups["signals"]]:
+        kind = handler_for(name)[0]
+        if kind == "queries":  # the model itself is all a query attack needs
+            more, _ = run_special_attacks(
+                config=config, dataset=pool, split=split, names=[name], targets=[("deployed", adapter, ["train"])],
+                pairs=[], mitigations=mitigation_objs, validation_idx=val_idx, recipe=None, device=device,
+                show_progress=show_progress)
+            results += more
+        else:
+            results.append(not_applicable_entry(model="deployed", mitigation="none", attack=name, members="train",
+                                                reason=NEEDS_TRAINING[kind].format(name=name)))
+    for u in utility:  # members are not a retain set here
+        u["accuracy"]["retain"] = None
+        u["accuracy"]["forget"] = None
 
     accuracy = accuracy_of(signals)
     architecture = target.get("architecture") or (target.get("kind") if "model" in target else None)
     if architecture is None:
         architecture = "endpoint" if "endpoint" in target else type(adapter).__name__
-    return with_verdict({
-        "schema_version": 1,
-        "tool": {"name": TOOL_NAME, "version": __version__},
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": {
-            "target": _recorded_target(target),
-            "attacks": {"names": attack_names, "members": ["train"], "options": config.attacks.options},
-            "metrics": {"fprs": list(metrics.fprs), "n_bootstrap": metrics.n_bootstrap,
-                        "confidence": metrics.confidence},
-            "mitigations": config.mitigations,
-            "policy": policy.to_dict(),
-            "seed": config.seed,
-        },
-        "environment": environment(device),
-        "data": {
-            "name": "records",
-            "sha256": _records_sha256(X_in, y_in, X_out, y_out),
-            "n_train": int(len(y_in)),
-            "n_test": int(len(y_out)),
-            "n_forget": 0,
-            "n_retain": int(len(y_in)),
-            "n_features": list(X_in.shape[1:]),
-            "n_classes": int(adapter.n_classes),
-            "source": "members / nonmembers record files supplied by the auditor",
-            "license": None,
-            "preprocessing": None,
-        },
-        "models": [{
-            "name": "deployed",
-            "role": "original",
-            "unlearner": None,
-            "architecture": str(architecture),
-            "seconds": None,
-            "sha256": sha,
-            "accuracy": {"train": accuracy["train"], "test": accuracy["test"], "retain": None, "forget": None},
-            "adapter": adapter.describe(),
-            "outputs": adapter.output_kind,
-            "white_box": adapter.white_box,
-        }],
-        "results": results,
-        **({"mitigations": utility} if mitigation_objs else {}),
-    }, policy)
+    recorded = {
+        "target": _recorded_target(target),
+        "attacks": {"names": attack_names, "members": ["train"], "options": config.attacks.options},
+        "metrics": {"fprs": list(metrics.fprs), "n_bootstrap": metrics.n_bootstrap, "confidence": metrics.confidence},
+        "mitigations": config.mitigations,
+        "policy": policy.to_dict(),
+        "seed": config.seed,
+    }
+    return build_result(
+        config=recorded, environment=environment(device),
+        data=data_section(name=pool.name, sha256=pool.sha256(), n_train=split.train.size, n_test=split.test.size,
+                          n_features=pool.input_shape, n_classes=pool.n_classes, source=SOURCE),
+        models=[model_record(name="deployed", architecture=architecture, sha256=sha,
+                             accuracy={"train": accuracy["train"], "test": accuracy["test"], "retain": None,
+                                       "forget": None},
+                             outputs=adapter.output_kind, white_box=adapter.white_box, adapter=adapter.describe())],
+        results=results, policy=policy, evidence=policy_evidence(results),
+        mitigations=utility if mitigation_objs else None)
 
 
 __all__ = ["run_deployed_audit", "check_target", "load_target", "TARGET_KEYS"]

@@ -12,6 +12,23 @@ from mia_audit.errors import InputError, bad_value
 from mia_audit.mitigations import Mitigation
 
 
+#: how the pipeline runs each kind of mitigation a registered mitigation declares (``Mitigation.kind``):
+#: "output" wraps every audited model's outputs (:func:`evaluate_mitigations`); "training" trains a
+#: model of its own with the audit's recipe (``run_audit``), every attack then running on it
+MITIGATION_KINDS = {"output": "every attack on each audited model's mitigated outputs",
+                    "training": "a model of its own, trained with the mitigation, audited like the original"}
+
+
+def by_kind(mitigations: Sequence[Mitigation]) -> dict[str, list[Mitigation]]:
+    """``mitigations`` grouped by kind (order kept); a kind the pipeline cannot run is refused."""
+    out: dict[str, list[Mitigation]] = {kind: [] for kind in MITIGATION_KINDS}
+    for m in mitigations:
+        if m.kind not in out:  # the conformance test keeps this from happening
+            raise NotImplementedError(f"mitigation {m.name!r} has kind {m.kind!r}, which the pipeline cannot run")
+        out[m.kind].append(m)
+    return out
+
+
 def evaluate_mitigations(
     adapter: Any,
     dataset: Any,

@@ -1,26 +1,30 @@
-"""The audit runner: one configuration in, one result (schema v1) out.
+"""The pipeline of an audit of a model the toolkit trains: one configuration in, one result
+(schema v1) out.
 
-Steps: load the data set, split one pool into train/test and a forget set inside
-train, build and train the model, compute every signal once per record set, run
-every attack for each member set against the test set, and measure it.
+Steps: load the data set, split one pool into train/test and a forget set inside train, build
+and train the model; then the steps every audited model goes through, whatever made it
+(:func:`audit_released_model`, which ``run_deployed_audit`` shares): every signal once per
+record set, every signal attack for each member set against the test set, every attack again
+under each output mitigation; then the unlearners, the attacks that need more than signals
+(dispatched by access kind, :mod:`.dispatch`), the training-time mitigations, and the result
+(:func:`mia_audit.result.build_result`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mia_audit import __version__, TOOL_NAME
 from mia_audit.config import AuditConfig
 from mia_audit.environment import environment
 from mia_audit.errors import InputError
 from mia_audit.progress import phase, progress_enabled
 from mia_audit.seeding import derive_seed
-from mia_audit.run.attack_entries import accuracy_of, evaluate_attacks, membership_signals, with_verdict
+from mia_audit.result import build_result, data_section, model_record
+from mia_audit.run.attack_entries import accuracy_of, evaluate_attacks, membership_signals, policy_evidence
 from mia_audit.threads import audit_threads, set_audit_threads
 
 RESULT_FILE = "report.json"
@@ -35,7 +39,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
 
     On the CPU the audit runs with the thread count of :mod:`mia_audit.threads` (one thread for
     a small model unless the caller chose a count), restored when it returns."""
-    from mia_audit.attacks import ATTACKS, needs_more_than_signals, signal_attack_names
+    from mia_audit.attacks import ATTACKS, signal_attack_names
     from mia_audit.adapters import as_adapter, model_sha256
     from mia_audit.data import load_dataset, make_split, select_forget
     from mia_audit.device import resolve_device
@@ -53,8 +57,12 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         ATTACKS.get(name)
     for name in attack_names:  # unknown names and options fail now, not after training
         create_attack(name, seed=config.seed, **config.attacks.options.get(name, {}))
-    special_names = [n for n in attack_names if needs_more_than_signals(ATTACKS.get(n))]
-    attack_names = [n for n in attack_names if n not in special_names]  # those that score from signals
+    from mia_audit.run.dispatch import by_scope
+
+    groups = by_scope(attack_names)
+    special_names = groups["model"] + groups["pair"]
+    special_names = [n for n in attack_names if n in special_names]  # in the order the user gave
+    attack_names = groups["signals"]  # those that score from one model's signals
     from mia_audit.mitigations import create_mitigation
 
     mitigations = [create_mitigation(m["name"], **{k: v for k, v in m.items() if k != "name"})
@@ -62,8 +70,11 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
     from mia_audit.run.unlearning import create_unlearners, run_unlearners
 
     unlearners = create_unlearners(config.unlearners)
-    training_mitigations = [m for m in mitigations if m.kind == "training"]  # dp-sgd: a model of its own
-    mitigations = [m for m in mitigations if m.kind != "training"]
+    from mia_audit.run.mitigations import by_kind
+
+    kinds = by_kind(mitigations)
+    training_mitigations = kinds["training"]  # dp-sgd: a model of its own
+    mitigations = kinds["output"]
     device = resolve_device(config.device)
 
     dataset = load_dataset(config.data.name, data_dir=config.data.data_dir, **config.data.options)
@@ -106,22 +117,10 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             model, dataset.X[split.train], dataset.y[split.train], recipe,
             seed=derive_seed(config.seed, "train"), device=device, progress=progress_enabled(show_progress),
         )
-    with phase(f"attacks on original ({len(attack_names)} attacks)", enabled=show_progress):
-        adapter = as_adapter(trained.model, n_classes=dataset.n_classes)
-        signals = membership_signals(adapter, dataset, split)
-        results = evaluate_attacks(signals, model="original", attack_names=attack_names,
-                                   config=config, show_progress=show_progress)
-    utility: list[dict[str, Any]] = []
-    if mitigations:
-        from mia_audit.run.mitigations import evaluate_mitigations
-
-        with phase(f"mitigations on original ({', '.join(m.label for m in mitigations)})", enabled=show_progress):
-            entries, utility = evaluate_mitigations(
-                adapter, dataset, split, mitigations=mitigations, attack_names=attack_names, config=config,
-                model_name="original", validation_indices=validation_indices(split, config),
-                show_progress=show_progress,
-            )
-        results += entries
+    adapter = as_adapter(trained.model, n_classes=dataset.n_classes)
+    signals, results, utility = audit_released_model(
+        adapter, dataset, split, model_name="original", attack_names=attack_names, mitigations=mitigations,
+        config=config, validation_idx=validation_indices(split, config), show_progress=show_progress)
     unlearned_models: list[dict[str, Any]] = []
     unlearner_summary: list[dict[str, Any]] = []
     objects: dict[str, list] = {"targets": [], "pairs": []}
@@ -134,7 +133,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         utility += used
     special_info: dict[str, Any] = {}
     if special_names:
-        from mia_audit.run.references import run_special_attacks
+        from mia_audit.run.dispatch import run_special_attacks
 
         targets = [("original", trained.model, list(config.attacks.members))] + objects["targets"]
         entries, special_info = run_special_attacks(
@@ -158,48 +157,47 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
                                                  split)
             results += evaluate_attacks(private_signals, model=name, attack_names=attack_names,
                                         config=config, show_progress=show_progress)
-        mitigated_models.append({
-            "name": name, "role": "original", "unlearner": None, "mitigation": m.label,
-            "architecture": config.model.name, "seconds": float(private.seconds),
-            "sha256": model_sha256(private.model), "accuracy": accuracy_of(private_signals),
-            "outputs": "logits", "white_box": True,
-            **private.privacy(),  # epsilon, delta, noise_multiplier, max_grad_norm, accountant
-        })
-    return with_verdict({
-        "schema_version": 1,
-        "tool": {"name": TOOL_NAME, "version": __version__},
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": config.to_dict(),
-        "environment": environment(str(trained.device)),
-        "data": {
-            "name": dataset.name,
-            "sha256": dataset.sha256(),
-            "n_train": int(split.train.size),
-            "n_test": int(split.test.size),
-            "n_forget": int(split.forget.size),
-            "n_retain": int(split.retain.size),
-            "n_features": list(dataset.input_shape),
-            "n_classes": int(dataset.n_classes),
-            "source": dataset.meta.get("source"),
-            "license": dataset.meta.get("license"),
-            "preprocessing": dataset.meta.get("preprocessing"),
-        },
-        "models": [{
-            "name": "original",
-            "role": "original",
-            "unlearner": None,
-            "architecture": config.model.name,
-            "seconds": float(trained.seconds),
-            "sha256": model_sha256(trained.model),
-            "accuracy": accuracy_of(signals),
-            "outputs": adapter.output_kind,
-            "white_box": adapter.white_box,
-        }, *unlearned_models, *mitigated_models],
-        "results": results,
-        **({"mitigations": utility} if mitigations else {}),
-        **({"unlearners": unlearner_summary} if unlearners else {}),
-        **({"reference_models": special_info} if special_info else {}),
-    }, config.policy)
+        mitigated_models.append(model_record(
+            name=name, mitigation=m.label, architecture=config.model.name, seconds=private.seconds,
+            sha256=model_sha256(private.model), accuracy=accuracy_of(private_signals), outputs="logits",
+            white_box=True, **private.privacy()))  # epsilon, delta, noise_multiplier, max_grad_norm, accountant
+    original = model_record(name="original", architecture=config.model.name, seconds=trained.seconds,
+                            sha256=model_sha256(trained.model), accuracy=accuracy_of(signals),
+                            outputs=adapter.output_kind, white_box=adapter.white_box)
+    return build_result(
+        config=config.to_dict(), environment=environment(str(trained.device)),
+        data=data_section(name=dataset.name, sha256=dataset.sha256(), n_train=split.train.size,
+                          n_test=split.test.size, n_forget=split.forget.size, n_retain=split.retain.size,
+                          n_features=dataset.input_shape, n_classes=dataset.n_classes,
+                          source=dataset.meta.get("source"), license=dataset.meta.get("license"),
+                          preprocessing=dataset.meta.get("preprocessing")),
+        models=[original, *unlearned_models, *mitigated_models], results=results,
+        policy=config.policy, evidence=policy_evidence(results),
+        mitigations=utility if mitigations else None, unlearners=unlearner_summary if unlearners else None,
+        reference_models=special_info or None)
+
+
+def audit_released_model(adapter, dataset, split, *, model_name: str, attack_names, mitigations, config: AuditConfig,
+                         validation_idx, show_progress: bool | None = None, members=None):
+    """The steps every audited model goes through, whatever made it: its signals on the audit's
+    record sets, every signal attack on them, then every attack again under each post-hoc
+    output mitigation. Returns ``(signals, entries, mitigation utility rows)``."""
+    with phase(f"attacks on {model_name} ({len(attack_names)} attacks)", enabled=show_progress):
+        signals = membership_signals(adapter, dataset, split)
+        entries = evaluate_attacks(signals, model=model_name, attack_names=attack_names, config=config,
+                                   show_progress=show_progress, members=members)
+    utility: list[dict[str, Any]] = []
+    if mitigations:
+        from mia_audit.run.mitigations import evaluate_mitigations
+
+        with phase(f"mitigations on {model_name} ({', '.join(m.label for m in mitigations)})",
+                   enabled=show_progress):
+            more, utility = evaluate_mitigations(
+                adapter, dataset, split, mitigations=mitigations, attack_names=attack_names, config=config,
+                model_name=model_name, validation_indices=validation_idx, show_progress=show_progress,
+                **({} if members is None else {"members": members}))
+        entries += more
+    return signals, entries, utility
 
 
 def validation_indices(split, config: AuditConfig) -> np.ndarray | None:

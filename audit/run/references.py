@@ -27,28 +27,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
-from mia_audit.errors import InputError, NotApplicableError
-from mia_audit.seeding import derive_seed, rng
-
-REFERENCE_KINDS = ("references", "queries", "pairs")
-
-
-def attack_kind(factory: Any) -> str:
-    """'pairs', 'references', 'queries' or 'signals' for a registered attack class."""
-    if getattr(factory, "requires_pairs", False):
-        return "pairs"
-    if getattr(factory, "name", "") == "u-lira":
-        return "ulira"
-    if getattr(factory, "requires_references", False):
-        return "references"
-    if getattr(factory, "requires_queries", False):
-        return "queries"
-    return "signals"
-
+from mia_audit.errors import InputError
+from mia_audit.progress import phase
+from mia_audit.seeding import derive_seed
 
 def default_store(config: Any, dataset: Any, pool: np.ndarray, recipe: Any) -> Path:
     """A cache folder keyed by everything the reference models depend on."""
@@ -70,14 +55,14 @@ def reference_threads(config: Any, dataset: Any, recipe: Any, device: Any):
     refs = config.references
     if recipe is None or refs.executor not in ("auto", "batched") or refs.ray_address is not None:
         return contextlib.nullcontext()
-    import torch
-
     from mia_audit.models import build_model
     from mia_audit.threads import training_threads
 
     net = build_model(config.model.name, input_shape=dataset.input_shape, n_classes=dataset.n_classes, seed=0,
                       **config.model.params)
-    sample = torch.as_tensor(np.array(dataset.X[:1]))
+    from mia_audit.frameworks import to_tensor
+
+    sample = to_tensor(dataset.X[:1], copy=True)
     sample = sample.float() if sample.is_floating_point() else sample
     return training_threads(net, sample, recipe.batch_size, device=device,
                             models=min(int(refs.n_models), 64))
@@ -90,136 +75,46 @@ def released_probs(wrapper: Any, probs: np.ndarray) -> np.ndarray:
 
     if wrapper is None:
         return probs
-    return _probs(wrapper._transform(Outputs("probs", probs, probs.shape[1]), probs))
+    return _probs(wrapper.transform(Outputs("probs", probs, probs.shape[1]), probs))
 
 
-def run_special_attacks(
-    *,
-    config: Any,
-    dataset: Any,
-    split: Any,
-    names: Sequence[str],
-    targets: Sequence[tuple[str, Any, Sequence[str]]],
-    pairs: Sequence[tuple[str, Any, Any, Any]],
-    mitigations: Sequence[Any],
-    validation_idx: Optional[np.ndarray],
-    recipe: Any,
-    device: Any,
-    show_progress: Optional[bool] = None,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Result entries of the reference, query and pair attacks ``names``.
+def reference_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray) -> np.ndarray:
+    """The "references" handler: ``attack`` (LiRA, RMIA) on ``adapter``, members then the test
+    set, against the reference store ``ctx`` holds."""
+    from mia_audit.attacks import run_reference_attack
 
-    ``targets``: (model name, model, member sets) for every audited model; ``pairs``:
-    (model name, unlearner, its original Trained, the unlearned Trained) per unlearned model.
-    Returns ``(entries, info)``; ``info`` describes the reference store and shadow settings.
-    """
-    from mia_audit.attacks import ATTACKS, create_attack, run_query_attack, run_reference_attack
+    split = ctx.split
+    rows = np.r_[np.searchsorted(ctx.pool, member_idx), np.searchsorted(ctx.pool, split.test)]
+    return run_reference_attack(attack, ctx.store, adapter, ctx.X_pool, ctx.y_pool, rows,
+                                population_indices=ctx.population_positions)
 
-    from mia_audit.adapters import as_adapter
-    from mia_audit.progress import phase, progress_enabled
-    from mia_audit.run.attack_entries import attack_entry, not_applicable_entry
 
-    kinds = {n: attack_kind(ATTACKS.get(n)) for n in names}
-    X, y = dataset.X, dataset.y
-    validation = None if validation_idx is None else (X[validation_idx], y[validation_idx])
-    refs = config.references
-    options = config.attacks.options
-    entries: list[dict[str, Any]] = []
-    info: dict[str, Any] = {}
+def query_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray) -> np.ndarray:
+    """The "queries" handler: ``attack`` (boundary) queries ``adapter`` on members then the test
+    set, in one call, so that both sets see the same query distribution."""
+    from mia_audit.attacks import run_query_attack
 
-    def variants(model: Any) -> list[tuple[str, Any, Any]]:
-        adapter = as_adapter(model, n_classes=dataset.n_classes)
-        out = [("none", adapter, None)]
-        for m in mitigations:
-            wrapped = m.apply(adapter, validation=validation)
-            out.append((m.label, wrapped, wrapped))
-        return out
+    rows = np.r_[member_idx, ctx.split.test]
+    return run_query_attack(attack, adapter, ctx.dataset.X[rows], ctx.dataset.y[rows])
 
-    # ---- reference attacks (LiRA, RMIA): one store for every audited model
-    reference_names = [n for n in names if kinds[n] == "references"]
-    store = None
-    used = np.r_[split.train, split.test, [] if validation_idx is None else validation_idx].astype(np.int64)
-    spare = np.setdiff1d(np.arange(split.n), used)
-    order = rng(config.seed, "population").permutation(spare)
-    population = np.sort(order[:min(refs.population, order.size)])
-    remaining = np.sort(order[population.size:])
-    if reference_names:
-        from mia_audit.reference import train_references
 
-        pool = np.sort(np.r_[split.train, split.test, population]).astype(np.int64)
-        path = Path(refs.store) if refs.store else default_store(config, dataset, pool, recipe)
-        with reference_threads(config, dataset, recipe, device), \
-                phase(f"reference models ({refs.n_models}, trained or loaded)", enabled=show_progress):
-            store = train_references(path, X[pool], y[pool], model=config.model.name, n_models=refs.n_models,
-                                     seed=derive_seed(config.seed, "references"), recipe=recipe,
-                                     model_params=config.model.params, n_classes=dataset.n_classes,
-                                     executor=refs.executor, device=device, ray_address=refs.ray_address,
-                                     progress=progress_enabled(show_progress))
-        info["references"] = {"store": str(path), "n_models": refs.n_models, "n_pool": int(pool.size),
-                              "n_population": int(population.size), "executor": refs.executor}
-        pop_pos = np.searchsorted(pool, population) if population.size else None
-        X_pool, y_pool = X[pool], y[pool]
+def two_model_entries(ctx: Any, name: str, pair: tuple) -> list[dict[str, Any]]:
+    """The "pairs" handler: the two-model attack on one (original, unlearned) pair."""
+    model_name, unlearner, original, unlearned = pair
+    with phase(f"{name} attack on {model_name} ({ctx.config.references.shadow_models} shadow models)",
+               enabled=ctx.show_progress):
+        return _two_model_entries(name, model_name, unlearner, original, unlearned, config=ctx.config,
+                                  dataset=ctx.dataset, split=ctx.split, shadow_rows=ctx.shadow_rows,
+                                  recipe=ctx.recipe, device=ctx.device, variants=ctx.variants)
 
-    single_names = [n for n in names if kinds[n] in ("references", "queries")]
-    for model_name, model, member_sets in targets if single_names else []:
-        with phase(f"{', '.join(single_names)} on {model_name}", enabled=show_progress):
-            for label, adapter, _ in variants(model):
-                for name in names:
-                    kind = kinds[name]
-                    if kind not in ("references", "queries"):
-                        continue
-                    for members in member_sets:
-                        member_idx = getattr(split, members)
-                        if member_idx.size == 0:
-                            continue
-                        attack = create_attack(name, seed=derive_seed(config.seed, "attack", name),
-                                               **options.get(name, {}))
-                        try:
-                            if kind == "references":
-                                rows = np.r_[np.searchsorted(pool, member_idx), np.searchsorted(pool, split.test)]
-                                scores = run_reference_attack(attack, store, adapter, X_pool, y_pool, rows,
-                                                              population_indices=pop_pos)
-                            else:  # one call, so both sets see the same query distribution
-                                rows = np.r_[member_idx, split.test]
-                                scores = run_query_attack(attack, adapter, X[rows], y[rows])
-                        except NotApplicableError as exc:
-                            entries.append(not_applicable_entry(model=model_name, mitigation=label, attack=name,
-                                                                members=members, reason=str(exc)))
-                            continue
-                        n_in = member_idx.size
-                        entries.append(attack_entry(scores[:n_in], scores[n_in:], model=model_name, mitigation=label,
-                                                    attack=name, members=members, config=config))
 
-    # ---- pair attacks (two-model) and u-lira, per unlearned model
-    pair_names = [n for n in names if kinds[n] in ("pairs", "ulira")]
-    if pair_names and not pairs:
-        for name in pair_names:
-            entries.append(not_applicable_entry(
-                model="original", mitigation="none", attack=name, members="forget",
-                reason=f"{name} compares an original with its unlearned model; add [[unlearners]] to the config"))
-    if pair_names and pairs:
-        wanted = set(refs.pair_unlearners) if refs.pair_unlearners is not None else None
-        shadow_rows = remaining
-        if refs.shadow_pool is not None and refs.shadow_pool < shadow_rows.size:
-            shadow_rows = np.sort(rng(config.seed, "shadow-pool").choice(shadow_rows, refs.shadow_pool, replace=False))
-        info["shadow"] = {"n_shadow_pool": int(shadow_rows.size), "shadow_models": refs.shadow_models,
-                          "deletions": refs.deletions}
-        for model_name, unlearner, original, unlearned in pairs:
-            if wanted is not None and unlearner.name not in wanted:
-                continue
-            for name in pair_names:
-                if kinds[name] == "pairs":
-                    with phase(f"{name} attack on {model_name} ({refs.shadow_models} shadow models)",
-                               enabled=show_progress):
-                        entries += _two_model_entries(name, model_name, unlearner, original, unlearned,
-                                                      config=config, dataset=dataset, split=split,
-                                                      shadow_rows=shadow_rows, recipe=recipe, device=device,
-                                                      variants=variants)
-                else:
-                    with phase(f"{name} on {model_name} ({refs.ulira_models} reference models)", enabled=show_progress):
-                        entries += _ulira_entries(name, model_name, unlearner, unlearned, config=config,
-                                                  dataset=dataset, split=split, recipe=recipe, device=device)
-    return entries, info
+def ulira_entries(ctx: Any, name: str, pair: tuple) -> list[dict[str, Any]]:
+    """The "unlearned-references" handler: U-LiRA on one unlearned model."""
+    model_name, unlearner, _, unlearned = pair
+    with phase(f"{name} on {model_name} ({ctx.config.references.ulira_models} reference models)",
+               enabled=ctx.show_progress):
+        return _ulira_entries(name, model_name, unlearner, unlearned, config=ctx.config, dataset=ctx.dataset,
+                              split=ctx.split, recipe=ctx.recipe, device=ctx.device)
 
 
 def _two_model_entries(name, model_name, unlearner, original, unlearned, *, config, dataset, split, shadow_rows,
@@ -300,7 +195,6 @@ def _ulira_entries(name, model_name, unlearner, unlearned, *, config, dataset, s
 def _probs(outputs: Any) -> np.ndarray:
     if outputs.has_posteriors:
         return np.exp(outputs.log_probs())
-    labels = np.asarray(outputs.values, dtype=np.int64)
-    one_hot = np.zeros((labels.size, outputs.n_classes))
-    one_hot[np.arange(labels.size), labels] = 1.0
-    return one_hot
+    from mia_audit.outputs import one_hot
+
+    return one_hot(np.asarray(outputs.values, dtype=np.int64), outputs.n_classes)

@@ -111,14 +111,10 @@ def run_unlearners(
             utility.extend(used)
         return accuracy_of(signals)
 
-    groups = None
-    if dataset.kind == "tabular" and dataset.feature_names is not None:
-        from mia_audit.unlearners.protection.columns import groups_from_feature_names
-
-        groups = groups_from_feature_names(dataset.feature_names)
-    for u in unlearners:
-        if groups and getattr(u, "categorical_groups", "absent") is None:
-            u.categorical_groups = groups  # EUPG: one-hot attributes from the data set's column names
+    # methods that read a table's column names (EUPG: its one-hot attributes) get the data set's
+    # names as a new unlearner with the same options; the given ones and their options are unchanged
+    feature_names = dataset.feature_names if dataset.kind == "tabular" else None
+    for u in [u.with_feature_names(feature_names) for u in unlearners]:
         original = plain
         if u.needs_own_training:
             try:

@@ -134,7 +134,7 @@ def test_loss_lr_scores_are_out_of_fold_like_a_naive_loop():
 
 
 def test_loss_lr_options_are_validated():
-    with pytest.raises(InputError, match="unknown option 'folds'; allowed: C, n_splits, seed"):
+    with pytest.raises(InputError, match="^attack 'loss-lr': unknown option 'folds'; valid options: C, n_splits, seed$"):
         create_attack("loss-lr", folds=3)
     with pytest.raises(InputError, match="n_splits must be an integer >= 2; got 1"):
         create_attack("loss-lr", n_splits=1)

@@ -17,9 +17,8 @@ from mia_audit.reference import QuerySignals
 from mia_audit.signals import compute_signals
 
 OTHERS = [n for n in ATTACKS.names() if needs_more_than_signals(ATTACKS.get(n))]
-REFERENCE = [n for n in OTHERS if getattr(ATTACKS.get(n), "requires_references", False)
-             and not getattr(ATTACKS.get(n), "requires_pairs", False)]
-QUERY = [n for n in OTHERS if getattr(ATTACKS.get(n), "requires_queries", False)]
+REFERENCE = [n for n in OTHERS if ATTACKS.get(n).access in ("references", "unlearned-references")]
+QUERY = [n for n in OTHERS if ATTACKS.get(n).access == "queries"]
 K, N, A = 8, 900, 2
 
 

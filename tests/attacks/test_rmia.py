@@ -140,3 +140,52 @@ def test_null_control_nonmembers_against_nonmembers(adult):
                                  population_indices=adult.population)
         value = auc(s[: len(a)], s[len(a):])
         assert abs(value - 0.5) < 4 * auc_se(len(a), len(b)), f"{name}: null AUC {value:.3f}"
+
+
+def _gamma_setting(seed=11):
+    """Fixed-seed synthetic references (K=8 models, 80 pool records, 3 queries); 40 scored
+    records (20 members with a raised target confidence) and 40 further pool records as z."""
+    ref, mask = references(K=8, N=80, A=3, seed=seed)
+    g = np.random.default_rng(seed + 1)
+    idx = np.arange(40)
+    is_member = np.r_[np.ones(20, bool), np.zeros(20, bool)]
+    p_x = np.clip(g.uniform(0.05, 0.95, (40, 3)) + 0.15 * is_member[:, None], 0.01, 0.99)
+    p_z = g.uniform(0.05, 0.95, (40, 3))
+    return ref, mask, idx, is_member, p_x, p_z, np.arange(40, 80)
+
+
+@pytest.mark.parametrize("name", ["rmia-online", "rmia-offline"])
+def test_with_break_ties_gamma_and_population_size_do_not_change_the_ranking(name):
+    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
+
+    ref, mask, idx, is_member, p_x, p_z, idx_z = _gamma_setting()
+    runs = {}
+    for gamma in (1.0, 2.5):
+        for m in (10, 40):  # two population sizes: the first 10 z, all 40
+            attack = create_attack(name, gamma=gamma).fit_references(ref, mask)
+            runs[gamma, m] = attack.score_target(signals(p_x), idx, population=(signals(p_z[:m]), idx_z[:m]))
+    ratio = p_x.mean(axis=1) / attack.p_marginal_[idx]
+    first = runs[1.0, 10]
+    for key, s in runs.items():
+        # the scores themselves move with gamma and m ...
+        if key != (1.0, 10):
+            assert not np.array_equal(s, first), key
+        # ... but the ranking (ties included) is that of ratio(x) = Pr(x | theta) / Pr(x), for every gamma and m
+        np.testing.assert_array_equal(rankdata(s, method="min"), rankdata(ratio, method="min"), err_msg=str(key))
+        np.testing.assert_array_equal(np.argsort(s, kind="stable"), np.argsort(first, kind="stable"))
+        assert auc(s[is_member], s[~is_member]) == auc(first[is_member], first[~is_member])
+        assert abs(roc_auc_score(is_member, s) - roc_auc_score(is_member, first)) <= 1e-12
+        assert tpr_at_fpr(s[is_member], s[~is_member], [0.05, 0.1]) == \
+            tpr_at_fpr(first[is_member], first[~is_member], [0.05, 0.1])
+
+
+@pytest.mark.parametrize("name", ["rmia-online", "rmia-offline"])
+def test_without_break_ties_gamma_changes_the_scores_and_their_ranking(name):
+    from scipy.stats import rankdata
+
+    ref, mask, idx, is_member, p_x, p_z, idx_z = _gamma_setting()
+    scores = [create_attack(name, gamma=gamma, break_ties=False).fit_references(ref, mask)
+              .score_target(signals(p_x), idx, population=(signals(p_z), idx_z)) for gamma in (1.0, 2.5)]
+    assert not np.array_equal(scores[0], scores[1])
+    assert not np.array_equal(rankdata(scores[0], method="min"), rankdata(scores[1], method="min"))

@@ -147,7 +147,7 @@ def synthetic_pairs(g, n, c=5, shift=0.3):
 def test_registered_with_flags_and_not_applicable_to_one_models_signals():
     attack = create_attack("two-model", seed=3)
     assert isinstance(attack, TwoModelAttack) and attack.seed == 3
-    assert TwoModelAttack.requires_pairs and TwoModelAttack.requires_references and TwoModelAttack.reference
+    assert TwoModelAttack.access == "pairs" and TwoModelAttack.reference
     sig = compute_signals(Outputs("logits", np.zeros((4, 3)), 3), [0, 1, 2, 0])
     with pytest.raises(NotApplicableError, match="original and an unlearned model"):
         attack.membership_scores(sig, np.array([1, 1, 0, 0]))

@@ -105,7 +105,7 @@ def test_retained_records_do_not_enter_the_fit():
 
 def test_registered_and_not_applicable_to_one_models_signals():
     attack = create_attack("u-lira", seed=0)
-    assert isinstance(attack, ULiRA) and ULiRA.requires_references and ULiRA.reference
+    assert isinstance(attack, ULiRA) and ULiRA.access == "unlearned-references" and ULiRA.reference
     sig = compute_signals(Outputs("logits", np.zeros((4, 3)), 3), [0, 1, 2, 0])
     with pytest.raises(NotApplicableError):
         attack.membership_scores(sig, np.array([1, 1, 0, 0]))

@@ -333,3 +333,94 @@ def test_read_only_inputs_work_without_warnings(mlp):
         warnings.simplefilter("error")
         TorchAdapter(mlp).predict(X)
         train_model(mlp, X, y, TrainRecipe(epochs=1), seed=0)
+
+
+# ---------------------------------------------------------------------------- frameworks
+
+
+def _naive_numpy(a, float32=False):
+    if isinstance(a, torch.Tensor):
+        t = a.detach().cpu()
+        if t.is_floating_point() and (float32 or t.dtype == torch.bfloat16):
+            t = t.to(torch.float32)
+        return t.numpy().copy()
+    return np.array(a)
+
+
+@pytest.mark.parametrize("float32", [False, True])
+def test_frameworks_to_numpy_matches_a_naive_conversion(float32):
+    from mia_audit.frameworks import to_numpy
+
+    gen = torch.Generator().manual_seed(0)
+    values = [
+        torch.randn(7, 3, generator=gen, dtype=torch.float64),
+        torch.randn(7, 3, generator=gen),
+        torch.randn(7, 3, generator=gen).half(),
+        torch.randn(7, 3, generator=gen).bfloat16(),
+        torch.randn(7, 3, generator=gen).requires_grad_(),
+        torch.randn(3, 7, generator=gen).t(),  # not contiguous
+        torch.randint(0, 9, (7,), generator=gen),
+        torch.tensor([True, False]),
+        np.arange(12, dtype=np.float64).reshape(4, 3),
+        np.arange(5, dtype=np.int32),
+        [[1.5, 2.0], [3.0, -0.0]],
+        [1, 2, 3],
+        3.25,
+    ]
+    for a in values:
+        got, want = to_numpy(a, float32=float32), _naive_numpy(a, float32)
+        assert isinstance(got, np.ndarray)
+        assert got.dtype == want.dtype and got.shape == want.shape, type(a)
+        np.testing.assert_array_equal(got, want)
+    arr = np.ones(3)
+    assert to_numpy(arr) is arr  # numpy arrays are not copied
+
+
+def test_frameworks_detection(mlp, xgb_model):
+    from sklearn.linear_model import LogisticRegression
+
+    from mia_audit.frameworks import is_sklearn_classifier, is_tensor, is_torch_module, is_xgboost, to_tensor
+
+    assert is_torch_module(mlp) and not is_torch_module(xgb_model) and not is_torch_module(np.ones(2))
+    assert is_tensor(torch.ones(2)) and not is_tensor(np.ones(2)) and not is_tensor(mlp)
+    assert is_xgboost(xgb_model) and is_xgboost(xgb_model.get_booster()) and not is_xgboost(mlp)
+    assert is_sklearn_classifier(LogisticRegression()) and not is_sklearn_classifier(mlp)
+    t = torch.ones(2)
+    assert to_tensor(t) is t
+    arr = np.arange(3.0)
+    assert to_tensor(arr).data_ptr() == torch.from_numpy(arr).data_ptr()  # shared where writable
+    assert to_tensor(arr, copy=True).data_ptr() != torch.from_numpy(arr).data_ptr()
+    arr.setflags(write=False)
+    np.testing.assert_array_equal(to_tensor(arr).numpy(), arr)
+
+
+def test_frameworks_and_adapters_import_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import mia_audit.frameworks as f\n"
+        "assert 'torch' not in sys.modules, 'mia_audit.frameworks imported torch'\n"
+        "import numpy as np\n"
+        "assert not f.is_torch_module(object()) and not f.is_tensor([1]) and not f.is_xgboost(1)\n"
+        "assert f.to_numpy([1, 2]).tolist() == [1, 2]\n"
+        "import mia_audit.adapters as a\n"
+        "a.as_adapter(lambda b: np.full((len(b), 2), 0.5), n_classes=2).predict(np.zeros((3, 1)))\n"
+        "assert 'torch' not in sys.modules, 'mia_audit.adapters imported torch'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_wrapper_transform_is_what_predict_releases(mlp):
+    from mia_audit.adapters import OutputNoise, Rounding, TopK
+
+    X, _ = _data()
+    raw = TorchAdapter(mlp)
+    for wrapper in (LabelOnly(raw), Temperature(raw, 2.0), TopK(raw, k=2), Rounding(raw, decimals=1),
+                    OutputNoise(raw, sigma=0.2, seed=3)):
+        released = wrapper.transform(raw.predict(X), X)
+        expected = wrapper.predict(X)
+        assert released.kind == expected.kind
+        np.testing.assert_array_equal(released.values, expected.values)

@@ -17,6 +17,7 @@ from mia_audit.config import (
     ForgetConfig,
     MetricsConfig,
     ModelConfig,
+    ReferenceConfig,
 )
 from mia_audit.errors import DataFileError, InputError
 
@@ -326,3 +327,30 @@ def test_relative_paths_in_a_config_file_are_relative_to_that_file(tmp_path, mon
     absolute = tmp_path / "abs"
     path.write_text(f'out = "{absolute}"\n', encoding="utf-8")
     assert Path(AuditConfig.from_toml(path).out) == absolute
+
+
+def test_a_changed_config_is_a_new_validated_one():
+    """Overrides (the CLI's --seed / --device) build a new config with dataclasses.replace, which
+    validates it like the constructor; the original is left as it was."""
+    np = pytest.importorskip("numpy")
+    cfg = AuditConfig(seed=1)
+    new = dataclasses.replace(cfg, seed=np.int64(3), device="cpu")
+    assert new.seed == 3 and type(new.seed) is int and new.device == "cpu" and (cfg.seed, cfg.device) == (1, "auto")
+    with pytest.raises(InputError, match=r"seed must be .*; got -1"):
+        dataclasses.replace(cfg, seed=-1)
+    with pytest.raises(InputError, match="device must be"):
+        dataclasses.replace(cfg, device=0)
+
+
+@pytest.mark.parametrize("key, value, needle", [
+    ("n_models", 3, "references.n_models must be an even integer"),
+    ("n_models", True, "references.n_models must be an integer >= 2; got True"),
+    ("population", -1, "references.population must be an integer >= 0; got -1"),
+    ("shadow_pool", 3, "references.shadow_pool must be an integer >= 4 or None; got 3"),
+    ("deletions", "many", "references.deletions must be one of 'group', 'single'; got 'many'"),
+    ("store", 5, "references.store must be text or None; got 5"),
+    ("pair_unlearners", "scrub", "references.pair_unlearners must be a list of unlearner names or None"),
+])
+def test_reference_settings_are_checked_by_the_shared_helpers(key, value, needle):
+    with pytest.raises(InputError, match=re.escape(needle)):
+        AuditConfig(references=ReferenceConfig(**{key: value}))

@@ -14,7 +14,7 @@ from mia_audit.config import AttackConfig, AuditConfig, MetricsConfig
 from mia_audit.run.deployed import run_deployed_audit
 from mia_audit.errors import DataFileError, InputError
 from mia_audit.model_files import file_sha256
-from mia_audit.run.pipeline import evaluate_attacks
+from mia_audit.run.attack_entries import evaluate_attacks
 from mia_audit.signals import compute_signals
 
 REPO = Path(__file__).resolve().parents[2]
@@ -176,3 +176,41 @@ def test_cli_run_with_a_target_table_audits_the_deployed_model(trained, tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "broken.pt" in err[0]
     assert not (tmp_path / "out2").exists()
+
+
+def test_one_data_hash_for_the_same_records_whatever_the_entry_point(trained):
+    """Issue 10: the records' hash is framed once (mia_audit.result.records_sha256), so the same
+    members and non-members give the same data.sha256 as record files or as arrays."""
+    from mia_audit.result import records_sha256
+    from mia_audit.testing import audit_model
+
+    t = trained
+    deployed = run_deployed_audit(_file_target(t), attacks=ATTACKS, metrics=METRICS, seed=7, base_dir=t["folder"])
+    given = audit_model(t["model"], (t["X_in"], t["y_in"]), (t["X_out"], t["y_out"]), attacks=ATTACKS, seed=7)
+    as_float64 = audit_model(t["model"], (t["X_in"].astype(np.float64), t["y_in"].astype(np.int32)),
+                             (t["X_out"], t["y_out"]), attacks=ATTACKS, seed=7)
+    expected = records_sha256(np.concatenate([t["X_in"], t["X_out"]]), np.concatenate([t["y_in"], t["y_out"]]))
+    assert deployed["data"]["sha256"] == given["data"]["sha256"] == as_float64["data"]["sha256"] == expected
+    y_flipped = t["y_in"].copy()
+    y_flipped[0] = 1 - y_flipped[0]
+    other = audit_model(t["model"], (t["X_in"], y_flipped), (t["X_out"], t["y_out"]), attacks=ATTACKS, seed=7)
+    assert other["data"]["sha256"] != expected
+    assert deployed["schema_version"] == given["schema_version"] == 1
+
+
+def test_a_deployed_model_gets_query_attacks_and_says_what_could_not_run(trained):
+    """One dispatch table for every target: a query attack needs only the model, so it runs on
+    a model file; reference and pair attacks need training code, and say so."""
+    t = trained
+    names = ["loss", "boundary", "lira-online", "two-model"]
+    result = run_deployed_audit(_file_target(t), attacks=names, metrics=METRICS, seed=7, base_dir=t["folder"],
+                                attack_options={"boundary": {"n_queries": 16, "levels": 4}})
+    _validate(result)
+    by_attack = {e["attack"]: e for e in result["results"]}
+    assert set(by_attack) == set(names)
+    assert by_attack["boundary"]["applicable"] and by_attack["boundary"]["n_members"] == 300
+    assert 0.0 <= by_attack["boundary"]["auc"] <= 1.0
+    assert not by_attack["lira-online"]["applicable"] and "training code" in by_attack["lira-online"]["reason"]
+    assert not by_attack["two-model"]["applicable"] and "one model" in by_attack["two-model"]["reason"]
+    coverage = result["verdict"]["coverage"][0]
+    assert "boundary" in coverage["attacks_run"] and "lira-online" in str(coverage["not_run"])

@@ -200,9 +200,9 @@ def test_registry_errors_list_valid_names_and_parameters():
     with pytest.raises(InputError, match="mitigation must be one of dp-sgd, label-only, output-noise, rounding, "
                                          "temperature, top-k; got 'topk'"):
         create_mitigation("topk")
-    with pytest.raises(InputError, match="unknown parameter 'K'; allowed: k"):
+    with pytest.raises(InputError, match="^mitigation 'top-k': unknown parameter 'K'; valid parameters: k$"):
         create_mitigation("top-k", K=2)
-    with pytest.raises(InputError, match="unknown parameter 'T'; allowed: none"):
+    with pytest.raises(InputError, match="^mitigation 'label-only': unknown parameter 'T'; valid parameters: none$"):
         create_mitigation("label-only", T=2)
     for name, params, match in [("top-k", {"k": 0}, "k must be"), ("rounding", {"decimals": -2}, "decimals must be"),
                                 ("output-noise", {"sigma": -1}, "sigma must be"),
@@ -273,7 +273,7 @@ def tiny_audit():
     from mia_audit.config import AttackConfig, AuditConfig, DataConfig, MetricsConfig
     from mia_audit.data import load_dataset, make_split, select_forget
     from mia_audit.models import build_model
-    from mia_audit.run.pipeline import accuracy_of, evaluate_attacks, membership_signals
+    from mia_audit.run.attack_entries import accuracy_of, evaluate_attacks, membership_signals
     from mia_audit.training import recipe_for, train_model
 
     data = load_dataset("adult")

@@ -3,6 +3,7 @@ and reported in schema-valid JSON; methods that do not apply are listed with a r
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -121,3 +122,38 @@ def test_reference_pair_and_query_attacks_in_the_runner(tiny_config, tmp_path):
     first = by[("original", "none", "lira-offline", "train")]["auc"]
     assert {(e["model"], e["attack"], e["members"], e["mitigation"]): e.get("auc") for e in again["results"]}[
         ("original", "lira-offline", "train", "none")] == first
+
+
+def test_eupg_gets_the_column_names_explicitly_and_records_the_options_as_written(tiny_config, monkeypatch):
+    """EUPG reads Adult's one-hot groups from its column names, passed as an explicit argument
+    (a new unlearner from ``with_feature_names``): the unlearner the config made is never
+    changed after its validation, and the result records the options the user wrote."""
+    import mia_audit.run.unlearning as runner
+    from mia_audit.data import load_dataset
+    from mia_audit.unlearners.protection import mdav
+    from mia_audit.unlearners.protection.columns import groups_from_feature_names
+
+    made, as_made, seen = [], {}, []
+    real_create, real_mdav = runner.create_unlearners, mdav.mdav_anonymize
+
+    def create(specs):
+        made.extend(real_create(specs))
+        as_made.update({u.name: copy.deepcopy(vars(u)) for u in made})
+        return list(made)
+
+    def spy(X, k, **kwargs):
+        seen.append(kwargs.get("categorical_groups"))
+        return real_mdav(X, k, **kwargs)
+
+    monkeypatch.setattr(runner, "create_unlearners", create)
+    monkeypatch.setattr(mdav, "mdav_anonymize", spy)
+    config = tiny_config(attacks=["loss"], n_bootstrap=0)
+    config.unlearners = [{"name": "eupg-kanon", "epochs": 1, "fit_epochs": 1}]
+    result = run_audit(config, show_progress=False)
+    eupg = next(u for u in made if u.name == "eupg-kanon")
+    assert vars(eupg) == as_made["eupg-kanon"]  # nothing was set on it after it was made
+    assert eupg.categorical_groups is None and eupg._feature_names is None
+    assert seen == [groups_from_feature_names(load_dataset("adult").feature_names)]
+    recorded = {u["name"]: u["options"] for u in result["unlearners"]}["eupg-kanon"]
+    assert recorded == eupg.options() and recorded["categorical_groups"] is None and recorded["epochs"] == 1
+    assert "feature_names" not in recorded

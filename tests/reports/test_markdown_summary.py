@@ -6,7 +6,7 @@ import copy
 import re
 
 from mia_audit.reports.markdown_summary import summary_markdown
-from mia_audit.run.pipeline import with_verdict
+from mia_audit.run.attack_entries import with_verdict
 from mia_audit.verdict import Policy
 
 from .data import synthetic

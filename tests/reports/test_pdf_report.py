@@ -15,7 +15,7 @@ import pytest
 
 from mia_audit.errors import InputError
 from mia_audit.reports.method_notes import ATTACK_NOTES, UNLEARNER_NOTES, attack_note, unlearner_note
-from mia_audit.run.pipeline import with_verdict
+from mia_audit.run.attack_entries import with_verdict
 from mia_audit.verdict import Policy
 from mia_audit.reports.pdf_report import render_pdf, sanitize, summarise_config, write_pdf
 

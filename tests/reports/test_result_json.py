@@ -103,7 +103,7 @@ def test_load_result_refuses_other_schema_versions(tmp_path, version):
 def test_load_result_refuses_a_json_list(tmp_path):
     path = tmp_path / "r.json"
     path.write_text("[1, 2]")
-    with pytest.raises(InputError, match="schema_version"):
+    with pytest.raises(InputError, match=r"must be a result dictionary \(schema version 1\); got 'list'"):
         load_result(path)
 
 

@@ -133,3 +133,25 @@ def test_options_are_validated_and_plain_models_refused(adult_mlp, digits_cnn):
     plain = train_original(adult_mlp.model, X, y, adult_mlp.recipe, seed=0, device="cpu")
     with pytest.raises(InputError, match="forgets only from models trained by its own fit"):
         create_unlearner("eupg-kanon").unlearn(plain, adult_mlp.records("retain"), adult_mlp.records("forget"), seed=1)
+
+
+def test_feature_names_are_an_explicit_argument_never_set_afterwards(adult_mlp):
+    from mia_audit.data import load_dataset
+    from mia_audit.unlearners.protection.columns import groups_from_feature_names
+
+    names = load_dataset("adult").feature_names
+    X, _ = adult_mlp.records("train")
+    u = create_unlearner("eupg-kanon", k=5)
+    named = u.with_feature_names(names)
+    assert named is not u and type(named) is type(u) and named.options() == u.options()
+    assert u.table_groups(X) is None  # u itself is unchanged: groups inferred from the values
+    assert named.table_groups(X) == groups_from_feature_names(names)
+    assert u.with_feature_names(None) is u
+    given = create_unlearner("eupg-kanon", categorical_groups=[[0, 1]]).with_feature_names(names)
+    assert given.table_groups(X) == [[0, 1]]  # the option wins over the names
+    plain = create_unlearner("retrain")
+    assert plain.with_feature_names(names) is plain  # methods that do not read column names
+    with pytest.raises(InputError, match="feature_names must name the"):
+        create_unlearner("eupg-kanon", feature_names=["a=1", "a=2"]).table_groups(X)
+    with pytest.raises(InputError, match="feature_names must be None or a list of column names"):
+        create_unlearner("eupg-dp", feature_names="age")

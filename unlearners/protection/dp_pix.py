@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mia_audit.checks import positive_int
 from mia_audit.errors import InputError
 
 from .dp_tabular import _check_epsilon, laplace_noise
@@ -52,9 +53,8 @@ def dp_pix(images: np.ndarray, epsilon: float, *, b: int = 4, m: int = 16) -> tu
     if X.ndim != 4:
         raise InputError(f"DP-Pix needs images of shape (n, C, H, W); got shape {X.shape}")
     _check_epsilon(epsilon)
-    for name, value in (("pixel_block", b), ("pixel_m", m)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name} must be an integer >= 1; got {value!r}")
+    positive_int("pixel_block", b)
+    positive_int("pixel_m", m)
     if not np.all(np.isfinite(X)):
         raise InputError("DP-Pix needs finite pixel values; the images contain NaN or inf")
     lo, hi = (0.0, 1.0) if X.size and X.min() >= 0 and X.max() <= 1 else (float(X.min()), float(X.max()))

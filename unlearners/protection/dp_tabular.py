@@ -34,6 +34,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from mia_audit.checks import positive_number
 from mia_audit.errors import InputError
 
 from .columns import check_columns
@@ -118,9 +119,7 @@ def dp_protect_table(X: np.ndarray, epsilon: float, *, quasi_identifiers: Option
 
 
 def _check_epsilon(epsilon: float) -> None:
-    ok = isinstance(epsilon, (int, float, np.integer, np.floating)) and not isinstance(epsilon, bool)
-    if not ok or not np.isfinite(float(epsilon)) or float(epsilon) <= 0:
-        raise InputError(f"epsilon must be a finite number > 0; got {epsilon!r}")
+    positive_number("epsilon", epsilon)
 
 
 __all__ = ["dp_protect_table", "laplace_noise", "select_categories", "opendp_prelude", "INSTALL_HINT"]

@@ -32,6 +32,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from mia_audit.checks import positive_int
 from mia_audit.errors import InputError
 
 from .columns import check_columns
@@ -42,9 +43,7 @@ def mdav_groups(Z: np.ndarray, k: int) -> np.ndarray:
     numbered in the order they are formed, each of k..2k-1 rows (all n rows when n < 2k)."""
     Z = np.asarray(Z, dtype=np.float64)
     n = Z.shape[0]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"k must be an integer >= 1; got {k!r}")
-    k = int(k)
+    k = positive_int("k", k)
     if n < k:
         raise InputError(f"k-anonymity with k={k} needs at least k records; got {n}")
     labels = np.full(n, -1, dtype=np.int64)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from mia_audit.metrics import evaluate, score_histogram
-from mia_audit.run.pipeline import with_verdict
+from mia_audit.run.attack_entries import with_verdict
 
 DEMO_PATH = Path(__file__).with_name("demo_result.json")
 
