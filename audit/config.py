@@ -106,6 +106,13 @@ class ModelConfig:
     name: str = "mlp"
     params: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    #: your own training code, "package.module:function": fit(X, y, *, seed, device) -> model; it then
+    #: trains the original and every reference model (naming code here runs it; see mia_audit.user_code)
+    train: str | None = None
+    #: a version tag of your training code, part of the reference models' cache key
+    version: str | None = None
+    #: the folder searched first for the modules named in train (default: the config file's folder)
+    code_dir: str | None = None
 
 
 @dataclass
@@ -204,6 +211,13 @@ class AuditConfig:
                              ("forget.kind", self.forget.kind)):
             text(where, value, allowed="a name (text)")
         text("data.data_dir", self.data.data_dir, allowed="a folder path (text)", allow_none=True)
+        text("model.train", self.model.train, allowed='"package.module:function" (your training function)',
+             allow_none=True)
+        text("model.version", self.model.version, allowed="a version tag (text)", allow_none=True)
+        text("model.code_dir", self.model.code_dir, allowed="a folder path (text)", allow_none=True)
+        if self.model.train is not None and self.model.params:
+            raise InputError("model.params: your training function (model.train) builds its own model; "
+                             f"model.params apply to the built-in models only; got {sorted(self.model.params)}")
         self.data.stratify = boolean("data.stratify", self.data.stratify, spelling="true or false")
         for where, value in (("data.options", self.data.options), ("model.params", self.model.params),
                              ("model.training", self.model.training), ("attacks.options", self.attacks.options)):
@@ -291,7 +305,10 @@ class AuditConfig:
             raw = tomllib.loads(p.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"config file {p} is not valid TOML: {exc}") from None
-        for section, key in (("data", "data_dir"), (None, "out"), ("references", "store")):
+        model = raw.get("model")
+        if isinstance(model, dict) and "train" in model and "code_dir" not in model:
+            model["code_dir"] = "."  # the modules named in model.train are looked for beside the config first
+        for section, key in (("data", "data_dir"), (None, "out"), ("references", "store"), ("model", "code_dir")):
             table = raw.get(section, {}) if section else raw
             value = table.get(key) if isinstance(table, dict) else None
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
@@ -299,7 +316,9 @@ class AuditConfig:
                 table[key] = str(p.parent / Path(value).expanduser())
         target = raw.get("target")
         if isinstance(target, dict):
-            for key in ("model", "members", "nonmembers", "validation"):
+            if ("train" in target or "build" in target) and "code_dir" not in target:
+                target["code_dir"] = "."  # modules named in target.train / target.build: beside the config first
+            for key in ("model", "members", "nonmembers", "validation", "population", "code_dir"):
                 value = target.get(key)
                 if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                     target[key] = str(p.parent / Path(value).expanduser())

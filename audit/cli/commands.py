@@ -92,7 +92,8 @@ def _run_and_write(config, out: str, *, quiet: bool) -> int:
 
         result = run_deployed_audit(config.target, attacks=config.attacks.names,
                                     attack_options=config.attacks.options, metrics=config.metrics,
-                                    seed=config.seed, mitigations=config.mitigations, policy=config.policy)
+                                    seed=config.seed, mitigations=config.mitigations, policy=config.policy,
+                                    references=config.references)
     else:
         result = run_audit(config)
     from mia_audit.progress import phase

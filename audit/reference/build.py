@@ -12,7 +12,7 @@ from ..progress import progress_enabled
 from ..training import TrainRecipe, recipe_for
 from .executors import Executor, make_executor
 from .queries import QuerySet
-from .spec import ReferenceSpec
+from .spec import CUSTOM, ReferenceSpec
 from .store import ReferenceStore
 
 _KIND_OF_NDIM = {2: "tabular", 3: "sequence", 4: "image"}
@@ -29,8 +29,10 @@ def make_spec(
     model_params: Optional[Mapping[str, Any]] = None,
     n_classes: Optional[int] = None,
     queries: Any = "auto",
+    trainer: Any = None,
 ) -> ReferenceSpec:
-    """The :class:`ReferenceSpec` :func:`train_references` uses (defaults filled in)."""
+    """The :class:`ReferenceSpec` :func:`train_references` uses (defaults filled in); with
+    ``trainer`` (a :class:`mia_audit.user_code.TrainFunction`) ``model`` is "custom"."""
     X = np.asarray(X_pool)
     y = np.asarray(y_pool)
     if X.ndim not in _KIND_OF_NDIM:
@@ -41,11 +43,13 @@ def make_spec(
         raise bad_value("y_pool", "non-negative integer class labels", f"dtype {y.dtype}")
     if n_classes is None:
         n_classes = max(int(y.max()) + 1, 2)
-    if recipe is None and model != "xgboost":
+    if trainer is not None:
+        model = CUSTOM
+    elif recipe is None and model != "xgboost":
         recipe = recipe_for(model, _KIND_OF_NDIM[X.ndim])
     return ReferenceSpec(architecture=model, input_shape=tuple(X.shape[1:]), n_classes=n_classes, recipe=recipe,
                          n_models=n_models, seed=seed, params=dict(model_params or {}),
-                         queries=QuerySet.for_data(X.shape, queries))
+                         queries=QuerySet.for_data(X.shape, queries), trainer=trainer)
 
 
 def train_references(
@@ -64,6 +68,7 @@ def train_references(
     device: Any = "auto",
     ray_address: Optional[str] = None,
     progress: Optional[bool] = None,
+    trainer: Any = None,
 ) -> ReferenceStore:
     """Train ``n_models`` reference models of ``model`` on random halves of the pool
     and keep them in the store at ``path``; return the (complete) store.
@@ -82,10 +87,12 @@ def train_references(
     ``executor``: "auto", "sequential", "batched", "process", "ray" or an
     :class:`~mia_audit.reference.executors.Executor` (see that module); ``ray_address`` picks
     Ray under "auto". ``device``: "auto", "cpu", "cuda[:N]". ``progress``: a bar of models
-    done and time left (default: only on a terminal).
+    done and time left (default: only on a terminal). ``trainer``: the user's training
+    function (:class:`mia_audit.user_code.TrainFunction`), which then trains every model
+    (``model`` is ignored; sequential executor; the store keeps signals only).
     """
     spec = make_spec(X_pool, y_pool, model=model, n_models=n_models, seed=seed, recipe=recipe,
-                     model_params=model_params, n_classes=n_classes, queries=queries)
+                     model_params=model_params, n_classes=n_classes, queries=queries, trainer=trainer)
     return train_spec(path, spec, X_pool, y_pool, executor=executor, device=device, ray_address=ray_address,
                       progress=progress)
 

@@ -215,8 +215,13 @@ def make_executor(executor: Any, spec: ReferenceSpec, *, ray_address: Optional[s
         return executor
     if executor not in EXECUTORS:
         raise bad_value("executor", f"one of {', '.join(EXECUTORS)} or an Executor", executor)
+    if spec.is_custom and executor not in ("auto", "sequential"):
+        raise InputError(f"references.executor: a user training function runs in this process; use 'sequential' "
+                         f"or 'auto'; got {executor!r}")
     if executor == "auto":
-        if ray_address is not None:
+        if spec.is_custom:
+            executor = "sequential"
+        elif ray_address is not None:
             executor = "ray"
         elif not spec.is_torch:
             executor = "process"

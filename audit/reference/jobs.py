@@ -20,11 +20,14 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from .queries import QuerySignals, query_signals
 from .spec import ReferenceSpec
 from .splits import train_seed
 
-WEIGHT_FORMATS = {"safetensors": "safetensors", "xgboost-ubj": "ubj"}  # format -> file extension
+#: format -> file extension; "none": models of a user training function, kept as their signals only
+#: (an arbitrary model has no safe file format; LiRA and RMIA read the signals)
+WEIGHT_FORMATS = {"safetensors": "safetensors", "xgboost-ubj": "ubj", "none": "none"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,9 @@ def _result(spec: ReferenceSpec, k: int, trained: Any, X: np.ndarray, y: np.ndar
     start = time.perf_counter()
     signals = query_signals(trained.model, X, y, spec.queries)
     query_seconds = time.perf_counter() - start
-    if spec.is_torch:
+    if spec.is_custom:
+        weights, fmt = b"", "none"
+    elif spec.is_torch:
         weights, fmt = torch_weights(trained.model), "safetensors"
     else:
         weights, fmt = xgboost_weights(trained.model), "xgboost-ubj"
@@ -124,6 +129,18 @@ def iter_job(
                 yield _result(spec, k, t, X, y)
                 if tick is not None:
                     tick(1 / (spec.recipe.epochs + 1))
+        return
+    if spec.is_custom:
+        if spec.trainer is None:
+            raise InputError("these reference models are trained by a user training function; give it "
+                             "(model.train) to train the ones not yet in the store")
+        for k in indices:
+            rows = np.flatnonzero(mask[k])
+            trained = spec.trainer.train(X[rows], y[rows], seed=train_seed(spec.seed, k), device=device,
+                                         n_classes=spec.n_classes)
+            yield _result(spec, k, trained, X, y)
+            if tick is not None:
+                tick(1.0)
         return
     for k in indices:
         model = spec.build(k)

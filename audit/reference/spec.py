@@ -18,6 +18,8 @@ from .queries import QuerySet
 from .splits import check_n_models, init_seed
 
 TORCH_ARCHITECTURES = ("mlp", "cnn", "resnet18", "lstm", "bilstm")
+#: the architecture of reference models that the user's own training function trains
+CUSTOM = "custom"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class ReferenceSpec:
     n_models      K, even (complementary pairs, see :mod:`mia_audit.reference.splits`)
     seed          the one seed: mask, initial weights and training of every model
     queries       the per-record queries whose signals are stored (:class:`QuerySet`)
+    trainer       for ``architecture = "custom"``: the user's training function (a
+                  :class:`mia_audit.user_code.TrainFunction`), which trains every model; its
+                  identity (name, source digest, version) is recorded as ``trainer_meta``, and a
+                  store opened again compares it, so edited training code never reuses models
     """
 
     architecture: str
@@ -42,11 +48,21 @@ class ReferenceSpec:
     seed: int
     params: dict[str, Any] = field(default_factory=dict)
     queries: QuerySet = field(default_factory=QuerySet)
+    trainer: Any = field(default=None, compare=False, repr=False)
+    trainer_meta: Optional[dict[str, Any]] = None
 
     def __post_init__(self) -> None:
         from ..models import MODELS
 
-        MODELS.get(self.architecture)  # unknown names list the valid ones
+        if self.trainer is not None:
+            object.__setattr__(self, "trainer_meta", dict(self.trainer.to_meta()))
+        if self.architecture == CUSTOM:
+            if self.trainer_meta is None:
+                raise bad_value("trainer", "the training function of custom reference models", None)
+        else:
+            if self.trainer is not None:
+                raise InputError(f"a training function trains architecture {CUSTOM!r}; got {self.architecture!r}")
+            MODELS.get(self.architecture)  # unknown names list the valid ones
         object.__setattr__(self, "n_models", check_n_models(self.n_models))
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "input_shape", tuple(int(v) for v in self.input_shape))
@@ -56,22 +72,35 @@ class ReferenceSpec:
         except (TypeError, ValueError):
             raise bad_value("params", "JSON-able model parameters", self.params) from None
         object.__setattr__(self, "params", params)
-        if self.is_torch:
+        if self.is_custom:
+            if self.recipe is not None:
+                raise bad_value("recipe", "None for a user training function (it trains its own way)", self.recipe)
+        elif self.is_torch:
             if not isinstance(self.recipe, TrainRecipe):
                 raise bad_value("recipe", f"a TrainRecipe for torch model {self.architecture!r}", self.recipe)
         elif self.recipe is not None:
             raise bad_value("recipe", "None for xgboost (its settings are model params)", self.recipe)
         if not isinstance(self.queries, QuerySet):
             raise bad_value("queries", "a mia_audit.reference.QuerySet", self.queries)
-        self.build(0)  # bad params or shapes fail now, before any training
+        if not self.is_custom:
+            self.build(0)  # bad params or shapes fail now, before any training
 
     @property
     def is_torch(self) -> bool:
         return self.architecture in TORCH_ARCHITECTURES
 
+    @property
+    def is_custom(self) -> bool:
+        """Whether the user's own training function trains these models."""
+        return self.architecture == CUSTOM
+
     def build(self, k: int) -> Any:
         """Reference model k before training (its initial weights come from ``init_seed``)."""
         from ..models import build_model
+
+        if self.is_custom:
+            raise InputError("reference models of a user training function have no untrained form; "
+                             "the function trains each one")
 
         return build_model(self.architecture, input_shape=self.input_shape, n_classes=self.n_classes,
                            seed=init_seed(self.seed, k), **self.params)
@@ -87,6 +116,7 @@ class ReferenceSpec:
             "n_models": self.n_models,
             "seed": self.seed,
             "queries": self.queries.to_dict(),
+            **({"trainer": self.trainer_meta} if self.is_custom else {}),
         }
 
     @staticmethod
@@ -96,9 +126,9 @@ class ReferenceSpec:
             return ReferenceSpec(architecture=meta["architecture"], input_shape=tuple(meta["input_shape"]),
                                  n_classes=int(meta["n_classes"]), recipe=recipe, n_models=int(meta["n_models"]),
                                  seed=int(meta["seed"]), params=dict(meta["params"]),
-                                 queries=QuerySet(**meta["queries"]))
+                                 queries=QuerySet(**meta["queries"]), trainer_meta=meta.get("trainer"))
         except (KeyError, TypeError) as exc:
             raise InputError(f"reference store metadata is incomplete or malformed: {exc}") from None
 
 
-__all__ = ["ReferenceSpec", "TORCH_ARCHITECTURES"]
+__all__ = ["ReferenceSpec", "TORCH_ARCHITECTURES", "CUSTOM"]

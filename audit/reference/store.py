@@ -236,6 +236,8 @@ class ReferenceStore:
 
     @property
     def _weights_format(self) -> str:
+        if self.spec.is_custom:
+            return "none"
         return "safetensors" if self.spec.is_torch else "xgboost-ubj"
 
     def _is_done(self, k: int) -> bool:
@@ -349,6 +351,9 @@ class ReferenceStore:
     def load_model(self, k: int, *, device: Any = "cpu") -> Any:
         """Reference model k: a torch module in eval mode on ``device``, or a fitted XGBClassifier."""
         k = self._require(k)
+        if self.spec.is_custom:
+            raise InputError(f"reference store {self.path}: models of a user training function are kept as "
+                             "their signals only; there are no weights to load")
         _, info = self._read_signals(k)
         path = self._weights_path(k, self._weights_format)
         rebuild = f"delete it to train model {k} again (or delete the store folder to rebuild it all)"

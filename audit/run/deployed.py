@@ -39,15 +39,17 @@ from typing import Any, Iterable, Optional
 from mia_audit.checks import shape
 from mia_audit.errors import InputError, bad_value
 
-FILE_KEYS = ("kind", "architecture", "input_shape", "params", "device", "output")
+FILE_KEYS = ("kind", "architecture", "build", "input_shape", "params", "device", "output")
 ENDPOINT_KEYS = ("returns", "batch_size", "timeout", "retries", "backoff", "rate_limit", "headers")
-COMMON_KEYS = ("model", "endpoint", "members", "nonmembers", "validation", "n_classes", "label")
+COMMON_KEYS = ("model", "endpoint", "members", "nonmembers", "validation", "population", "n_classes", "label",
+               "train", "version", "code_dir")
 TARGET_KEYS = COMMON_KEYS + FILE_KEYS + ENDPOINT_KEYS
 SOURCE = "members / nonmembers record files supplied by the auditor"
 #: why an attack of this access kind cannot run on a model file or an endpoint
 NEEDS_TRAINING = {
-    "references": "{name} needs reference models trained the way the target was; a model file or endpoint "
-                  "comes without its training code",
+    "references": "{name} needs reference models trained the way the target was: give target.train (your "
+                  "training function) and target.population (records from the same distribution, outside the "
+                  "model's training set)",
     "pairs": "{name} compares an original with its unlearned model; a deployed audit has one model",
     "unlearned-references": "{name} needs reference models unlearned by the target's method; a deployed audit "
                             "has one model and no training code",
@@ -97,7 +99,7 @@ def load_target(target: dict[str, Any], *, base_dir: Optional[str | Path] = None
 
     path = _resolve(base, target["model"], "model")
     options = {k: target[k] for k in FILE_KEYS + ("n_classes",) if k in target}
-    adapter = load_model_file(path, **options)
+    adapter = load_model_file(path, **options, base_dir=base)  # base: where build's module is searched first
     device = "cpu"
     module = getattr(adapter, "module", None)
     if module is not None:
@@ -126,6 +128,8 @@ def run_deployed_audit(
     base_dir: Optional[str | Path] = None,
     show_progress: Optional[bool] = None,
     policy: Any = None,
+    references: Any = None,
+    train_fn: Any = None,
 ) -> dict[str, Any]:
     """Audit the deployed model ``target`` describes; returns a result (schema v1).
 
@@ -137,10 +141,15 @@ def run_deployed_audit(
     mitigations     [{"name": ..., params...}, ...] as in the TOML [[mitigations]]
     base_dir        folder that relative paths in ``target`` are relative to
     policy          the verdict's policy (a mia_audit.verdict.Policy or a [policy] dict; default Policy())
+    references      a :class:`mia_audit.config.ReferenceConfig` or a dict of its fields: how many reference
+                    models (n_models), how many population records RMIA and QMIA use (population), ...
+    train_fn        your training function ``fit(X, y, *, seed, device) -> model`` (or ``target.train =
+                    "module:function"``): with ``target.population`` records it trains the reference models
+                    that LiRA and RMIA need, on random halves of members, non-members and population
     """
     from mia_audit.attacks import ATTACKS, create_attack, signal_attack_names
 
-    from mia_audit.config import AttackConfig, AuditConfig, MetricsConfig
+    from mia_audit.config import AttackConfig, AuditConfig, MetricsConfig, ReferenceConfig
     from mia_audit.data.supplied import supplied_pool
     from mia_audit.environment import environment
     from mia_audit.record_files import load_records
@@ -168,9 +177,15 @@ def run_deployed_audit(
     attack_names = list(attacks) if attacks is not None else signal_attack_names()
     if not attack_names:
         raise InputError("attacks must name at least one attack; got an empty list")
+    if references is None:
+        references = ReferenceConfig()
+    elif isinstance(references, dict):
+        references = ReferenceConfig(**references)
+    elif not isinstance(references, ReferenceConfig):
+        raise bad_value("references", "a mia_audit.config.ReferenceConfig or a dict of its fields", references)
     config = AuditConfig(
         attacks=AttackConfig(names=attack_names, members=["train"], options=dict(attack_options or {})),
-        metrics=metrics, seed=seed, mitigations=list(mitigations or []), device="cpu",
+        metrics=metrics, seed=seed, mitigations=list(mitigations or []), device="cpu", references=references,
     )
     for name in config.attacks.options:
         ATTACKS.get(name)
@@ -197,12 +212,23 @@ def run_deployed_audit(
         raise bad_value("target.label", "the name of the label column (text)", label)
     X_in, y_in = load_records(_resolve(base, target["members"], "members"), label=label)
     X_out, y_out = load_records(_resolve(base, target["nonmembers"], "nonmembers"), label=label)
-    validation = None
+    validation = population = trainer = None
     if "validation" in target:
         validation = load_records(_resolve(base, target["validation"], "validation"), label=label)
-    shapes = {X_in.shape[1:], X_out.shape[1:]} | ({validation[0].shape[1:]} if validation else set())
+    if "population" in target:
+        population = load_records(_resolve(base, target["population"], "population"), label=label)
+    if train_fn is not None or "train" in target:
+        from mia_audit.user_code import TrainFunction
+
+        if train_fn is not None and "train" in target:
+            raise InputError("train_fn and target.train both name a training function; give one")
+        trainer = TrainFunction.of(train_fn if train_fn is not None else target["train"], param="target.train",
+                                   base_dir=target.get("code_dir", base), version=target.get("version"))
+    shapes = {X_in.shape[1:], X_out.shape[1:]} | ({validation[0].shape[1:]} if validation else set()) \
+        | ({population[0].shape[1:]} if population else set())
     if len(shapes) != 1:
-        raise InputError(f"target: members, nonmembers (and validation) records must have one shape; got {sorted(shapes)}")
+        raise InputError(f"target: members, nonmembers (validation, population) records must have one shape; "
+                         f"got {sorted(shapes)}")
     if "input_shape" in target and tuple(target["input_shape"]) != X_in.shape[1:]:
         raise InputError(f"target.input_shape is {tuple(target['input_shape'])} but the records have shape {X_in.shape[1:]}")
 
@@ -213,22 +239,26 @@ def run_deployed_audit(
         raise InputError(f"target.members: the records have shape {tuple(X_in.shape[1:])} per record, but the "
                          f"model {where} takes {tuple(expected)}")
     pool, split, val_idx = supplied_pool((X_in, y_in), (X_out, y_out), n_classes=adapter.n_classes,
-                                         validation=validation, source=SOURCE)
+                                         validation=validation, population=population, source=SOURCE)
     groups = by_scope(attack_names)
     signals, results, utility = audit_released_model(
         adapter, pool, split, model_name="deployed", attack_names=groups["signals"], mitigations=mitigation_objs,
         config=config, validation_idx=val_idx, show_progress=show_progress, members=["train"])
-    for name in [n for n in attack_names if n not in groups["signals"]]:
+    special = [n for n in attack_names if n not in groups["signals"]]
+    runnable = [n for n in special if handler_for(n)[0] in ("queries", "population")
+                or (handler_for(n)[0] == "references" and trainer is not None)]
+    if runnable:  # the model itself, population records, or references trained by the user's function
+        more, reference_info = run_special_attacks(
+            config=config, dataset=pool, split=split, names=runnable, targets=[("deployed", adapter, ["train"])],
+            pairs=[], mitigations=mitigation_objs, validation_idx=val_idx, recipe=None, device=device,
+            show_progress=show_progress, trainer=trainer)
+        results += more
+    else:
+        reference_info = {}
+    for name in [n for n in special if n not in runnable]:
         kind = handler_for(name)[0]
-        if kind == "queries":  # the model itself is all a query attack needs
-            more, _ = run_special_attacks(
-                config=config, dataset=pool, split=split, names=[name], targets=[("deployed", adapter, ["train"])],
-                pairs=[], mitigations=mitigation_objs, validation_idx=val_idx, recipe=None, device=device,
-                show_progress=show_progress)
-            results += more
-        else:
-            results.append(not_applicable_entry(model="deployed", mitigation="none", attack=name, members="train",
-                                                reason=NEEDS_TRAINING[kind].format(name=name)))
+        results.append(not_applicable_entry(model="deployed", mitigation="none", attack=name, members="train",
+                                            reason=NEEDS_TRAINING[kind].format(name=name)))
     for u in utility:  # members are not a retain set here
         u["accuracy"]["retain"] = None
         u["accuracy"]["forget"] = None
@@ -252,9 +282,10 @@ def run_deployed_audit(
         models=[model_record(name="deployed", architecture=architecture, sha256=sha,
                              accuracy={"train": accuracy["train"], "test": accuracy["test"], "retain": None,
                                        "forget": None},
-                             outputs=adapter.output_kind, white_box=adapter.white_box, adapter=adapter.describe())],
+                             outputs=adapter.output_kind, white_box=adapter.white_box, adapter=adapter.describe(),
+                             **({"training_code": trainer.to_meta()} if trainer is not None else {}))],
         results=results, policy=policy, evidence=policy_evidence(results),
-        mitigations=utility if mitigation_objs else None)
+        mitigations=utility if mitigation_objs else None, reference_models=reference_info or None)
 
 
 __all__ = ["run_deployed_audit", "check_target", "load_target", "TARGET_KEYS"]

@@ -18,6 +18,7 @@ has no handler.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -85,6 +86,8 @@ class Context:
     X_pool: Optional[np.ndarray] = None
     y_pool: Optional[np.ndarray] = None
     population_positions: Optional[np.ndarray] = None
+    #: records in neither train, test nor validation (indices into ``dataset``): RMIA's z and QMIA's fit set
+    population: Optional[np.ndarray] = None
     shadow_rows: Optional[np.ndarray] = None
 
     def variants(self, model: Any) -> list[tuple[str, Any, Any]]:
@@ -113,9 +116,11 @@ def run_special_attacks(
     recipe: Any,
     device: Any,
     show_progress: Optional[bool] = None,
+    trainer: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Result entries of the attacks ``names`` whose access is not "signals", each run by its
-    kind's handler.
+    kind's handler. ``trainer``: the user's training function (:mod:`mia_audit.user_code`),
+    which then trains the reference models in place of the built-in architecture and recipe.
 
     ``targets``: (model name, model, member sets) for every audited model; ``pairs``:
     (model name, unlearner, its original Trained, the unlearned Trained) per unlearned model.
@@ -138,18 +143,19 @@ def run_special_attacks(
     order = rng(config.seed, "population").permutation(spare)
     population = np.sort(order[:min(refs.population, order.size)])
     remaining = np.sort(order[population.size:])
+    ctx.population = population
     if "references" in kinds.values():  # one store for every audited model
         from mia_audit.reference import train_references
 
         pool = np.sort(np.r_[split.train, split.test, population]).astype(np.int64)
-        path = Path(refs.store) if refs.store else default_store(config, dataset, pool, recipe)
-        with reference_threads(config, dataset, recipe, device), \
-                phase(f"reference models ({refs.n_models}, trained or loaded)", enabled=show_progress):
+        path = Path(refs.store) if refs.store else default_store(config, dataset, pool, recipe, trainer=trainer)
+        threads = reference_threads(config, dataset, recipe, device) if trainer is None else contextlib.nullcontext()
+        with threads, phase(f"reference models ({refs.n_models}, trained or loaded)", enabled=show_progress):
             ctx.store = train_references(path, X[pool], y[pool], model=config.model.name, n_models=refs.n_models,
                                          seed=derive_seed(config.seed, "references"), recipe=recipe,
                                          model_params=config.model.params, n_classes=dataset.n_classes,
                                          executor=refs.executor, device=device, ray_address=refs.ray_address,
-                                         progress=progress_enabled(show_progress))
+                                         progress=progress_enabled(show_progress), trainer=trainer)
         info["references"] = {"store": str(path), "n_models": refs.n_models, "n_pool": int(pool.size),
                               "n_population": int(population.size), "executor": refs.executor}
         ctx.pool, ctx.X_pool, ctx.y_pool = pool, X[pool], y[pool]

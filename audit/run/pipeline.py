@@ -34,8 +34,12 @@ ROC_FILE = "roc.png"
 
 
 @audit_threads
-def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict[str, Any]:
+def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_fn: Any = None) -> dict[str, Any]:
     """Run the audit the configuration describes and return the result (schema v1).
+
+    ``train_fn``: your own training function, ``fit(X, y, *, seed, device) -> model`` (or a
+    :class:`mia_audit.user_code.TrainFunction`), in place of ``model.train``; it then trains the
+    original and every reference model, each with a seed of its own.
 
     On the CPU the audit runs with the thread count of :mod:`mia_audit.threads` (one thread for
     a small model unless the caller chose a count), restored when it returns."""
@@ -43,11 +47,10 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
     from mia_audit.adapters import as_adapter, model_sha256
     from mia_audit.data import load_dataset, make_split, select_forget
     from mia_audit.device import resolve_device
-    from mia_audit.models import build_model
-    from mia_audit.training import recipe_for, train_model
 
     if not isinstance(config, AuditConfig):
         raise InputError(f"config must be a mia_audit.config.AuditConfig; got {type(config).__name__}")
+    trainer = training_function(config, train_fn)
     attack_names = list(config.attacks.names) if config.attacks.names is not None else signal_attack_names()
     if not attack_names:
         raise InputError("attacks.names must name at least one attack; got an empty list")
@@ -70,6 +73,9 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
     from mia_audit.run.unlearning import create_unlearners, run_unlearners
 
     unlearners = create_unlearners(config.unlearners)
+    if trainer is not None and unlearners:
+        raise InputError("unlearners: the unlearners run on the built-in models only for now; "
+                         f"model.train ({trainer.name}) trains your own")
     from mia_audit.run.mitigations import by_kind
 
     kinds = by_kind(mitigations)
@@ -86,6 +92,87 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
         seed=derive_seed(config.seed, "split"),
     )
     split = select_forget(dataset, split, config.forget.to_spec(), seed=derive_seed(config.seed, "forget"))
+
+    if trainer is not None:
+        if training_mitigations:
+            raise InputError(f"mitigations: {training_mitigations[0].name} trains built-in torch models only; "
+                             f"model.train ({trainer.name}) trains your own")
+        with phase(f"training the original model ({trainer.name}, {split.train.size} records)",
+                   enabled=show_progress):
+            trained = trainer.train(dataset.X[split.train], dataset.y[split.train],
+                                    seed=derive_seed(config.seed, "train"), device=device,
+                                    n_classes=dataset.n_classes)
+        model, recipe, architecture = None, None, trainer.name
+    else:
+        model, recipe, trained = _train_builtin(config, dataset, split, device, training_mitigations,
+                                                show_progress)
+        architecture = config.model.name
+    adapter = as_adapter(trained.model, n_classes=dataset.n_classes)
+    signals, results, utility = audit_released_model(
+        adapter, dataset, split, model_name="original", attack_names=attack_names, mitigations=mitigations,
+        config=config, validation_idx=validation_indices(split, config), show_progress=show_progress)
+    unlearned_models: list[dict[str, Any]] = []
+    unlearner_summary: list[dict[str, Any]] = []
+    objects: dict[str, list] = {"targets": [], "pairs": []}
+    if unlearners:
+        unlearned_models, entries, used, unlearner_summary, objects = run_unlearners(
+            config=config, dataset=dataset, split=split, model=model, recipe=recipe, trained=trained,
+            unlearners=unlearners, attack_names=attack_names, mitigations=mitigations,
+            validation_idx=validation_indices(split, config), device=device, show_progress=show_progress)
+        results += entries
+        utility += used
+    special_info: dict[str, Any] = {}
+    if special_names:
+        from mia_audit.run.dispatch import run_special_attacks
+
+        targets = [("original", trained.model, list(config.attacks.members))] + objects["targets"]
+        entries, special_info = run_special_attacks(
+            config=config, dataset=dataset, split=split, names=special_names, targets=targets,
+            pairs=objects["pairs"], mitigations=mitigations, validation_idx=validation_indices(split, config),
+            recipe=recipe, device=device, show_progress=show_progress, trainer=trainer)
+        results += entries
+    if unlearners:
+        from mia_audit.run.unlearning import add_retrain_gaps
+
+        add_retrain_gaps(results)
+    mitigated_models: list[dict[str, Any]] = []
+    for m in training_mitigations:
+        name = m.name if len(training_mitigations) == 1 else m.label
+        with phase(f"training the {m.label} model", enabled=show_progress):
+            private = m.train(model, dataset.X[split.train], dataset.y[split.train], recipe,
+                              seed=derive_seed(config.seed, "train", m.label), device=device,
+                              progress=progress_enabled(show_progress))
+        with phase(f"attacks on {name}", enabled=show_progress):
+            private_signals = membership_signals(as_adapter(private.model, n_classes=dataset.n_classes), dataset,
+                                                 split)
+            results += evaluate_attacks(private_signals, model=name, attack_names=attack_names,
+                                        config=config, show_progress=show_progress)
+        mitigated_models.append(model_record(
+            name=name, mitigation=m.label, architecture=config.model.name, seconds=private.seconds,
+            sha256=model_sha256(private.model), accuracy=accuracy_of(private_signals), outputs="logits",
+            white_box=True, **private.privacy()))  # epsilon, delta, noise_multiplier, max_grad_norm, accountant
+    original = model_record(name="original", architecture=architecture, seconds=trained.seconds,
+                            sha256=model_sha256(trained.model), accuracy=accuracy_of(signals),
+                            outputs=adapter.output_kind, white_box=adapter.white_box,
+                            **({"training_code": trainer.to_meta()} if trainer is not None else {}))
+    return build_result(
+        config=config.to_dict(), environment=environment(str(trained.device)),
+        data=data_section(name=dataset.name, sha256=dataset.sha256(), n_train=split.train.size,
+                          n_test=split.test.size, n_forget=split.forget.size, n_retain=split.retain.size,
+                          n_features=dataset.input_shape, n_classes=dataset.n_classes,
+                          source=dataset.meta.get("source"), license=dataset.meta.get("license"),
+                          preprocessing=dataset.meta.get("preprocessing")),
+        models=[original, *unlearned_models, *mitigated_models], results=results,
+        policy=config.policy, evidence=policy_evidence(results),
+        mitigations=utility if mitigations else None, unlearners=unlearner_summary if unlearners else None,
+        reference_models=special_info or None)
+
+
+def _train_builtin(config: AuditConfig, dataset, split, device, training_mitigations, show_progress):
+    """``(model, recipe, trained)``: the configured built-in model, built and trained with its recipe
+    (``model.training`` overriding the recipe's fields)."""
+    from mia_audit.models import build_model
+    from mia_audit.training import recipe_for, train_model
 
     model = build_model(
         config.model.name,
@@ -117,64 +204,20 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None) -> dict
             model, dataset.X[split.train], dataset.y[split.train], recipe,
             seed=derive_seed(config.seed, "train"), device=device, progress=progress_enabled(show_progress),
         )
-    adapter = as_adapter(trained.model, n_classes=dataset.n_classes)
-    signals, results, utility = audit_released_model(
-        adapter, dataset, split, model_name="original", attack_names=attack_names, mitigations=mitigations,
-        config=config, validation_idx=validation_indices(split, config), show_progress=show_progress)
-    unlearned_models: list[dict[str, Any]] = []
-    unlearner_summary: list[dict[str, Any]] = []
-    objects: dict[str, list] = {"targets": [], "pairs": []}
-    if unlearners:
-        unlearned_models, entries, used, unlearner_summary, objects = run_unlearners(
-            config=config, dataset=dataset, split=split, model=model, recipe=recipe, trained=trained,
-            unlearners=unlearners, attack_names=attack_names, mitigations=mitigations,
-            validation_idx=validation_indices(split, config), device=device, show_progress=show_progress)
-        results += entries
-        utility += used
-    special_info: dict[str, Any] = {}
-    if special_names:
-        from mia_audit.run.dispatch import run_special_attacks
+    return model, recipe, trained
 
-        targets = [("original", trained.model, list(config.attacks.members))] + objects["targets"]
-        entries, special_info = run_special_attacks(
-            config=config, dataset=dataset, split=split, names=special_names, targets=targets,
-            pairs=objects["pairs"], mitigations=mitigations, validation_idx=validation_indices(split, config),
-            recipe=recipe, device=device, show_progress=show_progress)
-        results += entries
-    if unlearners:
-        from mia_audit.run.unlearning import add_retrain_gaps
 
-        add_retrain_gaps(results)
-    mitigated_models: list[dict[str, Any]] = []
-    for m in training_mitigations:
-        name = m.name if len(training_mitigations) == 1 else m.label
-        with phase(f"training the {m.label} model", enabled=show_progress):
-            private = m.train(model, dataset.X[split.train], dataset.y[split.train], recipe,
-                              seed=derive_seed(config.seed, "train", m.label), device=device,
-                              progress=progress_enabled(show_progress))
-        with phase(f"attacks on {name}", enabled=show_progress):
-            private_signals = membership_signals(as_adapter(private.model, n_classes=dataset.n_classes), dataset,
-                                                 split)
-            results += evaluate_attacks(private_signals, model=name, attack_names=attack_names,
-                                        config=config, show_progress=show_progress)
-        mitigated_models.append(model_record(
-            name=name, mitigation=m.label, architecture=config.model.name, seconds=private.seconds,
-            sha256=model_sha256(private.model), accuracy=accuracy_of(private_signals), outputs="logits",
-            white_box=True, **private.privacy()))  # epsilon, delta, noise_multiplier, max_grad_norm, accountant
-    original = model_record(name="original", architecture=config.model.name, seconds=trained.seconds,
-                            sha256=model_sha256(trained.model), accuracy=accuracy_of(signals),
-                            outputs=adapter.output_kind, white_box=adapter.white_box)
-    return build_result(
-        config=config.to_dict(), environment=environment(str(trained.device)),
-        data=data_section(name=dataset.name, sha256=dataset.sha256(), n_train=split.train.size,
-                          n_test=split.test.size, n_forget=split.forget.size, n_retain=split.retain.size,
-                          n_features=dataset.input_shape, n_classes=dataset.n_classes,
-                          source=dataset.meta.get("source"), license=dataset.meta.get("license"),
-                          preprocessing=dataset.meta.get("preprocessing")),
-        models=[original, *unlearned_models, *mitigated_models], results=results,
-        policy=config.policy, evidence=policy_evidence(results),
-        mitigations=utility if mitigations else None, unlearners=unlearner_summary if unlearners else None,
-        reference_models=special_info or None)
+def training_function(config: AuditConfig, train_fn: Any = None):
+    """The user's :class:`mia_audit.user_code.TrainFunction` (``train_fn`` or ``model.train``), or None."""
+    if train_fn is None and config.model.train is None:
+        return None
+    if train_fn is not None and config.model.train is not None:
+        raise InputError(f"train_fn and model.train both name a training function ({config.model.train!r}); "
+                         "give one")
+    from mia_audit.user_code import TrainFunction
+
+    return TrainFunction.of(train_fn if train_fn is not None else config.model.train, param="model.train",
+                            base_dir=config.model.code_dir, version=config.model.version)
 
 
 def audit_released_model(adapter, dataset, split, *, model_name: str, attack_names, mitigations, config: AuditConfig,

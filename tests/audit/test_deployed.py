@@ -210,7 +210,7 @@ def test_a_deployed_model_gets_query_attacks_and_says_what_could_not_run(trained
     assert set(by_attack) == set(names)
     assert by_attack["boundary"]["applicable"] and by_attack["boundary"]["n_members"] == 300
     assert 0.0 <= by_attack["boundary"]["auc"] <= 1.0
-    assert not by_attack["lira-online"]["applicable"] and "training code" in by_attack["lira-online"]["reason"]
+    assert not by_attack["lira-online"]["applicable"] and "target.train" in by_attack["lira-online"]["reason"]
     assert not by_attack["two-model"]["applicable"] and "one model" in by_attack["two-model"]["reason"]
     coverage = result["verdict"]["coverage"][0]
     assert "boundary" in coverage["attacks_run"] and "lira-online" in str(coverage["not_run"])

@@ -53,8 +53,9 @@ def load(name: str) -> dict[str, Any]:
     return json.loads(GOLDEN[name].read_text(encoding="utf-8"))
 
 
-def differences(expected: Any, actual: Any, *, tol: float = 1e-9, path: str = "") -> list[str]:
-    """Every place where ``actual`` departs from ``expected``: a missing or extra key, a list of
+def differences(expected: Any, actual: Any, *, tol: float = 1e-9, path: str = "", allow_added: bool = False) -> list[str]:
+    """Every place where ``actual`` departs from ``expected``: a missing key, an extra key (unless
+    ``allow_added``: the schema only ever adds fields, so a later version may record more), a list of
     another length, a number more than ``tol`` away, or any other value that differs."""
     out: list[str] = []
     if isinstance(expected, dict) and isinstance(actual, dict):
@@ -62,15 +63,16 @@ def differences(expected: Any, actual: Any, *, tol: float = 1e-9, path: str = ""
             if key not in actual:
                 out.append(f"{path}/{key}: missing")
             elif key not in expected:
-                out.append(f"{path}/{key}: not in the golden result")
+                if not allow_added:
+                    out.append(f"{path}/{key}: not in the golden result")
             else:
-                out += differences(expected[key], actual[key], tol=tol, path=f"{path}/{key}")
+                out += differences(expected[key], actual[key], tol=tol, path=f"{path}/{key}", allow_added=allow_added)
     elif isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             out.append(f"{path}: {len(actual)} items, golden {len(expected)}")
         else:
             for i, (e, a) in enumerate(zip(expected, actual)):
-                out += differences(e, a, tol=tol, path=f"{path}[{i}]")
+                out += differences(e, a, tol=tol, path=f"{path}[{i}]", allow_added=allow_added)
     elif (isinstance(expected, (int, float)) and isinstance(actual, (int, float))
           and not isinstance(expected, bool) and not isinstance(actual, bool)):
         if not (math.isclose(expected, actual, rel_tol=0, abs_tol=tol)
