@@ -127,9 +127,18 @@ def audit_model(
     seed: int = 0,
     n_bootstrap: int = 0,
     policy: Any = None,
+    train_fn: Any = None,
+    population: tuple[Any, Any] | None = None,
+    references: Any = None,
 ) -> dict[str, Any]:
     """A minimal schema-v1 result: every attack on ``model``, members vs non-members, with its
     verdict under ``policy`` (an :class:`mia_audit.verdict.Policy`, a dict, or None: the default).
+
+    Attacks beyond one model's signals run where what they need is given: ``boundary`` queries
+    the model; ``qmia`` fits on ``population`` records ``(X, y)`` (same distribution, not
+    members); LiRA and RMIA need ``train_fn`` (your ``fit(X, y, *, seed, device) -> model``),
+    which trains ``references["n_models"]`` (default 16) reference models on random halves of
+    members, non-members and population (cached like every reference store).
 
     Signals are computed once per set. With ``attacks=None`` every registered attack
     that works from one model's signals runs (attacks needing reference models, or
@@ -170,9 +179,20 @@ def audit_model(
     adapter = as_adapter(model, n_classes=n_classes)
     signals = {"train": compute_signals(_predict(adapter, X_in, "members"), to_numpy(y_in)),
                "test": compute_signals(_predict(adapter, X_out, "nonmembers"), to_numpy(y_out))}
+    from .config import ReferenceConfig
+    from .run.dispatch import by_scope
+
+    groups = by_scope(names)
     config = AuditConfig(attacks=AttackConfig(names=names, members=["train"]), seed=seed, device="cpu",
-                         metrics=MetricsConfig(fprs=list(targets), n_bootstrap=n_bootstrap))
-    entries = evaluate_attacks(signals, model=MODEL_NAME, attack_names=names, config=config, members=["train"])
+                         metrics=MetricsConfig(fprs=list(targets), n_bootstrap=n_bootstrap),
+                         references=references if isinstance(references, ReferenceConfig)
+                         else ReferenceConfig(**dict(references or {})))
+    entries = evaluate_attacks(signals, model=MODEL_NAME, attack_names=groups["signals"], config=config,
+                               members=["train"])
+    special = [n for n in names if n not in groups["signals"]]
+    if special:
+        entries += _special_entries(adapter, special, config=config, train_fn=train_fn, population=population,
+                                    data=((to_numpy(X_in), to_numpy(y_in)), (to_numpy(X_out), to_numpy(y_out))))
     refused = [e for e in entries if not e["applicable"]]
     if explicit and refused:
         raise InputError(f"attacks: {refused[0]['attack']!r} cannot run on this model's outputs: "
@@ -202,6 +222,38 @@ def audit_model(
         results=entries, policy=policy, evidence=policy_evidence(entries))
 
 
+def _special_entries(adapter: Any, names: list[str], *, config: Any, train_fn: Any, population: Any,
+                     data: tuple) -> list[dict[str, Any]]:
+    """Entries of the attacks that need more than signals, through the pipeline's dispatch; an
+    attack whose needs are not given gets a not-applicable entry saying what it needs."""
+    from .data.supplied import supplied_pool
+    from .run.attack_entries import not_applicable_entry
+    from .run.dispatch import handler_for, run_special_attacks
+
+    trainer = None
+    if train_fn is not None:
+        from .user_code import TrainFunction
+
+        trainer = TrainFunction.of(train_fn, param="train_fn")
+    needs = {"references": "train_fn (your training function, which trains its reference models)",
+             "pairs": "an original and its unlearned model (mia-audit run with [[unlearners]])",
+             "unlearned-references": "an unlearning method (mia-audit run with [[unlearners]])"}
+    runnable = [n for n in names if handler_for(n)[0] in ("queries", "population")
+                or (handler_for(n)[0] == "references" and trainer is not None)]
+    entries = [not_applicable_entry(model=MODEL_NAME, mitigation="none", attack=n, members="train",
+                                    reason=f"{n} needs {needs[handler_for(n)[0]]}")
+               for n in names if n not in runnable]
+    if runnable:
+        pop = None if population is None else _pair(population, "population")
+        pool, split, _ = supplied_pool(data[0], data[1], n_classes=adapter.n_classes,
+                                       population=None if pop is None else (to_numpy(pop[0]), to_numpy(pop[1])))
+        more, _ = run_special_attacks(config=config, dataset=pool, split=split, names=runnable,
+                                      targets=[(MODEL_NAME, adapter, ["train"])], pairs=[], mitigations=[],
+                                      validation_idx=None, recipe=None, device="cpu", trainer=trainer)
+        entries = more + entries
+    return entries
+
+
 def assert_membership_privacy(
     model: Any,
     members: tuple[Any, Any],
@@ -216,6 +268,9 @@ def assert_membership_privacy(
     seed: int = 0,
     n_bootstrap: int = 0,
     require: Iterable[str] = ("posterior",),
+    train_fn: Any = None,
+    population: tuple[Any, Any] | None = None,
+    references: Any = None,
 ) -> dict[str, Any]:
     """Fail (``AssertionError`` with a table) when membership inference works too well, or
     when the audit could not show it: a baseline none of whose figures matches, or a model
@@ -243,6 +298,7 @@ def assert_membership_privacy(
     require = (require,) if isinstance(require, str) else tuple(require)
     policy = Policy(max_auc=limits.max_auc, max_tpr_at_fpr=dict(limits.max_tpr_at_fpr), require=require)
     result = audit_model(model, members, nonmembers, attacks=attacks, fprs=fprs, n_classes=n_classes,
+                         train_fn=train_fn, population=population, references=references,
                          seed=seed, n_bootstrap=n_bootstrap, policy=policy)
     report = check_result(result, limits=None if limits.is_empty else limits, baseline=base, tolerance=tolerance,
                           require=require)

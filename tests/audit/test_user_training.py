@@ -178,3 +178,28 @@ def test_a_python_training_function_is_taken_directly(tmp_path, monkeypatch):
     assert all(e["applicable"] for e in result["results"])
     with pytest.raises(InputError, match="both name a training function"):
         run_audit(_config(tmp_path, train="x:fit", names=["loss"]), train_fn=fit)
+
+
+def test_assert_membership_privacy_with_a_training_function_runs_lira(tmp_path, monkeypatch):
+    """The test face: ``assert_membership_privacy(..., train_fn=..., attacks=["lira-online"])``."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from mia_audit import MembershipPrivacyError, assert_membership_privacy
+    from mia_audit.data import load_dataset
+
+    monkeypatch.setenv("MIA_AUDIT_CACHE", str(tmp_path / "cache"))
+
+    def fit(X, y, *, seed, device):
+        return RandomForestClassifier(n_estimators=25, random_state=seed, n_jobs=1).fit(X, y)
+
+    data = load_dataset("adult")
+    idx = np.random.default_rng(2).permutation(len(data))[:800]
+    members, nonmembers = (data.X[idx[:400]], data.y[idx[:400]]), (data.X[idx[400:]], data.y[idx[400:]])
+    model = fit(*members, seed=1, device="cpu")
+    with pytest.raises(MembershipPrivacyError) as info:
+        assert_membership_privacy(model, members, nonmembers, max_auc=0.6, attacks=["loss", "lira-online"],
+                                  train_fn=fit, references={"n_models": 4})
+    entries = {e["attack"]: e for e in info.value.result["results"]}
+    assert entries["lira-online"]["applicable"] and entries["lira-online"]["auc"] > 0.6
+    with pytest.raises(InputError, match="lira-online.*needs train_fn"):  # asked for, but not possible
+        assert_membership_privacy(model, members, nonmembers, max_auc=0.6, attacks=["lira-online"])
