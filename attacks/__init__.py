@@ -15,6 +15,7 @@ from . import rmia as _rmia  # noqa: F401  (registers rmia-online, rmia-offline:
 from . import boundary as _boundary  # noqa: F401  (registers boundary: needs query access)
 from . import two_model as _two_model  # noqa: F401  (registers two-model: needs original/unlearned pairs)
 from . import ulira as _ulira  # noqa: F401  (registers u-lira: needs unlearned reference models)
+from . import qmia as _qmia  # noqa: F401  (registers qmia: needs population records)
 from .base import ACCESS_KINDS
 from .reference_base import access_of, attack_evidence, evidence_by_attack, needs_more_than_signals, run_query_attack, run_reference_attack, signal_attack_names
 

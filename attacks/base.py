@@ -23,7 +23,7 @@ from mia_audit.signals import Signals
 
 
 #: every access kind an attack may declare (see :attr:`Attack.access`)
-ACCESS_KINDS = ("signals", "references", "queries", "pairs", "unlearned-references")
+ACCESS_KINDS = ("signals", "references", "queries", "pairs", "unlearned-references", "population")
 
 
 class Attack(abc.ABC):
@@ -34,9 +34,10 @@ class Attack(abc.ABC):
     #: what the attack needs from the audit, one of :data:`ACCESS_KINDS`: ``"signals"`` (one
     #: model's outputs on the records), ``"references"`` (reference models trained like the
     #: target), ``"queries"`` (the model itself, queried near the records), ``"pairs"`` (an
-    #: original and its unlearned model, with shadow pairs) or ``"unlearned-references"``
-    #: (reference models unlearned by the same method). The pipeline dispatches on it through
-    #: one table (``mia_audit.run.dispatch.HANDLERS``).
+    #: original and its unlearned model, with shadow pairs), ``"unlearned-references"``
+    #: (reference models unlearned by the same method) or ``"population"`` (the model's outputs on
+    #: the records and on population records known not to be members, with their features:
+    #: QMIA). The pipeline dispatches on it through one table (``mia_audit.run.dispatch.HANDLERS``).
     access: str = "signals"
     #: whether ``fit`` must run before ``score``
     requires_fit: bool = False

@@ -1,6 +1,6 @@
 """One audit configuration, as a Python object or a TOML file.
 
-TOML layout (every key optional except ``data.name``)::
+TOML layout (every key optional except ``data.name``, or ``data.path`` for your own records)::
 
     seed = 0
     device = "auto"            # auto | cpu | cuda | cuda:N
@@ -14,6 +14,12 @@ TOML layout (every key optional except ``data.name``)::
     validation_size = 1000     # for mitigations that fit something (temperature T = "fit")
     stratify = true
     options = { }              # loader options, e.g. { as_ = "sequence" } for digits
+    # path = "records.csv"     # instead of a registered name: your own records (.csv, .csv.gz, .parquet,
+                               # .npz), relative to this file; name is then only a display name
+    # label = "income"         # with path: the label column (CSV, Parquet)
+    # id = "person_id"         # with path: optional column of unique record ids (never a feature)
+    # categorical = ["sex"]    # with path: one-hot coded columns; numeric = [...]: standardised ones;
+    # numeric = ["age"]        #   neither: every other column is numeric and used as given
 
     [model]
     name = "mlp"
@@ -92,13 +98,29 @@ MEMBER_SETS = ("train", "forget", "retain")
 
 @dataclass
 class DataConfig:
-    name: str = "adult"
+    """``[data]``: a registered data set (``name``, ``data_dir``, ``options``) or your own records
+    (``path`` with ``label``, ``id``, ``categorical``, ``numeric``; see :mod:`mia_audit.data.own`),
+    and how the pool is split. With ``path``, ``name`` is only the display name (default: the
+    file name without its ending; a registered data set's name is refused there) and
+    ``data_dir`` / ``options`` are refused. With neither ``name`` nor ``path``: ``"adult"``.
+    Load it with :func:`mia_audit.data.load_configured_dataset`."""
+
+    name: str | None = None  # None: "adult" unless path is given
     data_dir: str | None = None
     train_size: float | int | None = None
     test_size: float | int = 0.5
     validation_size: float | int | None = None  # drawn from records in neither train nor test
     stratify: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None  # your own records: .csv / .csv.gz, .parquet or .npz
+    label: str | None = None  # with path: the label column (required for CSV and Parquet)
+    id: str | None = None  # with path: optional column of unique record ids, never a feature
+    categorical: list[str] | None = None  # with path: columns one-hot coded
+    numeric: list[str] | None = None  # with path: columns standardised (neither list: all numeric, as given)
+
+    def __post_init__(self) -> None:
+        if self.name is None and self.path is None:
+            self.name = "adult"
 
 
 @dataclass
@@ -163,6 +185,11 @@ class ReferenceConfig:
     pair_unlearners: list[str] | None = None  # unlearned models audited by two-model / u-lira (default all)
     ulira_models: int = 8           # u-lira: reference models (each unlearned ulira_forget_sets times)
     ulira_forget_sets: int = 4
+    #: a folder of reference models trained elsewhere (mask.npy, ids.npy, models/: see
+    #: mia_audit.reference.imported), used by LiRA and RMIA in place of training them
+    imported: str | None = None
+    #: how to load those model files (mia_audit.model_files.load_model_file options: architecture, params, ...)
+    imported_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -207,7 +234,8 @@ class AuditConfig:
                               ("attacks", AttackConfig), ("metrics", MetricsConfig), ("references", ReferenceConfig)):
             if not isinstance(getattr(self, section), kind):
                 raise bad_value(section, f"a mia_audit.config.{kind.__name__}", getattr(self, section))
-        for where, value in (("data.name", self.data.name), ("model.name", self.model.name),
+        self._check_data()
+        for where, value in (("model.name", self.model.name),
                              ("forget.kind", self.forget.kind)):
             text(where, value, allowed="a name (text)")
         text("data.data_dir", self.data.data_dir, allowed="a folder path (text)", allow_none=True)
@@ -243,6 +271,34 @@ class AuditConfig:
         check_fprs(self.metrics.fprs, "metrics.fprs")
         check_confidence(self.metrics.confidence, "metrics.confidence")
 
+    def _check_data(self) -> None:
+        """``[data]``: a registered name, or a path to your own records with its column options."""
+        d = self.data
+        text("data.path", d.path, allowed="a records file path (text)", nonempty=True, allow_none=True)
+        if d.path is None:
+            text("data.name", d.name, allowed="a name (text)")
+            for key in ("label", "id", "categorical", "numeric"):
+                if getattr(d, key) is not None:
+                    raise InputError(f"data.{key} is read only with data.path (your own records file); data set "
+                                     f"{d.name!r} brings its own columns: remove data.{key} or give data.path")
+            return
+        text("data.name", d.name, allowed="a display name for your records (text)", nonempty=True, allow_none=True)
+        from .data import DATASETS
+        from .data.own import check_file_options
+
+        if d.name is not None and d.name in DATASETS.names():
+            raise InputError(f"data.name {d.name!r} is a registered data set, but data.path is given too; with "
+                             "data.path, data.name is only the display name of your records: choose another "
+                             "name, or remove data.path to use the registered data set")
+        if d.data_dir is not None:
+            raise InputError("data.data_dir is the folder of the registered data sets; with data.path it is not "
+                             "used: remove it")
+        if d.options:
+            raise InputError("data.options are loader options of the registered data sets; with data.path use "
+                             "data.label, data.id, data.categorical and data.numeric: remove data.options")
+        check_file_options(d.path, label=d.label, id=d.id, categorical=d.categorical, numeric=d.numeric,
+                           prefix="data.")
+
     def _check_references(self) -> None:
         r = self.references
         for key in ("n_models", "population", "shadow_models", "single_deletions", "ulira_models",
@@ -259,8 +315,9 @@ class AuditConfig:
                             getattr(r, key))
         r.shadow_pool = positive_int("references.shadow_pool", r.shadow_pool, minimum=4, allow_none=True)
         choice("references.deletions", r.deletions, ("group", "single"))
-        for key in ("store", "executor", "ray_address"):
+        for key in ("store", "executor", "ray_address", "imported"):
             text(f"references.{key}", getattr(r, key), allow_none=True)
+        table("references.imported_options", r.imported_options)
         text_list("references.pair_unlearners", r.pair_unlearners, allowed="a list of unlearner names", allow_none=True)
 
     def to_dict(self) -> dict[str, Any]:
@@ -308,7 +365,8 @@ class AuditConfig:
         model = raw.get("model")
         if isinstance(model, dict) and "train" in model and "code_dir" not in model:
             model["code_dir"] = "."  # the modules named in model.train are looked for beside the config first
-        for section, key in (("data", "data_dir"), (None, "out"), ("references", "store"), ("model", "code_dir")):
+        for section, key in (("data", "data_dir"), ("data", "path"), (None, "out"), ("references", "store"), ("model", "code_dir"),
+                             ("references", "imported")):
             table = raw.get(section, {}) if section else raw
             value = table.get(key) if isinstance(table, dict) else None
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():

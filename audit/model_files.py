@@ -1,27 +1,41 @@
 """Load a saved model file (one mia-audit did not train) as a :class:`~mia_audit.adapters.ModelAdapter`.
 
-``load_model_file(path, *, kind=None, architecture=None, input_shape=None, n_classes=None,
-params=None, device="auto")``
+``load_model_file(path, *, kind=None, architecture=None, build=None, input_shape=None,
+n_classes=None, params=None, device="auto", output=None, base_dir=None)``
 
 =================  =======================  ==================================================
 kind               suffix                   how it is loaded
 =================  =======================  ==================================================
 torch-state-dict   .pt, .pth                ``torch.load(weights_only=True)`` into
-                                            ``build_model(architecture, ...)``, strict
+                                            ``build_model(architecture, ...)`` or the user's
+                                            ``build(input_shape, n_classes)``, strict
 safetensors        .safetensors             ``safetensors.torch.load_file`` into the same
 xgboost            .json, .ubj              ``xgboost.XGBClassifier().load_model``
 onnx               .onnx                    onnxruntime on the CPU (optional extra); read from
                                             its probability or logit output (see OnnxAdapter)
+skops              .skops                   ``skops.io.load`` trusting only scikit-learn, numpy
+                                            and scipy classes (see :mod:`mia_audit.skops_files`)
 =================  =======================  ==================================================
 
-Nothing is ever unpickled: torch files are read with ``weights_only=True``. Every failure
-is an :class:`~mia_audit.errors.InputError` (a :class:`~mia_audit.errors.DataFileError` for a
-missing or unreadable file) with a one-line message naming the file.
+A torch state dict needs the network it belongs to: ``architecture`` (a name of the zoo,
+``mia_audit.models.MODELS``, built with ``params``) or ``build`` (the user's own function, not
+both): ``"package.module:function"`` (imported by :func:`mia_audit.user_code.load_function`,
+``base_dir`` searched first) or a callable, called as ``build(input_shape, n_classes)`` with
+``input_shape`` a tuple of ints (one record's shape) and ``n_classes`` an int; it returns an
+untrained ``torch.nn.Module`` whose ``state_dict()`` keys and shapes the file must match
+exactly (``load_state_dict(strict=True)``). It is called once, under a forked torch RNG
+seeded 0 (the caller's random state is left alone).
+
+Nothing is ever unpickled: torch files are read with ``weights_only=True`` (or as safetensors),
+skops files by skops' own format with an explicit allowlist, XGBoost from JSON/UBJSON. Every
+failure is an :class:`~mia_audit.errors.InputError` (a :class:`~mia_audit.errors.DataFileError`
+for a missing or unreadable file) with a one-line message naming the file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -30,12 +44,14 @@ import numpy as np
 from .adapters import ModelAdapter, TorchAdapter, XGBoostAdapter
 from .adapters.base import _check_batch_size, _check_n_classes
 from .checks import shape
-from .errors import DataFileError, InputError, one_line as _one_line
+from .errors import DataFileError, InputError, bad_value, one_line as _one_line
 from .frameworks import is_data_frame, to_numpy
 
-KINDS = ("torch-state-dict", "safetensors", "xgboost", "onnx")
+KINDS = ("torch-state-dict", "safetensors", "xgboost", "onnx", "skops")
+TORCH_KINDS = ("torch-state-dict", "safetensors")
 SUFFIXES = {".pt": "torch-state-dict", ".pth": "torch-state-dict", ".safetensors": "safetensors",
-            ".json": "xgboost", ".ubj": "xgboost", ".onnx": "onnx"}
+            ".json": "xgboost", ".ubj": "xgboost", ".onnx": "onnx", ".skops": "skops"}
+BUILD_SIGNATURE = "build(input_shape, n_classes) -> torch.nn.Module"
 ONNX_EXTRA_MESSAGE = "the onnxruntime package is needed to load ONNX models: pip install onnxruntime"
 SAFETENSORS_EXTRA_MESSAGE = "the safetensors package is needed to load .safetensors files: pip install safetensors"
 
@@ -69,11 +85,15 @@ def load_model_file(
     params: Optional[dict[str, Any]] = None,
     device: str = "auto",
     output: Optional[str] = None,
+    build: Any = None,
+    base_dir: Optional[str | Path] = None,
 ) -> ModelAdapter:
     """The adapter of the model saved at ``path`` (see the module docstring for kinds).
 
-    Torch kinds need ``architecture`` (a name of ``mia_audit.models.MODELS``), ``input_shape``
-    and ``n_classes``; ``params`` go to ``build_model``. The module is moved to ``device``
+    Torch kinds need ``architecture`` (a name of ``mia_audit.models.MODELS``) or ``build``
+    (the user's function, see the module docstring; ``base_dir`` is searched first for its
+    module), ``input_shape`` and ``n_classes``; ``params`` go to ``build_model`` (with
+    ``build`` only ``params.batch_size`` applies). The module is moved to ``device``
     ("auto": a GPU when there is one). ``n_classes`` is read from XGBoost files and, when
     not given, from an ONNX model's output shape. ``output`` names the ONNX output to read
     (default: its probabilities or logits when it has them; see :class:`OnnxAdapter`).
@@ -89,10 +109,19 @@ def load_model_file(
         raise InputError(f"params must be a table of architecture options; got {type(params).__name__} (file {p})")
     if output is not None and kind != "onnx":
         raise InputError(f"output names an ONNX model's output; model file {p} is {kind}, which has one output")
-    if kind in ("torch-state-dict", "safetensors"):
-        return _load_torch(p, kind, architecture, input_shape, n_classes, dict(params or {}), device)
+    if build is not None and architecture is not None:
+        raise InputError(f"target.architecture and target.build are exclusive (model file {p}): architecture names "
+                         "a network of the zoo, build your own function; give one")
+    if build is not None and kind not in TORCH_KINDS:
+        raise InputError(f"target.build rebuilds a torch network for its weights; model file {p} is {kind}")
+    if kind in TORCH_KINDS:
+        return _load_torch(p, kind, architecture, build, input_shape, n_classes, dict(params or {}), device, base_dir)
     if kind == "xgboost":
         return _load_xgboost(p, n_classes)
+    if kind == "skops":
+        from .skops_files import load_skops
+
+        return load_skops(p, n_classes=n_classes)
     return OnnxAdapter(p, n_classes=n_classes, output=output)
 
 
@@ -129,46 +158,92 @@ def _read_state(p: Path, kind: str) -> dict[str, Any]:
     return state
 
 
-def _check_state(p: Path, model: Any, state: dict[str, Any], architecture: str) -> None:
+def _few(keys: list[str], limit: int = 3) -> str:
+    shown = ", ".join(repr(k) for k in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _check_state(p: Path, model: Any, state: dict[str, Any], what: str) -> None:
+    """An InputError listing (a few of) the missing, unexpected and misshapen keys."""
     expected = model.state_dict()
-    for key, value in expected.items():
-        if key not in state:
-            raise InputError(
-                f"model file {p} does not match architecture {architecture!r}: missing key {key!r} "
-                f"({len(set(expected) - set(state))} missing in all)"
-            )
-        if tuple(state[key].shape) != tuple(value.shape):
-            raise InputError(
-                f"model file {p} does not match architecture {architecture!r}: key {key!r} has shape "
-                f"{tuple(state[key].shape)}, the architecture expects {tuple(value.shape)}"
-            )
-    extra = [k for k in state if k not in expected]
-    if extra:
-        raise InputError(
-            f"model file {p} does not match architecture {architecture!r}: unexpected key {extra[0]!r} "
-            f"({len(extra)} unexpected in all)"
-        )
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    misshapen = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    problems = []
+    if missing:
+        problems.append(f"missing key{'s' if len(missing) > 1 else ''} {_few(missing)}")
+    if unexpected:
+        problems.append(f"unexpected key{'s' if len(unexpected) > 1 else ''} {_few(unexpected)}")
+    noun = what.split()[0]  # "architecture" or "build"
+    for k in misshapen[:2]:
+        problems.append(f"key {k!r} has shape {tuple(state[k].shape)}, the {noun} expects {tuple(expected[k].shape)}")
+    if len(misshapen) > 2:
+        problems.append(f"{len(misshapen) - 2} more keys of the wrong shape")
+    if problems:
+        raise InputError(f"model file {p} does not match {what}: {'; '.join(problems)}")
 
 
-def _load_torch(p: Path, kind: str, architecture, input_shape, n_classes, params, device) -> TorchAdapter:
+def _call_build(build: Any, input_shape: tuple[int, ...], n_classes: int, base_dir: Any) -> tuple[Any, str]:
+    """The untrained module the user's ``build`` returns, and how to name that function."""
+    import torch
+
+    from .user_code import load_function, qualified_name
+
+    if isinstance(build, str):
+        fn, name = load_function(build, param="target.build", base_dir=base_dir), build
+    elif callable(build):
+        fn, name = build, qualified_name(build)
+    else:
+        raise bad_value("target.build", f'"package.module:function" or a function {BUILD_SIGNATURE}', build)
+    try:
+        inspect.signature(fn).bind(input_shape, n_classes)
+    except TypeError:
+        raise InputError(f"target.build: {name}{inspect.signature(fn)} cannot be called as {BUILD_SIGNATURE}") from None
+    except ValueError:  # no signature (a builtin): its call is checked below
+        pass
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = fn(input_shape, n_classes)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's code failed: say where, in one line
+        raise InputError(f"target.build: {name} raised {type(exc).__name__}: {_one_line(exc)}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise InputError(f"target.build: {name} returned a {type(model).__name__}, not a torch.nn.Module "
+                         f"({BUILD_SIGNATURE})")
+    return model, name
+
+
+def _load_torch(p: Path, kind: str, architecture, build, input_shape, n_classes, params, device,
+                base_dir) -> TorchAdapter:
     from .device import resolve_device
     from .models import build_model
 
-    missing = [name for name, v in (("architecture", architecture), ("input_shape", input_shape),
-                                    ("n_classes", n_classes)) if v is None]
+    network = ("build", build) if build is not None else ("architecture", architecture)
+    missing = [name for name, v in (network, ("input_shape", input_shape), ("n_classes", n_classes)) if v is None]
     if missing:
-        raise InputError(f"model file {p} ({kind}) needs {', '.join(missing)} to rebuild the network")
+        hint = " (architecture: a zoo name, or build: your own function)" if network[1] is None else ""
+        raise InputError(f"model file {p} ({kind}) needs {', '.join(missing)} to rebuild the network{hint}")
     if architecture == "xgboost":
         raise InputError(f"model file {p}: architecture 'xgboost' is not a torch network; save it as .json or .ubj")
     input_shape = shape("input_shape", input_shape)
     batch_size = _check_batch_size(params.pop("batch_size", 1024), "params.batch_size", allow_none=False)
-    model = build_model(architecture, input_shape=tuple(input_shape), n_classes=n_classes, seed=0, **params)
+    if build is not None:
+        if params:
+            raise InputError(f"target.params: with build only batch_size applies (build is called as "
+                             f"{BUILD_SIGNATURE}); got {', '.join(sorted(params))}")
+        model, name = _call_build(build, tuple(int(d) for d in input_shape), _check_n_classes(n_classes), base_dir)
+        what = f"build {name!r}"
+    else:
+        model = build_model(architecture, input_shape=tuple(input_shape), n_classes=n_classes, seed=0, **params)
+        what = f"architecture {architecture!r}"
     state = _read_state(p, kind)
-    _check_state(p, model, state, architecture)
+    _check_state(p, model, state, what)
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:  # pragma: no cover - _check_state catches the known causes
-        raise InputError(f"model file {p} does not match architecture {architecture!r}: {_one_line(exc)}") from None
+    except Exception as exc:  # noqa: BLE001 - _check_state catches the known causes; a custom hook may fail
+        raise InputError(f"model file {p} does not match {what}: {_one_line(exc)}") from None
     model.to(resolve_device(device))
     model.eval()
     return TorchAdapter(model, n_classes=n_classes, batch_size=batch_size)
@@ -347,4 +422,4 @@ class OnnxAdapter(ModelAdapter):
         return self.session
 
 
-__all__ = ["KINDS", "load_model_file", "infer_kind", "file_sha256", "OnnxAdapter"]
+__all__ = ["KINDS", "BUILD_SIGNATURE", "load_model_file", "infer_kind", "file_sha256", "OnnxAdapter"]

@@ -53,6 +53,12 @@ def load_function(spec: Any, *, param: str, base_dir: Optional[str | Path] = Non
         raise bad_value(param, '"package.module:function" (the module, a colon, the function)', spec)
     module_name, attr = spec.split(":")
     folder = Path(base_dir).resolve() if base_dir is not None else None
+    cached = sys.modules.get(module_name)
+    if cached is not None and folder is not None:  # another folder's module of the same name was imported
+        candidate = folder.joinpath(*module_name.split(".")).with_suffix(".py")
+        here = getattr(cached, "__file__", None)
+        if candidate.is_file() and (here is None or Path(here).resolve() != candidate):
+            del sys.modules[module_name]
     with _search_first(folder):
         try:
             module = importlib.import_module(module_name)

@@ -48,6 +48,11 @@ class Dataset:
             (e.g. Adult's original ``age`` and ``sex``), so that forget predicates
             can select records by real values. ``None`` for images.
         meta: source, license, citation and a ``preprocessing`` description.
+        ids: optional record ids, one per record and unique (whole numbers as int64, or text),
+            that reports may use to name records; never a feature. :meth:`subset` carries them.
+
+    Build one from your own records with :meth:`from_file` (CSV, Parquet, ``.npz``),
+    :meth:`from_frame` (a pandas DataFrame) or :meth:`from_arrays` (see :mod:`mia_audit.data.own`).
 
     Arrays given as lists or other dtypes are converted; the arrays are never
     modified in place by this package.
@@ -62,6 +67,7 @@ class Dataset:
     class_names: list[str] | None = None
     raw: dict[str, np.ndarray] | None = None
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         text("name", self.name, allowed="a non-empty string", nonempty=True)
@@ -108,7 +114,9 @@ class Dataset:
                 if col.ndim < 1 or col.shape[0] != n:
                     raise bad_value(f"raw[{key!r}]", f"an array of length {n}", f"shape {col.shape}")
                 raw[str(key)] = col
+        ids = None if self.ids is None else _check_ids(self.ids, n)
         set_ = object.__setattr__
+        set_(self, "ids", ids)
         set_(self, "X", X)
         set_(self, "y", y)
         set_(self, "n_classes", int(self.n_classes))
@@ -116,6 +124,39 @@ class Dataset:
         set_(self, "class_names", class_names)
         set_(self, "raw", raw)
         set_(self, "meta", dict(self.meta))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, *, label: str | None = None, id: str | None = None,
+                  categorical: list[str] | None = None, numeric: list[str] | None = None,
+                  name: str | None = None) -> "Dataset":
+        """Your own records from a ``.csv`` / ``.csv.gz``, ``.parquet`` or ``.npz`` file, as one pool.
+
+        ``label`` (required for CSV and Parquet) names the label column; ``id`` an optional column
+        of unique record ids (kept in :attr:`ids`, never a feature); ``categorical`` columns are
+        one-hot coded and ``numeric`` ones standardised, fitted once on the whole file; with
+        neither list every other column must already be numeric and is used as given. ``name``
+        defaults to the file name without its ending. Rules and messages: :mod:`mia_audit.data.own`.
+        """
+        from .own import file_fields
+
+        return cls(**file_fields(path, label=label, id=id, categorical=categorical, numeric=numeric, name=name))
+
+    @classmethod
+    def from_frame(cls, df: Any, label: str, *, categorical: list[str] | None = None,
+                   numeric: list[str] | None = None, id: str | None = None, name: str = "frame") -> "Dataset":
+        """Your own records from a pandas DataFrame (the same rules as :meth:`from_file`)."""
+        from .own import frame_fields
+
+        return cls(**frame_fields(df, label, categorical=categorical, numeric=numeric, id=id, name=name))
+
+    @classmethod
+    def from_arrays(cls, X: Any, y: Any, *, name: str = "arrays", ids: Any = None, n_classes: int | None = None,
+                    kind: str | None = None) -> "Dataset":
+        """Encoded arrays used as given: ``kind`` defaults by ``X.ndim`` (2 tabular, 3 sequence,
+        4 image), ``n_classes`` to the largest label + 1; features must be finite."""
+        from .own import array_fields
+
+        return cls(**array_fields(X, y, name=name, ids=ids, n_classes=n_classes, kind=kind))
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -138,8 +179,11 @@ class Dataset:
         return records_sha256(self.X, self.y)
 
     def subset(self, indices: Any) -> "Dataset":
-        """A new dataset holding the records at ``indices`` (in that order); arrays are copies."""
-        idx = check_indices(indices, len(self), "indices", allow_duplicates=True, sort=False)
+        """A new dataset holding the records at ``indices`` (in that order); arrays are copies.
+
+        With :attr:`ids`, each record may be taken once (ids stay unique); without, repeats are allowed.
+        """
+        idx = check_indices(indices, len(self), "indices", allow_duplicates=self.ids is None, sort=False)
         meta = dict(self.meta)
         meta["subset"] = {"n": int(idx.size), "of": len(self)}
         return dataclasses.replace(
@@ -148,6 +192,7 @@ class Dataset:
             y=self.y[idx],
             raw=None if self.raw is None else {k: v[idx] for k, v in self.raw.items()},
             meta=meta,
+            ids=None if self.ids is None else self.ids[idx],
         )
 
     def summary(self) -> dict[str, Any]:
@@ -163,6 +208,29 @@ class Dataset:
             "sha256": self.sha256(),
             "meta": _jsonable(self.meta),
         }
+
+
+def _check_ids(ids: Any, n: int) -> np.ndarray:
+    """Record ids as a new 1-d array (int64, or str for text), one per record, unique."""
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise bad_value("ids", f"a 1-d array of {n} record ids (one per record)", f"shape {arr.shape}")
+    if arr.dtype == object and all(isinstance(v, str) for v in arr.tolist()):
+        arr = arr.astype(str)
+    elif arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind in "iu":
+        arr = arr.astype(np.int64)  # a copy
+    elif arr.dtype.kind == "U":
+        arr = arr.copy()
+    else:
+        raise bad_value("ids", "record ids as whole numbers or text", f"dtype {arr.dtype}")
+    uniq, counts = np.unique(arr, return_counts=True)
+    if uniq.size != arr.size:
+        k = int(np.argmax(counts > 1))
+        raise InputError(f"ids must be unique, one per record; {uniq[k].item()!r} appears {int(counts[k])} times "
+                         f"({int((counts > 1).sum())} ids repeat)")
+    return arr
 
 
 def _jsonable(value: Any) -> Any:

@@ -20,6 +20,8 @@ from .splits import check_n_models, init_seed
 TORCH_ARCHITECTURES = ("mlp", "cnn", "resnet18", "lstm", "bilstm")
 #: the architecture of reference models that the user's own training function trains
 CUSTOM = "custom"
+#: the architecture of reference models trained elsewhere and imported (:mod:`.imported`)
+IMPORTED = "imported"
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,18 @@ class ReferenceSpec:
 
         if self.trainer is not None:
             object.__setattr__(self, "trainer_meta", dict(self.trainer.to_meta()))
-        if self.architecture == CUSTOM:
+        if self.architecture in (CUSTOM, IMPORTED):
             if self.trainer_meta is None:
-                raise bad_value("trainer", "the training function of custom reference models", None)
+                raise bad_value("trainer", "the training function (or the import folder) of the models", None)
         else:
             if self.trainer is not None:
                 raise InputError(f"a training function trains architecture {CUSTOM!r}; got {self.architecture!r}")
             MODELS.get(self.architecture)  # unknown names list the valid ones
-        object.__setattr__(self, "n_models", check_n_models(self.n_models))
+        if self.architecture == IMPORTED:  # any K: the mask came with the models
+            if isinstance(self.n_models, bool) or not isinstance(self.n_models, int) or self.n_models < 1:
+                raise bad_value("n_models", "an integer >= 1", self.n_models)
+        else:
+            object.__setattr__(self, "n_models", check_n_models(self.n_models))
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "input_shape", tuple(int(v) for v in self.input_shape))
         table("params", self.params, allowed="a dict of model parameters")
@@ -91,8 +97,14 @@ class ReferenceSpec:
 
     @property
     def is_custom(self) -> bool:
-        """Whether the user's own training function trains these models."""
-        return self.architecture == CUSTOM
+        """Whether the models are the user's own: trained by their function, or imported (no
+        built-in architecture; kept as their signals only)."""
+        return self.architecture in (CUSTOM, IMPORTED)
+
+    @property
+    def is_imported(self) -> bool:
+        """Whether the models were trained elsewhere, with their own membership mask."""
+        return self.architecture == IMPORTED
 
     def build(self, k: int) -> Any:
         """Reference model k before training (its initial weights come from ``init_seed``)."""
@@ -131,4 +143,4 @@ class ReferenceSpec:
             raise InputError(f"reference store metadata is incomplete or malformed: {exc}") from None
 
 
-__all__ = ["ReferenceSpec", "TORCH_ARCHITECTURES", "CUSTOM"]
+__all__ = ["ReferenceSpec", "TORCH_ARCHITECTURES", "CUSTOM", "IMPORTED"]

@@ -158,8 +158,11 @@ class ReferenceStore:
         self.spec = ReferenceSpec.from_meta(meta["spec"])
         self.n_models = self.spec.n_models
         self.n_records = int(meta["data"]["n"])
-        expected = membership_mask(self.n_models, self.n_records, self.spec.seed)
         mask_path = self.path / MASK
+        if self.spec.is_imported:  # the mask came with the models: read it, check its digest
+            self.mask = self._given_mask(mask_path, meta)
+            return
+        expected = membership_mask(self.n_models, self.n_records, self.spec.seed)
         if mask_path.is_file():
             rebuild = f"delete {mask_path} (it is rebuilt from the seed)"
             try:
@@ -177,12 +180,28 @@ class ReferenceStore:
             write_atomic(mask_path, _npy_bytes(expected))
         self.mask = expected
 
+    def _given_mask(self, mask_path: Path, meta: dict[str, Any]) -> np.ndarray:
+        try:
+            mask = np.load(io.BytesIO(mask_path.read_bytes()), allow_pickle=False)
+        except (OSError, ValueError, EOFError, TypeError) as exc:
+            raise DataFileError(f"reference store {self.path}: {mask_path} is missing or damaged "
+                                f"({one_line(exc, 160)}); delete the store folder and import again") from None
+        if mask.shape != (self.n_models, self.n_records) or array_sha256(mask) != meta.get("mask_sha256"):
+            raise DataFileError(f"reference store {self.path}: {mask_path} does not match its sha256 in {META}; "
+                                "delete the store folder and import again")
+        return mask
+
     # -------------------------------------------------------------- creation
 
     @classmethod
-    def create(cls, path: str | os.PathLike, spec: ReferenceSpec, X: Any, y: Any) -> "ReferenceStore":
+    def create(cls, path: str | os.PathLike, spec: ReferenceSpec, X: Any, y: Any,
+               mask: Optional[np.ndarray] = None) -> "ReferenceStore":
         """Open the store at ``path`` for ``spec`` and the pool ``X, y``, starting it if
-        the folder has no store yet. A store built for anything else raises InputError."""
+        the folder has no store yet. A store built for anything else raises InputError.
+        ``mask``: imported models' own (K, N) mask (only for ``spec.is_imported``; otherwise
+        the mask is a function of the seed)."""
+        if (mask is not None) != spec.is_imported:
+            raise InputError("a membership mask is given with imported reference models only")
         path = Path(path)
         wanted = cls.meta_for(spec, X, y)
         if (path / META).is_file():
@@ -199,7 +218,11 @@ class ReferenceStore:
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise InputError(f"reference store path {path} exists and is not an empty directory nor a reference store")
         path.mkdir(parents=True, exist_ok=True)
-        mask = membership_mask(spec.n_models, int(np.asarray(X).shape[0]), spec.seed)
+        if mask is None:
+            mask = membership_mask(spec.n_models, int(np.asarray(X).shape[0]), spec.seed)
+        elif mask.shape != (spec.n_models, int(np.asarray(X).shape[0])) or mask.dtype != np.bool_:
+            raise InputError(f"the mask must be ({spec.n_models}, {int(np.asarray(X).shape[0])}) booleans; "
+                             f"got {mask.dtype} {mask.shape}")
         wanted = json.loads(json.dumps({**wanted, "mask_sha256": array_sha256(mask)}))  # as it reads back
         wanted["sha256"] = meta_sha256(wanted)
         write_atomic(path / META, (json.dumps(wanted, indent=1, sort_keys=True) + "\n").encode())

@@ -49,7 +49,7 @@ SOURCE = "members / nonmembers record files supplied by the auditor"
 NEEDS_TRAINING = {
     "references": "{name} needs reference models trained the way the target was: give target.train (your "
                   "training function) and target.population (records from the same distribution, outside the "
-                  "model's training set)",
+                  "model's training set), or references.imported (models trained elsewhere)",
     "pairs": "{name} compares an original with its unlearned model; a deployed audit has one model",
     "unlearned-references": "{name} needs reference models unlearned by the target's method; a deployed audit "
                             "has one model and no training code",
@@ -99,7 +99,8 @@ def load_target(target: dict[str, Any], *, base_dir: Optional[str | Path] = None
 
     path = _resolve(base, target["model"], "model")
     options = {k: target[k] for k in FILE_KEYS + ("n_classes",) if k in target}
-    adapter = load_model_file(path, **options, base_dir=base)  # base: where build's module is searched first
+    # where build's module is searched first: target.code_dir (a config file's folder), else base
+    adapter = load_model_file(path, **options, base_dir=target.get("code_dir", base))
     device = "cpu"
     module = getattr(adapter, "module", None)
     if module is not None:
@@ -246,7 +247,7 @@ def run_deployed_audit(
         config=config, validation_idx=val_idx, show_progress=show_progress, members=["train"])
     special = [n for n in attack_names if n not in groups["signals"]]
     runnable = [n for n in special if handler_for(n)[0] in ("queries", "population")
-                or (handler_for(n)[0] == "references" and trainer is not None)]
+                or (handler_for(n)[0] == "references" and (trainer is not None or references.imported))]
     if runnable:  # the model itself, population records, or references trained by the user's function
         more, reference_info = run_special_attacks(
             config=config, dataset=pool, split=split, names=runnable, targets=[("deployed", adapter, ["train"])],

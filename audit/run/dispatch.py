@@ -6,8 +6,10 @@ its scope:
 
 - ``"signals"``: scored from one model's signals (:func:`.attack_entries.evaluate_attacks`,
   which the pipeline calls per audited model and per mitigation);
-- ``"references"``, ``"queries"``: one audited model at a time, each output mitigation
-  included; the handler returns the scores of members then test records;
+- ``"references"``, ``"queries"``, ``"population"``: one audited model at a time, each output
+  mitigation included; the handler returns the scores of members then test records (reference
+  models from the store, the model's own answers to queries, or a fit on population records:
+  those in neither train, test nor validation, :attr:`Context.population`);
 - ``"pairs"``, ``"unlearned-references"``: one (original, unlearned) pair at a time; the handler
   returns whole result entries.
 
@@ -31,6 +33,7 @@ from mia_audit.seeding import derive_seed, rng
 from mia_audit.run.attack_entries import attack_entry, evaluate_attacks, not_applicable_entry
 from mia_audit.run.references import (default_store, query_scores, reference_scores, reference_threads,
                                       two_model_entries, ulira_entries)
+from mia_audit.run.population import population_scores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,7 @@ HANDLERS: dict[str, Handler] = {
     "queries": Handler("model", query_scores),
     "pairs": Handler("pair", two_model_entries),
     "unlearned-references": Handler("pair", ulira_entries),
+    "population": Handler("model", population_scores),
 }
 
 
@@ -144,7 +148,22 @@ def run_special_attacks(
     population = np.sort(order[:min(refs.population, order.size)])
     remaining = np.sort(order[population.size:])
     ctx.population = population
-    if "references" in kinds.values():  # one store for every audited model
+    if "references" in kinds.values() and refs.imported is not None:  # trained elsewhere: their signals here
+        from mia_audit.reference.imported import import_references
+
+        pool = np.sort(np.r_[split.train, split.test, population]).astype(np.int64)
+        ids = dataset.ids[pool] if getattr(dataset, "ids", None) is not None else pool
+        path = Path(refs.store) if refs.store else default_store(config, dataset, pool, None,
+                                                                 imported=refs.imported)
+        with phase(f"reference models (imported from {refs.imported})", enabled=show_progress):
+            ctx.store = import_references(path, refs.imported, X[pool], y[pool], ids, n_classes=dataset.n_classes,
+                                          seed=derive_seed(config.seed, "references"),
+                                          load_options=refs.imported_options)
+        info["references"] = {"store": str(path), "n_models": ctx.store.n_models, "n_pool": int(pool.size),
+                              "n_population": int(population.size), "imported": refs.imported}
+        ctx.pool, ctx.X_pool, ctx.y_pool = pool, X[pool], y[pool]
+        ctx.population_positions = np.searchsorted(pool, population) if population.size else None
+    elif "references" in kinds.values():  # one store for every audited model
         from mia_audit.reference import train_references
 
         pool = np.sort(np.r_[split.train, split.test, population]).astype(np.int64)

@@ -45,7 +45,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
     a small model unless the caller chose a count), restored when it returns."""
     from mia_audit.attacks import ATTACKS, signal_attack_names
     from mia_audit.adapters import as_adapter, model_sha256
-    from mia_audit.data import load_dataset, make_split, select_forget
+    from mia_audit.data import load_configured_dataset, make_split, select_forget
     from mia_audit.device import resolve_device
 
     if not isinstance(config, AuditConfig):
@@ -83,7 +83,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
     mitigations = kinds["output"]
     device = resolve_device(config.device)
 
-    dataset = load_dataset(config.data.name, data_dir=config.data.data_dir, **config.data.options)
+    dataset = load_configured_dataset(config.data)  # a registered data set, or your own records file
     split = make_split(
         dataset,
         train_size=config.data.train_size,

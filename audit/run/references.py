@@ -35,7 +35,8 @@ from mia_audit.errors import InputError
 from mia_audit.progress import phase
 from mia_audit.seeding import derive_seed
 
-def default_store(config: Any, dataset: Any, pool: np.ndarray, recipe: Any, *, trainer: Any = None) -> Path:
+def default_store(config: Any, dataset: Any, pool: np.ndarray, recipe: Any, *, trainer: Any = None,
+                  imported: Any = None) -> Path:
     """A cache folder keyed by everything the reference models depend on: with the user's
     training function, its name, its module's source digest and its declared version."""
     fields = {"data": dataset.sha256(), "pool": hashlib.sha256(pool.tobytes()).hexdigest(),
@@ -44,6 +45,10 @@ def default_store(config: Any, dataset: Any, pool: np.ndarray, recipe: Any, *, t
               "n_models": config.references.n_models, "seed": config.seed}
     if trainer is not None:  # a key the built-in models never had: their cached stores keep their folders
         fields["trainer"] = trainer.to_meta()
+    if imported is not None:  # a changed folder gets a store of its own (and each store checks its folder)
+        folder = Path(imported)
+        fields["imported"] = {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+                              for p in sorted(folder.rglob("*")) if p.is_file()}
     key = json.dumps(fields, sort_keys=True, default=str)
     root = Path(os.environ.get("MIA_AUDIT_CACHE") or Path.home() / ".cache" / "mia-audit")
     return root / "references" / hashlib.sha256(key.encode()).hexdigest()[:20]

@@ -29,6 +29,7 @@ def test_the_kinds_of_the_shipped_attacks():
     assert kinds["boundary"] == "queries"
     assert kinds["two-model"] == "pairs"
     assert kinds["u-lira"] == "unlearned-references"
+    assert kinds["qmia"] == "population"
 
 
 def test_by_scope_keeps_the_order_and_refuses_unknown_names():

@@ -354,3 +354,29 @@ def test_a_changed_config_is_a_new_validated_one():
 def test_reference_settings_are_checked_by_the_shared_helpers(key, value, needle):
     with pytest.raises(InputError, match=re.escape(needle)):
         AuditConfig(references=ReferenceConfig(**{key: value}))
+
+
+@pytest.mark.parametrize("key, value", [
+    ("path", 3),
+    ("path", ""),
+    ("label", ["income"]),
+    ("id", 2),
+    ("categorical", "sex"),
+    ("numeric", [1, 2]),
+])
+def test_wrongly_typed_own_data_keys_are_input_errors(key, value):
+    data = {"path": "records.csv", "label": "income", key: value}
+    with pytest.raises(InputError, match=rf"data\.{key} must be .*; got"):
+        AuditConfig.from_dict({"data": data})
+
+
+def test_own_data_keys_round_trip_and_default_name():
+    cfg = AuditConfig.from_dict({"data": {"path": "/data/records.parquet", "label": "income", "id": "pid",
+                                          "categorical": ["sex"], "numeric": ["age"]}})
+    assert cfg.data.name is None and cfg.data.path == "/data/records.parquet"
+    assert AuditConfig.from_dict(cfg.to_dict()) == cfg
+    assert AuditConfig.from_dict({"data": {}}).data.name == "adult"  # neither name nor path: adult
+    with pytest.raises(InputError, match=r"data\.options .* with data\.path"):
+        AuditConfig.from_dict({"data": {"path": "r.csv", "label": "y", "options": {"as_": "sequence"}}})
+    with pytest.raises(InputError, match=r"data\.label: .* \.npz file"):
+        AuditConfig.from_dict({"data": {"path": "r.npz", "label": "y"}})

@@ -47,7 +47,7 @@ def _target(folder, shape, **extra):
 def test_population_and_training_code_give_offline_reference_attacks(deployed, tmp_path, monkeypatch):
     monkeypatch.setenv("MIA_AUDIT_CACHE", str(tmp_path / "cache"))
     folder, shape = deployed
-    names = ["loss", "lira-offline", "rmia-offline"]
+    names = ["loss", "lira-offline", "rmia-offline", "qmia"]
     result = run_deployed_audit(_target(folder, shape, population="population.npz"), attacks=names, seed=3,
                                 base_dir=folder, train_fn=_fit, metrics={"n_bootstrap": 0},
                                 references={"n_models": 4, "population": 500})
@@ -63,10 +63,11 @@ def test_population_and_training_code_give_offline_reference_attacks(deployed, t
 
 def test_without_training_code_reference_attacks_say_what_they_need(deployed):
     folder, shape = deployed
-    result = run_deployed_audit(_target(folder, shape, population="population.npz"),
-                                attacks=["loss", "lira-offline"], seed=3, base_dir=folder,
-                                metrics={"n_bootstrap": 0})
+    result = run_deployed_audit(_target(folder, shape), attacks=["loss", "lira-offline", "qmia"], seed=3,
+                                base_dir=folder, metrics={"n_bootstrap": 0})
     lira = next(e for e in result["results"] if e["attack"] == "lira-offline")
+    qmia = next(e for e in result["results"] if e["attack"] == "qmia")  # no population records given
+    assert not qmia["applicable"] and "got 0" in qmia["reason"]
     assert not lira["applicable"] and "target.train" in lira["reason"] and "target.population" in lira["reason"]
     assert "lira-offline" in str(result["verdict"]["coverage"][0]["not_run"])
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import itertools
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ import torch
 
 from mia_audit.adapters import TorchAdapter, XGBoostAdapter
 from mia_audit.errors import DataFileError, InputError
-from mia_audit.model_files import KINDS, file_sha256, load_model_file
+from mia_audit.model_files import BUILD_SIGNATURE, KINDS, file_sha256, infer_kind, load_model_file
 from mia_audit.models import build_model
 from mia_audit.record_files import load_records
 
@@ -112,6 +114,169 @@ def test_state_dict_key_names(state_file):
     # the mismatch test above relies on the MLP's first key; fail loudly if it is renamed
     net, _ = state_file
     assert "features.0.weight" in net.state_dict()
+
+
+# ---------------------------------------------------------------------------- torch: the user's build
+
+
+class TwoLayer(torch.nn.Module):
+    """A network of the user's, not of the zoo."""
+
+    def __init__(self, n_in: int, n_classes: int, hidden: int = 7):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.Tanh())
+        self.head = torch.nn.Linear(hidden, n_classes)
+        self.register_buffer("scale", torch.ones(1))
+
+    def forward(self, x):
+        return self.head(self.body(x)) * self.scale
+
+
+def build_two_layer(input_shape, n_classes):
+    return TwoLayer(input_shape[0], n_classes)
+
+
+@pytest.fixture()
+def own_state(tmp_path):
+    torch.manual_seed(5)
+    net = TwoLayer(F, C).eval()
+    with torch.no_grad():
+        net.scale.fill_(2.0)
+    path = tmp_path / "own.pt"
+    torch.save(net.state_dict(), path)
+    return net, path
+
+
+_module_ids = itertools.count()
+
+
+@pytest.fixture()
+def user_module(tmp_path):
+    """Writes a uniquely named module into tmp_path; forgets it (sys.modules) afterwards."""
+    names = []
+
+    def write(source: str) -> str:
+        name = f"own_net_{os.getpid()}_{next(_module_ids)}"
+        (tmp_path / f"{name}.py").write_text(source)
+        names.append(name)
+        return name
+
+    yield write
+    for name in names:
+        sys.modules.pop(name, None)
+
+
+OWN_NET_SOURCE = """
+import torch
+
+class TwoLayer(torch.nn.Module):
+    def __init__(self, n_in, n_classes, hidden=7):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.Tanh())
+        self.head = torch.nn.Linear(hidden, n_classes)
+        self.register_buffer("scale", torch.ones(1))
+
+    def forward(self, x):
+        return self.head(self.body(x)) * self.scale
+
+def build(input_shape, n_classes):
+    return TwoLayer(input_shape[0], n_classes)
+"""
+
+
+def test_build_callable_round_trip(own_state, X):
+    net, path = own_state
+    before = torch.random.get_rng_state()
+    adapter = load_model_file(path, build=build_two_layer, input_shape=[F], n_classes=C, device="cpu")
+    assert torch.equal(torch.random.get_rng_state(), before)  # build ran under a forked RNG
+    assert isinstance(adapter, TorchAdapter) and isinstance(adapter.module, TwoLayer)
+    np.testing.assert_array_equal(adapter.predict(X).values, TorchAdapter(net).predict(X).values)
+    assert float(adapter.module.scale) == 2.0  # buffers come from the file too
+
+
+def test_build_spec_found_in_base_dir(own_state, tmp_path, X, user_module):
+    net, path = own_state
+    name = user_module(OWN_NET_SOURCE)
+    adapter = load_model_file(path, build=f"{name}:build", base_dir=tmp_path, input_shape=[F], n_classes=C,
+                              device="cpu", params={"batch_size": 16})
+    assert adapter.batch_size == 16  # same batches, same floats
+    np.testing.assert_array_equal(adapter.predict(X).values, TorchAdapter(net, batch_size=16).predict(X).values)
+    assert name not in os.listdir(os.getcwd()) and str(tmp_path) not in sys.path  # searched only while importing
+    st = pytest.importorskip("safetensors.torch")
+    sf = tmp_path / "own.safetensors"
+    st.save_file(net.state_dict(), str(sf))
+    adapter = load_model_file(sf, build=f"{name}:build", base_dir=tmp_path, input_shape=[F], n_classes=C,
+                              device="cpu")
+    np.testing.assert_array_equal(adapter.predict(X).values, TorchAdapter(net).predict(X).values)
+
+
+def test_build_never_unpickles(tmp_path):
+    path = tmp_path / "obj.pt"
+    torch.save({"body.0.weight": torch.zeros(7, F), "obj": Evil()}, path)
+    with pytest.raises(DataFileError, match="weights_only"):
+        load_model_file(path, build=build_two_layer, input_shape=[F], n_classes=C)
+
+
+def test_build_and_architecture_are_exclusive(own_state):
+    _, path = own_state
+    with pytest.raises(InputError, match="target.architecture and target.build are exclusive") as exc:
+        load_model_file(path, build=build_two_layer, architecture="mlp", input_shape=[F], n_classes=C)
+    assert str(path) in _one_line(exc)
+
+
+def test_build_needs_shape_and_classes_and_only_batch_size(own_state):
+    _, path = own_state
+    with pytest.raises(InputError, match="needs input_shape, n_classes to rebuild"):
+        load_model_file(path, build=build_two_layer)
+    with pytest.raises(InputError, match="needs architecture, input_shape, n_classes.*or build: your own function"):
+        load_model_file(path)
+    with pytest.raises(InputError, match="target.params: with build only batch_size applies.*got hidden"):
+        load_model_file(path, build=build_two_layer, input_shape=[F], n_classes=C, params={"hidden": [8]})
+
+
+def test_build_mismatch_lists_a_few_keys(tmp_path, own_state):
+    net, _ = own_state
+    state = net.state_dict()
+    wide = tmp_path / "wide.pt"
+    torch.save({k: (torch.zeros(7, F + 1) if k == "body.0.weight" else v) for k, v in state.items()}, wide)
+    with pytest.raises(InputError) as exc:
+        load_model_file(wide, build=build_two_layer, input_shape=[F], n_classes=C)
+    assert _one_line(exc) == (f"model file {wide} does not match build "
+                              f"'{__name__}:build_two_layer': key 'body.0.weight' has shape (7, 7), the build "
+                              "expects (7, 6)")
+    other = tmp_path / "other.pt"
+    torch.save({f"layer{i}.weight": torch.zeros(2) for i in range(5)}, other)
+    with pytest.raises(InputError) as exc:
+        load_model_file(other, build=build_two_layer, input_shape=[F], n_classes=C)
+    text = _one_line(exc)
+    assert "missing keys 'scale', 'body.0.weight', 'body.0.bias' and 2 more" in text  # state_dict order
+    assert "unexpected keys 'layer0.weight', 'layer1.weight', 'layer2.weight' and 2 more" in text
+
+
+def test_build_failures_are_one_line_input_errors(own_state, tmp_path, user_module):
+    _, path = own_state
+    opts = {"input_shape": [F], "n_classes": C}
+
+    def raises(input_shape, n_classes):
+        raise ValueError("no such\nlayer")
+
+    with pytest.raises(InputError, match=r"target.build: .*raises raised ValueError: no such layer") as exc:
+        load_model_file(path, build=raises, **opts)
+    _one_line(exc)
+    with pytest.raises(InputError, match=r"returned a dict, not a torch.nn.Module"):
+        load_model_file(path, build=lambda input_shape, n_classes: {}, **opts)
+    with pytest.raises(InputError, match=r"\(\) cannot be called as " + r"build\(input_shape, n_classes\)"):
+        load_model_file(path, build=lambda: TwoLayer(F, C), **opts)
+    assert BUILD_SIGNATURE == "build(input_shape, n_classes) -> torch.nn.Module"
+    with pytest.raises(InputError, match=r"target.build: cannot import module 'no_such_module_xyz'"):
+        load_model_file(path, build="no_such_module_xyz:build", base_dir=tmp_path, **opts)
+    with pytest.raises(InputError, match=r'target.build must be "package.module:function"'):
+        load_model_file(path, build="just_a_name", **opts)
+    broken = user_module("import torch\nraise RuntimeError('broken at import')\n")
+    with pytest.raises(InputError, match=f"target.build: importing '{broken}' failed: RuntimeError"):
+        load_model_file(path, build=f"{broken}:build", base_dir=tmp_path, **opts)
+    with pytest.raises(InputError, match=r"target.build rebuilds a torch network.*is xgboost"):
+        load_model_file(_garbage(tmp_path / "m.json"), build=build_two_layer)
 
 
 # ---------------------------------------------------------------------------- xgboost
@@ -228,6 +393,14 @@ def _real_file(kind, tmp_path, xgb_factory):
         path = tmp_path / "real.json"
         xgb_factory().save_model(path)
         return path, {}
+    if kind == "skops":
+        sio = pytest.importorskip("skops.io")
+        from sklearn.linear_model import LogisticRegression
+
+        path = tmp_path / "real.skops"
+        rng = np.random.default_rng(2)
+        sio.dump(LogisticRegression().fit(rng.standard_normal((30, F)), np.arange(30) % C), path)
+        return path, {}
     pytest.importorskip("onnxruntime")
     path = tmp_path / "real.onnx"
     _onnx_linear(path, softmax=False)
@@ -251,10 +424,11 @@ def test_broken_files_give_one_line_errors(kind, damage, tmp_path, request):
 def test_missing_file_and_unknown_kind(tmp_path):
     with pytest.raises(DataFileError, match="not found.*nope.pt"):
         load_model_file(tmp_path / "nope.pt", architecture="mlp", input_shape=[F], n_classes=C)
-    with pytest.raises(InputError, match="torch-state-dict, safetensors, xgboost, onnx"):
+    with pytest.raises(InputError, match="torch-state-dict, safetensors, xgboost, onnx, skops"):
         load_model_file(tmp_path / "x.bin")
-    with pytest.raises(InputError, match="torch-state-dict, safetensors, xgboost, onnx"):
+    with pytest.raises(InputError, match="torch-state-dict, safetensors, xgboost, onnx, skops"):
         load_model_file(tmp_path / "x.pt", kind="pickle")
+    assert infer_kind(tmp_path / "m.skops") == "skops" and infer_kind(tmp_path / "M.SKOPS") == "skops"
 
 
 def test_file_sha256(tmp_path):

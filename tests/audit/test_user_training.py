@@ -203,3 +203,12 @@ def test_assert_membership_privacy_with_a_training_function_runs_lira(tmp_path, 
     assert entries["lira-online"]["applicable"] and entries["lira-online"]["auc"] > 0.6
     with pytest.raises(InputError, match="lira-online.*needs train_fn"):  # asked for, but not possible
         assert_membership_privacy(model, members, nonmembers, max_auc=0.6, attacks=["lira-online"])
+
+
+def test_a_module_of_the_same_name_in_another_folder_is_not_reused(tmp_path):
+    for name, value in (("a", 1), ("b", 2)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "samename_mod.py").write_text(f"def fit(X, y, *, seed, device):\n    return {value}\n")
+    first = load_function("samename_mod:fit", param="model.train", base_dir=tmp_path / "a")
+    second = load_function("samename_mod:fit", param="model.train", base_dir=tmp_path / "b")
+    assert first(0, 0, seed=0, device="cpu") == 1 and second(0, 0, seed=0, device="cpu") == 2
