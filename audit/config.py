@@ -25,6 +25,9 @@ TOML layout (every key optional except ``data.name``, or ``data.path`` for your 
     name = "mlp"
     params = { hidden = [256, 256] }
     training = { epochs = 30 } # overrides of the default recipe for this model
+    # train = "mymodel:fit"    # your own training code instead of name (naming code runs it):
+                               #   fit(X, y, *, seed, device) -> model, found beside this file first
+    # version = "2"            # with train: a version tag, part of the reference models' cache key
 
     [forget]
     kind = "random"            # random | classes | indices | predicate
@@ -51,6 +54,8 @@ TOML layout (every key optional except ``data.name``, or ``data.path`` for your 
     n_models = 16              # reference models (each on a random half of train + test + population)
     store = "refs"             # reused across runs (default: a cache folder keyed by the settings)
     shadow_models = 4          # two-model: shadow originals per unlearner (on records outside the audit)
+    # imported = "refs/"       # reference models trained elsewhere (mask.npy, ids.npy, models/)
+    # imported_options = { architecture = "mlp" }   # how to load those model files
 
     [metrics]
     fprs = [0.001, 0.01, 0.1]
@@ -71,8 +76,10 @@ instead of ``[data]``/``[model]``/``[forget]`` (see :mod:`mia_audit.run.deployed
     # endpoint = "http://127.0.0.1:8080/predict"  # instead of model: a JSON endpoint
     members = "members.npz"    # X and y arrays (or .csv with a label column)
     nonmembers = "nonmembers.npz"
-    n_bootstrap = 200
-    confidence = 0.95
+    # population = "pop.npz"   # records from the same distribution, not in its training set: QMIA,
+                               #   RMIA's population, and (with train) reference models for LiRA / RMIA
+    # train = "mymodel:fit"    # your training code, which trains the reference models
+    # build = "mynet:build"    # torch weights without a built-in architecture: build(input_shape, n_classes)
 """
 
 from __future__ import annotations

@@ -50,6 +50,8 @@ class Trained:
     state       method-specific state (SISA shards, EUPG's protected pre-trained model, ...)
     seconds     training time (the method's own training included)
     device      where it lives, e.g. "cpu" or "cuda:0"
+    trainer     the user's training function (:class:`mia_audit.user_code.TrainFunction`) when it
+                trained the model: ``retrain`` then calls it on retain; ``init`` is None
     """
 
     model: Any
@@ -60,6 +62,7 @@ class Trained:
     state: Mapping[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     device: str = "cpu"
+    trainer: Any = None
 
     @property
     def framework(self) -> str:
@@ -209,17 +212,17 @@ def train_original(model: Any, X: Any, y: Any, recipe: Any = None, *, seed: int,
 
 
 def framework_of(model: Any) -> str:
-    root = type(model).__module__.split(".")[0]
-    if root == "xgboost" or getattr(model, "framework", None) == "xgboost":
-        return "xgboost"
-    try:
-        import torch
+    """"torch", "xgboost" or "sklearn" (a user's scikit-learn model, which ``retrain`` with the user's
+    training function handles and the gradient methods do not)."""
+    from mia_audit.frameworks import is_sklearn_classifier, is_torch_module, is_xgboost
 
-        if isinstance(model, torch.nn.Module):
-            return "torch"
-    except ImportError:  # pragma: no cover
-        pass
-    raise InputError(f"model must be a torch nn.Module or an xgboost model; got {type(model).__name__}")
+    if is_xgboost(model) or getattr(model, "framework", None) == "xgboost":
+        return "xgboost"
+    if is_torch_module(model):
+        return "torch"
+    if is_sklearn_classifier(model):
+        return "sklearn"
+    raise InputError(f"model must be a torch nn.Module, an xgboost or a scikit-learn model; got {type(model).__name__}")
 
 
 def device_of(model: Any) -> str:

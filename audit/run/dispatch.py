@@ -203,6 +203,13 @@ def run_special_attacks(
                                                     attack=name, members=members, config=config))
 
     pair_names = groups["pair"]
+    if pair_names and trainer is not None:  # their shadow models are built-in architectures
+        for name in pair_names:
+            entries.append(not_applicable_entry(
+                model="original", mitigation="none", attack=name, members="forget",
+                reason=f"{name} trains shadow models with a built-in architecture; model.train "
+                       f"({trainer.name}) trains yours"))
+        pair_names = []
     if pair_names and not pairs:
         for name in pair_names:
             entries.append(not_applicable_entry(

@@ -73,9 +73,6 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
     from mia_audit.run.unlearning import create_unlearners, run_unlearners
 
     unlearners = create_unlearners(config.unlearners)
-    if trainer is not None and unlearners:
-        raise InputError("unlearners: the unlearners run on the built-in models only for now; "
-                         f"model.train ({trainer.name}) trains your own")
     from mia_audit.run.mitigations import by_kind
 
     kinds = by_kind(mitigations)
@@ -102,7 +99,8 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
             trained = trainer.train(dataset.X[split.train], dataset.y[split.train],
                                     seed=derive_seed(config.seed, "train"), device=device,
                                     n_classes=dataset.n_classes)
-        model, recipe, architecture = None, None, trainer.name
+        model, architecture = None, trainer.name
+        recipe = _user_recipe(config, trained.model) if unlearners else None  # the gradient methods' settings
     else:
         model, recipe, trained = _train_builtin(config, dataset, split, device, training_mitigations,
                                                 show_progress)
@@ -116,7 +114,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
     objects: dict[str, list] = {"targets": [], "pairs": []}
     if unlearners:
         unlearned_models, entries, used, unlearner_summary, objects = run_unlearners(
-            config=config, dataset=dataset, split=split, model=model, recipe=recipe, trained=trained,
+            config=config, dataset=dataset, split=split, model=model, recipe=recipe, trained=trained, trainer=trainer,
             unlearners=unlearners, attack_names=attack_names, mitigations=mitigations,
             validation_idx=validation_indices(split, config), device=device, show_progress=show_progress)
         results += entries
@@ -205,6 +203,22 @@ def _train_builtin(config: AuditConfig, dataset, split, device, training_mitigat
             seed=derive_seed(config.seed, "train"), device=device, progress=progress_enabled(show_progress),
         )
     return model, recipe, trained
+
+
+def _user_recipe(config: AuditConfig, model: Any):
+    """The optimiser settings the gradient unlearners use on your own torch module: ``[model]
+    training`` over :class:`mia_audit.training.TrainRecipe`'s defaults (your ``fit`` is a black box
+    to them); None for a model that is not a torch module."""
+    from mia_audit.frameworks import is_torch_module
+    from mia_audit.training import TrainRecipe
+
+    if not is_torch_module(model):
+        return None
+    allowed = {f.name for f in dataclasses.fields(TrainRecipe)}
+    unknown = sorted(set(config.model.training) - allowed)
+    if unknown:
+        raise InputError(f"model.training: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
+    return TrainRecipe(**config.model.training)
 
 
 def training_function(config: AuditConfig, train_fn: Any = None):

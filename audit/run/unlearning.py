@@ -61,12 +61,16 @@ def run_unlearners(
     mitigations: Sequence[Any],
     validation_idx: Optional[np.ndarray],
     device: Any,
+    trainer: Any = None,
     show_progress: Optional[bool] = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], dict[str, list]]:
     """Returns ``(models, results, utility, summary, objects)``: the first four go into the
     audit result; ``objects`` = {"targets": [(model name, model, member sets)], "pairs":
     [(model name, unlearner, original Trained, unlearned Trained)]} for the attacks that need
-    the models themselves (:mod:`mia_audit.run.references`)."""
+    the models themselves (:mod:`mia_audit.run.references`). ``trainer``: the user's training
+    function, which trained the original; ``retrain`` then calls it on retain, the gradient
+    methods work on its torch module with ``recipe`` (``[model] training``), and the methods that
+    train their own original (SISA, EUPG) are reported as not applicable."""
     from mia_audit.unlearners import Records, Trained, fingerprints
 
     from mia_audit.adapters import as_adapter, model_sha256
@@ -84,7 +88,7 @@ def run_unlearners(
     forget = Records(X[split.forget], y[split.forget])
     validation = None if validation_idx is None else Records(X[validation_idx], y[validation_idx])
     plain = Trained(model=trained.model, init=model, recipe=recipe, train_keys=np.sort(fingerprints(train)),
-                    seconds=float(trained.seconds), device=str(trained.device))
+                    seconds=float(trained.seconds), device=str(trained.device), trainer=trainer)
 
     models: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
@@ -116,6 +120,11 @@ def run_unlearners(
     feature_names = dataset.feature_names if dataset.kind == "tabular" else None
     for u in [u.with_feature_names(feature_names) for u in unlearners]:
         original = plain
+        if u.needs_own_training and trainer is not None:
+            summary.append({"name": u.name, "applicable": False, "options": u.options(),
+                            "reason": f"{u.name} trains its own original with a built-in architecture; "
+                                      f"model.train ({trainer.name}) trains yours"})
+            continue
         if u.needs_own_training:
             try:
                 u.check_framework(plain.framework)
@@ -148,7 +157,8 @@ def run_unlearners(
         time_ratio = _ratio(done.seconds, retrain_seconds)
         models.append({
             "name": u.name, "role": "retrained" if u.name == REFERENCE else "unlearned", "unlearner": u.name,
-            "architecture": config.model.name, "seconds": float(done.seconds), "time_ratio": time_ratio,
+            "architecture": trainer.name if trainer is not None else config.model.name,
+            "seconds": float(done.seconds), "time_ratio": time_ratio,
             "sha256": model_sha256(done.model.model), "accuracy": accuracy, "forget_test_ratio": ratio,
             "details": dict(done.details), "options": u.options(), "reference": u.reference,
             "outputs": as_adapter(done.model.model, n_classes=dataset.n_classes).output_kind, "white_box": True,

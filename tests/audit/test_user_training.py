@@ -212,3 +212,27 @@ def test_a_module_of_the_same_name_in_another_folder_is_not_reused(tmp_path):
     first = load_function("samename_mod:fit", param="model.train", base_dir=tmp_path / "a")
     second = load_function("samename_mod:fit", param="model.train", base_dir=tmp_path / "b")
     assert first(0, 0, seed=0, device="cpu") == 1 and second(0, 0, seed=0, device="cpu") == 2
+
+
+def test_retrain_uses_your_training_function_and_gradient_methods_your_module(tmp_path, monkeypatch):
+    """Unlearning a model your code trained: retrain calls your fit on retain; finetune works on
+    your torch module with [model] training's settings; SISA (its own original) says why not."""
+    monkeypatch.setenv("MIA_AUDIT_CACHE", str(tmp_path / "cache"))
+    _module(tmp_path, "mynet_unlearn", TORCH.replace("range(40)", "range(8)"))
+    config = AuditConfig(
+        data=DataConfig(name="adult", train_size=400, test_size=400),
+        model=ModelConfig(train="mynet_unlearn:fit", code_dir=str(tmp_path), training={"epochs": 2, "lr": 1e-3}),
+        attacks=AttackConfig(names=["loss", "two-model"], members=["train", "forget"]),
+        metrics=MetricsConfig(n_bootstrap=0), unlearners=[{"name": "finetune"}, {"name": "sisa"}],
+        seed=0, device="cpu")
+    result = run_audit(config)
+    summary = {u["name"]: u for u in result["unlearners"]}
+    assert summary["retrain"].get("applicable", True) and summary["finetune"].get("applicable", True)
+    assert not summary["sisa"]["applicable"] and "built-in architecture" in summary["sisa"]["reason"]
+    models = {m["name"]: m for m in result["models"]}
+    assert models["retrain"]["architecture"] == "mynet_unlearn:fit"
+    assert models["retrain"]["sha256"] != models["original"]["sha256"]
+    entries = [e for e in result["results"] if e["model"] == "retrain" and e["attack"] == "loss"]
+    assert entries and all(e["applicable"] for e in entries)
+    two = [e for e in result["results"] if e["attack"] == "two-model"]
+    assert two and not any(e["applicable"] for e in two) and "built-in architecture" in two[0]["reason"]

@@ -85,6 +85,8 @@ def test_your_csv_and_your_forest_get_reference_attacks_and_a_fail(tmp_path, mon
     ("label", "data.label"),
     ("module", "cannot import module"),
     ("ids", "data.id"),
+    ("signature", "does not take fit(X, y, *, seed, device)"),
+    ("returns", "cannot query"),
 ])
 def test_bad_own_data_or_code_is_one_line_and_exit_2(tmp_path, capsys, change, match):
     folder = tmp_path / "project"
@@ -95,12 +97,16 @@ def test_bad_own_data_or_code_is_one_line_and_exit_2(tmp_path, capsys, change, m
         config.write_text(text.replace('label = "bought"', 'label = "purchased"'))
     elif change == "module":
         config.write_text(text.replace('train = "shop_model:fit"', 'train = "shop_modle:fit"'))
+    elif change == "signature":
+        (folder / "shop_model.py").write_text("def fit(X, y):\n    return None\n")
+    elif change == "returns":
+        (folder / "shop_model.py").write_text("def fit(X, y, *, seed, device):\n    return 'a model'\n")
     else:
         rows = (folder / "customers.csv").read_text().splitlines()
         rows[2] = rows[1].split(",")[0] + "," + ",".join(rows[2].split(",")[1:])  # a repeated id
         (folder / "customers.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "out"
-    assert main(["run", str(config), "--out", str(out)]) == EXIT_BAD_INPUT
+    assert main(["run", str(config), "--out", str(out), "--quiet"]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and match in err[0] and "Traceback" not in err[0], err
     assert not out.exists()
@@ -130,15 +136,9 @@ def test_a_skops_forest_from_your_csv_gets_loss_lira_rmia_and_qmia_from_the_cli(
         (folder / f"{name}.csv").write_text("age,income,city,label\n" + "\n".join(",".join(encode(x)) for x in lines) + "\n")
     assert [header[i] for i in keep] == ["age", "income", "city", "bought"]
     (folder / "shop_model.py").write_text(textwrap.dedent(FIT))
-    import importlib
-    import sys
+    from mia_audit.user_code import load_function
 
-    sys.path.insert(0, str(folder))
-    try:
-        fit = importlib.import_module("shop_model").fit
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("shop_model", None)
+    fit = load_function("shop_model:fit", param="model.train", base_dir=folder)
     members = np.loadtxt(folder / "members.csv", delimiter=",", skiprows=1, dtype=np.float32)
     forest = fit(members[:, :3], members[:, 3].astype(int), seed=7, device="cpu")
     assert forest.score(members[:, :3], members[:, 3].astype(int)) > 0.99  # it memorises (a few rows repeat)
