@@ -10,10 +10,8 @@ from typing import Optional
 import numpy as np
 
 from .dataset import Dataset
+from .own_tables import KIND_BY_NDIM
 from .split import Split
-
-#: the data set kind of records with this many dimensions (records, then the record's axes)
-KIND_BY_NDIM = {2: "tabular", 3: "sequence", 4: "image"}
 
 
 def supplied_pool(members: tuple[np.ndarray, np.ndarray], nonmembers: tuple[np.ndarray, np.ndarray], *,

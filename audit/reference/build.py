@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
+from ..data.own_tables import KIND_BY_NDIM
 from ..errors import InputError, bad_value
 from ..progress import progress_enabled
 from ..training import TrainRecipe, recipe_for
@@ -15,7 +16,6 @@ from .queries import QuerySet
 from .spec import CUSTOM, ReferenceSpec
 from .store import ReferenceStore
 
-_KIND_OF_NDIM = {2: "tabular", 3: "sequence", 4: "image"}
 
 
 def make_spec(
@@ -35,7 +35,7 @@ def make_spec(
     ``trainer`` (a :class:`mia_audit.user_code.TrainFunction`) ``model`` is "custom"."""
     X = np.asarray(X_pool)
     y = np.asarray(y_pool)
-    if X.ndim not in _KIND_OF_NDIM:
+    if X.ndim not in KIND_BY_NDIM:
         raise bad_value("X_pool", "an array of records (N, F), (N, T, F) or (N, C, H, W)", f"shape {X.shape}")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise InputError(f"y_pool must be a 1-D array with one label per row of X_pool ({X.shape[0]}); got shape {y.shape}")
@@ -46,7 +46,7 @@ def make_spec(
     if trainer is not None:
         model = CUSTOM
     elif recipe is None and model != "xgboost":
-        recipe = recipe_for(model, _KIND_OF_NDIM[X.ndim])
+        recipe = recipe_for(model, KIND_BY_NDIM[X.ndim])
     return ReferenceSpec(architecture=model, input_shape=tuple(X.shape[1:]), n_classes=n_classes, recipe=recipe,
                          n_models=n_models, seed=seed, params=dict(model_params or {}),
                          queries=QuerySet.for_data(X.shape, queries), trainer=trainer)

@@ -119,19 +119,6 @@ def test_state_dict_key_names(state_file):
 # ---------------------------------------------------------------------------- torch: the user's build
 
 
-class TwoLayer(torch.nn.Module):
-    """A network of the user's, not of the zoo."""
-
-    def __init__(self, n_in: int, n_classes: int, hidden: int = 7):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.Tanh())
-        self.head = torch.nn.Linear(hidden, n_classes)
-        self.register_buffer("scale", torch.ones(1))
-
-    def forward(self, x):
-        return self.head(self.body(x)) * self.scale
-
-
 def build_two_layer(input_shape, n_classes):
     return TwoLayer(input_shape[0], n_classes)
 
@@ -182,6 +169,9 @@ class TwoLayer(torch.nn.Module):
 def build(input_shape, n_classes):
     return TwoLayer(input_shape[0], n_classes)
 """
+_OWN_NET: dict = {}
+exec(OWN_NET_SOURCE, _OWN_NET)  # the same network as a user's module file holds: one definition
+TwoLayer = _OWN_NET["TwoLayer"]  # a network of the user's, not of the zoo
 
 
 def test_build_callable_round_trip(own_state, X):

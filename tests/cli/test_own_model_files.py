@@ -19,6 +19,8 @@ import torch
 from mia_audit.cli.commands import EXIT_BAD_INPUT, EXIT_OK, main
 from mia_audit.model_files import file_sha256
 
+from .test_cli import _one_line_error  # the CLI's one-line error check, shared
+
 N = 300  # members and non-members each
 F = 8
 #: the modules the tests write beside their configs (forgotten after each test: sys.modules)
@@ -43,12 +45,6 @@ def build(input_shape, n_classes):
 """
 
 
-def _one_line_error(capsys) -> str:
-    out, err = capsys.readouterr()
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
-    assert "Traceback" not in err and "Traceback" not in out
-    return lines[0]
 
 
 @pytest.fixture(autouse=True)
