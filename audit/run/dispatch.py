@@ -93,6 +93,8 @@ class Context:
     #: records in neither train, test nor validation (indices into ``dataset``): RMIA's z and QMIA's fit set
     population: Optional[np.ndarray] = None
     shadow_rows: Optional[np.ndarray] = None
+    #: the user's training function (mia_audit.user_code), which trains the shadow models too
+    trainer: Any = None
 
     def variants(self, model: Any) -> list[tuple[str, Any, Any]]:
         """``(mitigation label, adapter, fitted wrapper or None)`` for ``model`` as released: bare,
@@ -138,7 +140,7 @@ def run_special_attacks(
     refs = config.references
     options = config.attacks.options
     ctx = Context(config=config, dataset=dataset, split=split, mitigations=mitigations, validation=validation,
-                  recipe=recipe, device=device, show_progress=show_progress)
+                  recipe=recipe, device=device, show_progress=show_progress, trainer=trainer)
     entries: list[dict[str, Any]] = []
     info: dict[str, Any] = {}
 
@@ -203,13 +205,6 @@ def run_special_attacks(
                                                     attack=name, members=members, config=config))
 
     pair_names = groups["pair"]
-    if pair_names and trainer is not None:  # their shadow models are built-in architectures
-        for name in pair_names:
-            entries.append(not_applicable_entry(
-                model="original", mitigation="none", attack=name, members="forget",
-                reason=f"{name} trains shadow models with a built-in architecture; model.train "
-                       f"({trainer.name}) trains yours"))
-        pair_names = []
     if pair_names and not pairs:
         for name in pair_names:
             entries.append(not_applicable_entry(

@@ -114,7 +114,7 @@ def two_model_entries(ctx: Any, name: str, pair: tuple) -> list[dict[str, Any]]:
                enabled=ctx.show_progress):
         return _two_model_entries(name, model_name, unlearner, original, unlearned, config=ctx.config,
                                   dataset=ctx.dataset, split=ctx.split, shadow_rows=ctx.shadow_rows,
-                                  recipe=ctx.recipe, device=ctx.device, variants=ctx.variants)
+                                  recipe=ctx.recipe, device=ctx.device, variants=ctx.variants, trainer=ctx.trainer)
 
 
 def ulira_entries(ctx: Any, name: str, pair: tuple) -> list[dict[str, Any]]:
@@ -123,11 +123,11 @@ def ulira_entries(ctx: Any, name: str, pair: tuple) -> list[dict[str, Any]]:
     with phase(f"{name} on {model_name} ({ctx.config.references.ulira_models} reference models)",
                enabled=ctx.show_progress):
         return _ulira_entries(name, model_name, unlearner, unlearned, config=ctx.config, dataset=ctx.dataset,
-                              split=ctx.split, recipe=ctx.recipe, device=ctx.device)
+                              split=ctx.split, recipe=ctx.recipe, device=ctx.device, trainer=ctx.trainer)
 
 
 def _two_model_entries(name, model_name, unlearner, original, unlearned, *, config, dataset, split, shadow_rows,
-                       recipe, device, variants) -> list[dict[str, Any]]:
+                       recipe, device, variants, trainer=None) -> list[dict[str, Any]]:
     import dataclasses
 
     from mia_audit.run.attack_entries import attack_entry
@@ -146,7 +146,7 @@ def _two_model_entries(name, model_name, unlearner, original, unlearned, *, conf
         per_original = 1
     seed = derive_seed(config.seed, "shadow", unlearner.name)
     shadow = shadow_pairs(X[shadow_rows], y[shadow_rows],
-                          model=ModelRecipe(config.model.name, recipe, dict(config.model.params)),
+                          model=ModelRecipe(config.model.name, recipe, dict(config.model.params), trainer=trainer),
                           unlearner=unlearner, n_originals=refs.shadow_models, deletions_per_original=per_original,
                           group_size=group, n_classes=C, seed=seed, device=device)
     records = np.r_[split.forget, split.test]
@@ -178,14 +178,15 @@ def _two_model_entries(name, model_name, unlearner, original, unlearned, *, conf
 
 
 def _ulira_entries(name, model_name, unlearner, unlearned, *, config, dataset, split, recipe,
-                   device) -> list[dict[str, Any]]:
+                   device, trainer=None) -> list[dict[str, Any]]:
     from mia_audit.run.attack_entries import attack_entry
     from mia_audit.run.shadow_unlearning import ModelRecipe, ulira_audit, ulira_references
 
     refs = config.references
     pool = np.sort(np.r_[split.train, split.test]).astype(np.int64)
     X, y = dataset.X[pool], dataset.y[pool]
-    references = ulira_references(X, y, model=ModelRecipe(config.model.name, recipe, dict(config.model.params)),
+    references = ulira_references(X, y, model=ModelRecipe(config.model.name, recipe, dict(config.model.params),
+                                                          trainer=trainer),
                                   unlearner=unlearner, n_models=refs.ulira_models,
                                   forget_sets_per_model=refs.ulira_forget_sets, n_classes=dataset.n_classes,
                                   seed=derive_seed(config.seed, "u-lira", unlearner.name), device=device)

@@ -52,7 +52,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from mia_audit.checks import positive_int
-from mia_audit.errors import InputError, bad_value
+from mia_audit.errors import InputError, NotApplicableError, bad_value
 from mia_audit.seeding import check_seed, derive_seed, rng
 
 
@@ -63,16 +63,24 @@ from mia_audit.seeding import check_seed, derive_seed, rng
 class ModelRecipe:
     """How a shadow / reference model is built and trained: an architecture of
     :data:`mia_audit.models.MODELS` with its parameters and a :class:`mia_audit.training.TrainRecipe`
-    (None for xgboost). The input shape and class count come from the data."""
+    (None for xgboost). The input shape and class count come from the data. With ``trainer`` (the
+    user's :class:`mia_audit.user_code.TrainFunction`) every shadow model is trained by it instead,
+    ``recipe`` being the gradient unlearners' settings on a torch module (or None)."""
 
     architecture: str
     recipe: Any = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    trainer: Any = None
 
     def __post_init__(self) -> None:
         from mia_audit.models import MODELS
         from mia_audit.training import TrainRecipe
 
+        if self.trainer is not None:
+            if self.recipe is not None and not isinstance(self.recipe, TrainRecipe):
+                raise bad_value("model.recipe", "a TrainRecipe or None", self.recipe)
+            object.__setattr__(self, "params", dict(self.params))
+            return
         MODELS.get(self.architecture)  # unknown names list the valid ones
         if self.architecture == "xgboost":
             if self.recipe is not None:
@@ -145,6 +153,15 @@ def probabilities(model: Any, X: Any, n_classes: int) -> np.ndarray:
 
 def _train(unlearner: Any, model: ModelRecipe, X: np.ndarray, y: np.ndarray, n_classes: int, *, seed: int,
            label: tuple, device: Any) -> Any:
+    if model.trainer is not None:  # the user's training function trains the shadow model
+        from mia_audit.unlearners import Records, Trained, fingerprints
+
+        if unlearner.needs_own_training:
+            raise NotApplicableError(f"{unlearner.name} trains its own original with a built-in architecture; "
+                                     f"model.train ({model.trainer.name}) trains yours")
+        done = model.trainer.train(X, y, seed=derive_seed(seed, *label, "train"), device=device, n_classes=n_classes)
+        return Trained(model=done.model, init=None, recipe=model.recipe, train_keys=np.sort(fingerprints(Records(X, y))),
+                       seconds=float(done.seconds), device=str(done.device), trainer=model.trainer)
     net = model.build(tuple(X.shape[1:]), n_classes, derive_seed(seed, *label, "init"))
     return unlearner.fit(net, X, y, model.recipe, seed=derive_seed(seed, *label, "train"), device=device)
 

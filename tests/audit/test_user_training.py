@@ -222,8 +222,9 @@ def test_retrain_uses_your_training_function_and_gradient_methods_your_module(tm
     config = AuditConfig(
         data=DataConfig(name="adult", train_size=400, test_size=400),
         model=ModelConfig(train="mynet_unlearn:fit", code_dir=str(tmp_path), training={"epochs": 2, "lr": 1e-3}),
-        attacks=AttackConfig(names=["loss", "two-model"], members=["train", "forget"]),
+        attacks=AttackConfig(names=["loss", "two-model", "u-lira"], members=["train", "forget"]),
         metrics=MetricsConfig(n_bootstrap=0), unlearners=[{"name": "finetune"}, {"name": "sisa"}],
+        references=ReferenceConfig(shadow_models=2, ulira_models=4, ulira_forget_sets=2, shadow_pool=600),
         seed=0, device="cpu")
     result = run_audit(config)
     summary = {u["name"]: u for u in result["unlearners"]}
@@ -234,5 +235,8 @@ def test_retrain_uses_your_training_function_and_gradient_methods_your_module(tm
     assert models["retrain"]["sha256"] != models["original"]["sha256"]
     entries = [e for e in result["results"] if e["model"] == "retrain" and e["attack"] == "loss"]
     assert entries and all(e["applicable"] for e in entries)
-    two = [e for e in result["results"] if e["attack"] == "two-model"]
-    assert two and not any(e["applicable"] for e in two) and "built-in architecture" in two[0]["reason"]
+    two = {e["model"]: e for e in result["results"] if e["attack"] == "two-model"}
+    assert set(two) == {"retrain", "finetune"}  # shadow pairs trained by your function, unlearned alike
+    assert all(e["applicable"] for e in two.values()), [e.get("reason") for e in two.values()]
+    ulira = {e["model"]: e for e in result["results"] if e["attack"] == "u-lira"}
+    assert set(ulira) == {"retrain", "finetune"} and all(e["applicable"] for e in ulira.values())
