@@ -124,6 +124,9 @@ class _Rmia(ReferenceAttack):
     ``break_ties=False``; with the default it is kept for fidelity with the paper's
     score definition (see the module docstring)."""
 
+    #: scores a record against population records z (the pipeline gives them, or says why not)
+    needs_population = True
+
     requires = ("confidence",)
     reference = ("Zarifzadeh, Liu, Mastropietro, Shokri. Low-cost high-power membership inference attacks. "
                  "ICML 2024.")

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from mia_audit.errors import InputError
+from mia_audit.errors import InputError, NotApplicableError
 from mia_audit.progress import phase
 from mia_audit.seeding import derive_seed
 
@@ -92,6 +92,10 @@ def reference_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray
     set, against the reference store ``ctx`` holds."""
     from mia_audit.attacks import run_reference_attack
 
+    if getattr(attack, "needs_population", False) and ctx.population_positions is None:
+        raise NotApplicableError(f"{attack.name} compares each record with population records, records in neither "
+                                 "train, test nor validation, and there are none: lower data.train_size or "
+                                 "data.test_size (or give target.population)")
     split = ctx.split
     rows = np.r_[np.searchsorted(ctx.pool, member_idx), np.searchsorted(ctx.pool, split.test)]
     return run_reference_attack(attack, ctx.store, adapter, ctx.X_pool, ctx.y_pool, rows,

@@ -240,3 +240,19 @@ def test_retrain_uses_your_training_function_and_gradient_methods_your_module(tm
     assert all(e["applicable"] for e in two.values()), [e.get("reason") for e in two.values()]
     ulira = {e["model"]: e for e in result["results"] if e["attack"] == "u-lira"}
     assert set(ulira) == {"retrain", "finetune"} and all(e["applicable"] for e in ulira.values())
+
+
+def test_rmia_without_population_records_says_why_and_the_audit_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("MIA_AUDIT_CACHE", str(tmp_path / "cache"))
+    _module(tmp_path, "forest_nopop", FOREST)
+    config = AuditConfig(
+        data=DataConfig(name="adult", train_size=400, test_size=400),
+        model=ModelConfig(train="forest_nopop:fit", code_dir=str(tmp_path)),
+        attacks=AttackConfig(names=["loss", "rmia-offline", "lira-offline"], members=["train"]),
+        metrics=MetricsConfig(n_bootstrap=0), references=ReferenceConfig(n_models=4, population=0),
+        seed=0, device="cpu")
+    result = run_audit(config)
+    by_attack = {e["attack"]: e for e in result["results"]}
+    assert by_attack["lira-offline"]["applicable"] and by_attack["loss"]["applicable"]
+    assert not by_attack["rmia-offline"]["applicable"]
+    assert "population records" in by_attack["rmia-offline"]["reason"]
