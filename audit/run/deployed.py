@@ -251,7 +251,7 @@ def run_deployed_audit(
     if runnable:  # the model itself, population records, or references trained by the user's function
         more, reference_info = run_special_attacks(
             config=config, dataset=pool, split=split, names=runnable, targets=[("deployed", adapter, ["train"])],
-            pairs=[], mitigations=mitigation_objs, validation_idx=val_idx, recipe=None, device=device,
+            pairs=[], mitigations=mitigation_objs, validation_idx=val_idx, recipe=None, device=config.device,
             show_progress=show_progress, trainer=trainer)
         results += more
     else:

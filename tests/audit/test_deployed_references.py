@@ -79,3 +79,27 @@ def test_a_training_function_named_in_the_target_is_found_beside_the_config(depl
         run_deployed_audit(_target(folder, shape, population="population.npz", train="own_training:fit",
                                    code_dir=str(folder)), attacks=["lira-offline"], base_dir=folder)
     assert "does not take fit" in str(info.value)
+
+
+def test_an_endpoint_with_population_and_training_code_gets_reference_attacks(deployed, tmp_path, monkeypatch):
+    """The README's third example: a deployed endpoint; the reference models train here."""
+    import json
+
+    from mia_audit.adapters import TorchAdapter
+    from tests.audit.test_http_adapter import Endpoint, serve
+
+    monkeypatch.setenv("MIA_AUDIT_CACHE", str(tmp_path / "cache"))
+    folder, shape = deployed
+    net = _fit(np.load(folder / "members.npz")["X"], np.load(folder / "members.npz")["y"], seed=11, device="cpu")
+    adapter = TorchAdapter(net)
+
+    def respond(instances, n):
+        return 200, json.dumps({"predictions": adapter.predict(np.asarray(instances, np.float32)).values.tolist()}).encode()
+
+    with serve(Endpoint(respond)) as url:
+        target = {"endpoint": url, "n_classes": 2, "returns": "logits", "members": str(folder / "members.npz"),
+                  "nonmembers": str(folder / "nonmembers.npz"), "population": str(folder / "population.npz")}
+        result = run_deployed_audit(target, attacks=["loss", "rmia-offline", "qmia"], seed=3, train_fn=_fit,
+                                    metrics={"n_bootstrap": 0}, references={"n_models": 2, "population": 500})
+    assert all(e["applicable"] for e in result["results"]), [e.get("reason") for e in result["results"]]
+    assert result["environment"]["device"] == "remote endpoint"
