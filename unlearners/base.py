@@ -112,6 +112,13 @@ class Unlearner(abc.ABC):
         """Train ``model`` (untrained) on ``(X, y)`` the way this method deploys it."""
         return train_original(model, X, y, recipe, seed=seed, device=device, progress=progress)
 
+    def fit_trained_by(self, trainer: Any, X: Any, y: Any, *, seed: int, device: Any = "cpu") -> Trained:
+        """For a method that trains its own original (``needs_own_training``): that original, made
+        with the user's training function (:class:`mia_audit.user_code.TrainFunction`) instead of a
+        built-in architecture. Methods that cannot say so with :class:`NotApplicableError`."""
+        raise NotApplicableError(f"{self.name} trains its own original with a built-in architecture; "
+                                 f"model.train ({trainer.name}) trains yours")
+
     # ------------------------------------------------------------------ unlearning
     def unlearn(self, model: Trained, retain: Any, forget: Any, *, validation: Any = None,
                 seed: int) -> UnlearningResult:

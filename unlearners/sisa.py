@@ -127,6 +127,44 @@ class XGBShardEnsemble:
         return f"XGBShardEnsemble({len(self.members)} shards)"
 
 
+class ProbaShardEnsemble:
+    """Shard models of the user's training function, averaged by their probabilities (any model
+    :func:`mia_audit.adapters.as_adapter` queries: torch, scikit-learn, XGBoost, callables)."""
+
+    def __init__(self, members, n_classes: int):
+        if len(members) == 0:
+            raise InputError("a SISA ensemble needs at least one shard model")
+        self.members = tuple(members)
+        self.classes_ = np.arange(int(n_classes))
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.classes_.size)
+
+    def predict_proba(self, X) -> np.ndarray:
+        from mia_audit.adapters import as_adapter
+
+        return np.mean([np.exp(as_adapter(m, n_classes=self.n_classes).predict(X).log_probs()) for m in self.members],
+                       axis=0)
+
+    def predict(self, X) -> np.ndarray:
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def sha256(self) -> str:
+        """A hash over the members' own digests, in order."""
+        import hashlib
+
+        from mia_audit.adapters import model_sha256
+
+        digest = hashlib.sha256()
+        for m in self.members:
+            digest.update(str(model_sha256(m)).encode())
+        return digest.hexdigest()
+
+    def __repr__(self) -> str:
+        return f"ProbaShardEnsemble({len(self.members)} shards)"
+
+
 # ---------------------------------------------------------------------------- assignment
 
 
@@ -218,6 +256,32 @@ class Sisa(Unlearner):
         return Trained(model=ensemble, init=init, recipe=recipe_used, train_keys=np.sort(keys), method=self.name,
                        state=state, seconds=float(seconds), device=str(torch_device))
 
+    def fit_trained_by(self, trainer: Any, X: Any, y: Any, *, seed: int, device: Any = "cpu") -> Trained:
+        """SISA with the user's training function: each shard's model is trained by it (one slice:
+        the function is a black box, so there are no checkpoints to resume from), and unlearning
+        trains again, with it, the shards that held a forgotten record."""
+        seed = check_seed(seed)
+        records = as_records((X, y), "train")
+        keys = fingerprints(records)
+        _, y_np = records.numpy()
+        n_classes = int(y_np.max()) + 1
+        if len(records) < self.shards:
+            raise InputError(f"sisa needs at least {self.shards} training records (one per shard); got {len(records)}")
+        shard, slc = assign_shards(y_np.astype(np.int64), self.shards, 1, seed)
+        start = time.perf_counter()
+        members = [trainer.train(*records.take(np.flatnonzero(shard == s)).numpy(), seed=derive_seed(seed, "sisa", s),
+                                 device=device, n_classes=n_classes).model for s in range(self.shards)]
+        state = {"members": members, "keys": keys, "shard": shard, "slice": slc, "n_shards": self.shards,
+                 "n_slices": 1, "n_classes": n_classes}
+        return Trained(model=ProbaShardEnsemble(members, n_classes), init=None, recipe=None,
+                       train_keys=np.sort(keys), method=self.name, state=state,
+                       seconds=float(time.perf_counter() - start), device=str(device), trainer=trainer)
+
+    def check_applicable(self, model: Trained) -> None:
+        if model.trainer is not None and model.method == self.name:  # shards of the user's function
+            return
+        super().check_applicable(model)
+
     def _slice_epochs(self, recipe) -> int:
         if self.slice_epochs is not None:
             return self.slice_epochs
@@ -246,10 +310,20 @@ class Sisa(Unlearner):
         checkpoints = [list(c) for c in state.get("checkpoints", [])]
         details: dict[str, Any] = {"shards": n_shards, "slices": n_slices, "shards_retrained": affected,
                                    "slices_retrained": {}, "shards_dropped": []}
-        device = _device(model)
+        device = _device(model) if model.trainer is None else model.device
         new_members = [None if m is None else (m if s in affected else copy.deepcopy(m)) for s, m in enumerate(members)]
         for s in affected:
             in_shard = r_shard == s
+            if model.trainer is not None:  # the user's function trains the shard again on what it keeps
+                part = retain.take(np.flatnonzero(in_shard))
+                if len(part) == 0 or _n_distinct(part.numpy()[1]) < 2:
+                    new_members[s] = None
+                    details["shards_dropped"].append(s)
+                else:
+                    new_members[s] = model.trainer.train(*part.numpy(), seed=derive_seed(seed, "sisa", s),
+                                                         device=device, n_classes=int(state["n_classes"])).model
+                details["slices_retrained"][str(s)] = [0]
+                continue
             if framework == "xgboost":
                 part = retain.take(np.flatnonzero(in_shard))
                 n_classes = len(members[s].classes_) if members[s] is not None else 2
@@ -275,7 +349,9 @@ class Sisa(Unlearner):
         kept = [m for m in new_members if m is not None]
         if not kept:
             raise InputError("sisa: forgetting these records leaves no shard with trainable data")
-        if framework == "xgboost":
+        if model.trainer is not None:
+            ensemble = ProbaShardEnsemble(kept, int(state["n_classes"]))
+        elif framework == "xgboost":
             ensemble = XGBShardEnsemble(kept)
         else:
             ensemble = ShardEnsemble(kept, getattr(model.model, "n_classes", None)).to(device).eval()
@@ -289,7 +365,8 @@ class Sisa(Unlearner):
             new_state["checkpoints"] = checkpoints
         details["records_per_shard"] = [int((new_shard == s).sum()) for s in range(n_shards)]
         new = Trained(model=ensemble, init=model.init, recipe=model.recipe, train_keys=model.train_keys,
-                      method=model.method, state=new_state, seconds=model.seconds, device=model.device)
+                      method=model.method, state=new_state, seconds=model.seconds, device=model.device,
+                      trainer=model.trainer)
         return new, details
 
 

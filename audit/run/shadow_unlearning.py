@@ -52,7 +52,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from mia_audit.checks import positive_int
-from mia_audit.errors import InputError, NotApplicableError, bad_value
+from mia_audit.errors import InputError, bad_value
 from mia_audit.seeding import check_seed, derive_seed, rng
 
 
@@ -156,9 +156,8 @@ def _train(unlearner: Any, model: ModelRecipe, X: np.ndarray, y: np.ndarray, n_c
     if model.trainer is not None:  # the user's training function trains the shadow model
         from mia_audit.unlearners import Records, Trained, fingerprints
 
-        if unlearner.needs_own_training:
-            raise NotApplicableError(f"{unlearner.name} trains its own original with a built-in architecture; "
-                                     f"model.train ({model.trainer.name}) trains yours")
+        if unlearner.needs_own_training:  # e.g. SISA: its shards, each trained by the user's function
+            return unlearner.fit_trained_by(model.trainer, X, y, seed=derive_seed(seed, *label, "train"), device=device)
         done = model.trainer.train(X, y, seed=derive_seed(seed, *label, "train"), device=device, n_classes=n_classes)
         return Trained(model=done.model, init=None, recipe=model.recipe, train_keys=np.sort(fingerprints(Records(X, y))),
                        seconds=float(done.seconds), device=str(done.device), trainer=model.trainer)

@@ -69,8 +69,9 @@ def run_unlearners(
     [(model name, unlearner, original Trained, unlearned Trained)]} for the attacks that need
     the models themselves (:mod:`mia_audit.run.references`). ``trainer``: the user's training
     function, which trained the original; ``retrain`` then calls it on retain, the gradient
-    methods work on its torch module with ``recipe`` (``[model] training``), and the methods that
-    train their own original (SISA, EUPG) are reported as not applicable."""
+    methods work on its torch module with ``recipe`` (``[model] training``), SISA trains its
+    shards with it (``fit_trained_by``), and a method that cannot (EUPG) is reported as not
+    applicable, with its reason."""
     from mia_audit.unlearners import Records, Trained, fingerprints
 
     from mia_audit.adapters import as_adapter, model_sha256
@@ -120,12 +121,15 @@ def run_unlearners(
     feature_names = dataset.feature_names if dataset.kind == "tabular" else None
     for u in [u.with_feature_names(feature_names) for u in unlearners]:
         original = plain
-        if u.needs_own_training and trainer is not None:
-            summary.append({"name": u.name, "applicable": False, "options": u.options(),
-                            "reason": f"{u.name} trains its own original with a built-in architecture; "
-                                      f"model.train ({trainer.name}) trains yours"})
-            continue
-        if u.needs_own_training:
+        if u.needs_own_training and trainer is not None:  # the method's own original, from your function
+            try:
+                with phase(f"training the {u.name} original ({trainer.name})", enabled=show_progress):
+                    original = u.fit_trained_by(trainer, train.X, train.y, seed=derive_seed(config.seed, "train", u.name),
+                                                device=device)
+            except NotApplicableError as exc:
+                summary.append({"name": u.name, "applicable": False, "reason": str(exc), "options": u.options()})
+                continue
+        elif u.needs_own_training:
             try:
                 u.check_framework(plain.framework)
             except NotApplicableError as exc:
@@ -134,10 +138,12 @@ def run_unlearners(
             with phase(f"training the {u.name} original", enabled=show_progress):
                 original = u.fit(model, train.X, train.y, recipe, seed=derive_seed(config.seed, "train", u.name),
                                  device=device, progress=progress_enabled(show_progress))
+        if u.needs_own_training:
             accuracy = audit_model(f"{u.name} original", original.model, list(config.attacks.members))
             objects["targets"].append((f"{u.name} original", original.model, list(config.attacks.members)))
             models.append({"name": f"{u.name} original", "role": "original", "unlearner": u.name,
-                           "architecture": config.model.name, "seconds": float(original.seconds),
+                           "architecture": trainer.name if trainer is not None else config.model.name,
+                           "seconds": float(original.seconds),
                            "sha256": model_sha256(original.model), "accuracy": accuracy,
                            "outputs": as_adapter(original.model, n_classes=dataset.n_classes).output_kind,
                            "white_box": True})

@@ -214,9 +214,14 @@ def test_a_module_of_the_same_name_in_another_folder_is_not_reused(tmp_path):
     assert first(0, 0, seed=0, device="cpu") == 1 and second(0, 0, seed=0, device="cpu") == 2
 
 
+def models_of(result):
+    return {m["name"]: m for m in result["models"]}
+
+
 def test_retrain_uses_your_training_function_and_gradient_methods_your_module(tmp_path, monkeypatch):
     """Unlearning a model your code trained: retrain calls your fit on retain; finetune works on
-    your torch module with [model] training's settings; SISA (its own original) says why not."""
+    your torch module with [model] training's settings; SISA's shards are trained by your fit;
+    the two-model attack's shadow pairs and U-LiRA's references too."""
     monkeypatch.setenv("MIA_AUDIT_CACHE", str(tmp_path / "cache"))
     _module(tmp_path, "mynet_unlearn", TORCH.replace("range(40)", "range(8)"))
     config = AuditConfig(
@@ -229,17 +234,18 @@ def test_retrain_uses_your_training_function_and_gradient_methods_your_module(tm
     result = run_audit(config)
     summary = {u["name"]: u for u in result["unlearners"]}
     assert summary["retrain"].get("applicable", True) and summary["finetune"].get("applicable", True)
-    assert not summary["sisa"]["applicable"] and "built-in architecture" in summary["sisa"]["reason"]
+    assert summary["sisa"].get("applicable", True)  # its shards trained by your function
+    assert models_of(result)["sisa original"]["architecture"] == "mynet_unlearn:fit"
     models = {m["name"]: m for m in result["models"]}
     assert models["retrain"]["architecture"] == "mynet_unlearn:fit"
     assert models["retrain"]["sha256"] != models["original"]["sha256"]
     entries = [e for e in result["results"] if e["model"] == "retrain" and e["attack"] == "loss"]
     assert entries and all(e["applicable"] for e in entries)
     two = {e["model"]: e for e in result["results"] if e["attack"] == "two-model"}
-    assert set(two) == {"retrain", "finetune"}  # shadow pairs trained by your function, unlearned alike
+    assert set(two) == {"retrain", "finetune", "sisa"}  # shadow pairs trained by your function, unlearned alike
     assert all(e["applicable"] for e in two.values()), [e.get("reason") for e in two.values()]
     ulira = {e["model"]: e for e in result["results"] if e["attack"] == "u-lira"}
-    assert set(ulira) == {"retrain", "finetune"} and all(e["applicable"] for e in ulira.values())
+    assert set(ulira) == {"retrain", "finetune", "sisa"} and all(e["applicable"] for e in ulira.values())
 
 
 def test_rmia_without_population_records_says_why_and_the_audit_goes_on(tmp_path, monkeypatch):
@@ -256,3 +262,33 @@ def test_rmia_without_population_records_says_why_and_the_audit_goes_on(tmp_path
     assert by_attack["lira-offline"]["applicable"] and by_attack["loss"]["applicable"]
     assert not by_attack["rmia-offline"]["applicable"]
     assert "population records" in by_attack["rmia-offline"]["reason"]
+
+
+def test_sisa_shards_of_your_training_function_forget_by_retraining_only_their_shards():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from mia_audit.unlearners import create_unlearner
+
+    calls = []
+
+    def fit(X, y, *, seed, device):
+        calls.append(len(y))
+        return RandomForestClassifier(n_estimators=10, random_state=seed, n_jobs=1).fit(X, y)
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = (X[:, 0] + 0.3 * rng.normal(size=300) > 0).astype(np.int64)
+    sisa = create_unlearner("sisa", shards=5)
+    original = sisa.fit_trained_by(TrainFunction.of(fit), X, y, seed=1)
+    assert len(calls) == 5 and sum(calls) == 300  # one model per shard, every record in one shard
+    forget = np.arange(3)  # three records: at most three shards hold them
+    retain = np.arange(3, 300)
+    done = sisa.unlearn(original, (X[retain], y[retain]), (X[forget], y[forget]), seed=2)
+    retrained = done.details["shards_retrained"]
+    assert 1 <= len(retrained) <= 3 and len(calls) == 5 + len(retrained)
+    kept = [s for s in range(5) if s not in retrained]
+    for s in kept:  # untouched shards keep their very models
+        assert done.model.model.members[s] is original.model.members[s] or \
+            np.array_equal(done.model.model.members[s].predict_proba(X), original.model.members[s].predict_proba(X))
+    probs = done.model.model.predict_proba(X)
+    assert probs.shape == (300, 2) and np.allclose(probs.sum(axis=1), 1.0)
