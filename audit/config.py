@@ -314,8 +314,9 @@ class AuditConfig:
             if key == "population":
                 setattr(r, key, nonnegative_int(f"references.{key}", value))
             else:
+                # u-lira forgets one of ulira_forget_sets parts of each model's records: one part would be all
                 setattr(r, key, positive_int(f"references.{key}", value,
-                                             minimum=2 if key in ("n_models", "ulira_models") else 1))
+                                             minimum=2 if key in ("n_models", "ulira_models", "ulira_forget_sets") else 1))
         if r.n_models % 2 or r.ulira_models % 2:
             key = "n_models" if r.n_models % 2 else "ulira_models"
             raise bad_value(f"references.{key}", "an even integer (models come in complementary pairs)",

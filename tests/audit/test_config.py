@@ -380,3 +380,11 @@ def test_own_data_keys_round_trip_and_default_name():
         AuditConfig.from_dict({"data": {"path": "r.csv", "label": "y", "options": {"as_": "sequence"}}})
     with pytest.raises(InputError, match=r"data\.label: .* \.npz file"):
         AuditConfig.from_dict({"data": {"path": "r.npz", "label": "y"}})
+
+
+def test_ulira_forget_sets_below_two_is_refused():
+    """One forget set would forget a reference model's whole training set (nothing retained)."""
+    from mia_audit.config import ReferenceConfig
+
+    with pytest.raises(InputError, match=r"^references\.ulira_forget_sets must be an integer >= 2; got 1$"):
+        AuditConfig(references=ReferenceConfig(ulira_forget_sets=1))
