@@ -412,23 +412,23 @@ def test_config_by_name_still_loads_the_registered_data_set():
     assert DataConfig().name == "adult" and AuditConfig().data.name == "adult"
 
 
-def test_config_errors_name_the_keys(tmp_path):
-    with pytest.raises(InputError, match=r"data\.label is read only with data\.path"):
-        _config(tmp_path, 'name = "adult"\nlabel = "income"\n')
-    with pytest.raises(InputError, match=r"data\.name 'adult' is a registered data set, but data\.path"):
-        _config(tmp_path, 'name = "adult"\npath = "r.csv"\nlabel = "income"\n')
-    with pytest.raises(InputError, match=r"data\.data_dir .* with data\.path it is not used"):
-        _config(tmp_path, 'path = "r.csv"\nlabel = "income"\ndata_dir = "x"\n')
-    with pytest.raises(InputError, match=r"data\.path: 'r\.txt' is not a records file"):
-        _config(tmp_path, 'path = "r.txt"\nlabel = "income"\n')
-    with pytest.raises(InputError, match=r"data\.label: name the label column of r\.csv"):
-        _config(tmp_path, 'path = "r.csv"\n')
-    with pytest.raises(InputError, match=r"data\.categorical: column 'a' is also in data\.numeric"):
-        _config(tmp_path, 'path = "r.csv"\nlabel = "y"\ncategorical = ["a"]\nnumeric = ["a"]\n')
-    with pytest.raises(InputError, match=r"data\.numeric must be a list of column names.*; got 'a'"):
-        _config(tmp_path, 'path = "r.csv"\nlabel = "y"\nnumeric = "a"\n')
+@pytest.mark.parametrize("data, match", [
+    ('name = "adult"\nlabel = "income"\n', r"data\.label is read only with data\.path"),
+    ('name = "adult"\npath = "r.csv"\nlabel = "income"\n', r"data\.name 'adult' is a registered data set, but data\.path"),
+    ('path = "r.csv"\nlabel = "income"\ndata_dir = "x"\n', r"data\.data_dir .* with data\.path it is not used"),
+    ('path = "r.txt"\nlabel = "income"\n', r"data\.path: 'r\.txt' is not a records file"),
+    ('path = "r.csv"\n', r"data\.label: name the label column of r\.csv"),
+    ('path = "r.csv"\nlabel = "y"\ncategorical = ["a"]\nnumeric = ["a"]\n', r"data\.categorical: column 'a' is also in data\.numeric"),
+    ('path = "r.csv"\nlabel = "y"\nnumeric = "a"\n', r"data\.numeric must be a list of column names.*; got 'a'"),
+])
+def test_config_errors_name_the_keys(tmp_path, data, match):
+    with pytest.raises(InputError, match=match):
+        _config(tmp_path, data)
+
+
+def test_a_missing_label_column_is_named_on_load(tmp_path):
+    _write(tmp_path, "a,y\n1,0\n2,1\n")
     with pytest.raises(InputError, match=r"data\.label: column 'income' is not in records\.csv; columns are a, y"):
-        _write(tmp_path, "a,y\n1,0\n2,1\n")
         load_configured_dataset(_config(tmp_path, 'path = "records.csv"\nlabel = "income"\n').data)
     with pytest.raises(DataFileError, match=r"data\.path: records file not found"):
         load_configured_dataset(_config(tmp_path, 'path = "missing.csv"\nlabel = "income"\n').data)
