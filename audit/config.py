@@ -60,6 +60,14 @@ TOML layout (every key optional except ``data.name``, or ``data.path`` for your 
     [metrics]
     fprs = [0.001, 0.01, 0.1]
 
+    [report]                   # single records and subgroups (the result's records and slices sections)
+    slices = ["sex", "race"]   # columns whose values become slices (classes always are)
+    top_records = 20           # the members most at risk, named by id
+    min_slice = 50             # smaller slices are reported as too small
+    dp_audit = false           # true: audit each dp-sgd claim in one run with canaries
+    dp_canaries = 1000
+    dp_guesses = 100
+
     [policy]                   # what the verdict requires (the CLI's --max-auc / --max-tpr override it)
     max_auc = 0.6              # highest AUC allowed on any attack result
     max_tpr_at_fpr = { "0.001" = 0.01 }  # highest TPR allowed at each FPR
@@ -200,6 +208,19 @@ class ReferenceConfig:
 
 
 @dataclass
+class ReportConfig:
+    """What a result says about single records and subgroups (the records and slices sections)."""
+
+    slices: list[str] = field(default_factory=list)  # columns whose values become slices (e.g. ["sex", "race"])
+    top_records: int = 20           # the members most at risk that the records section names (by id)
+    min_slice: int = 50             # a slice with fewer members or non-members is reported as too small
+    #: audit each dp-sgd mitigation's claim in one extra training run with canaries (Steinke et al. 2023)
+    dp_audit: bool = False
+    dp_canaries: int = 1000         # mislabelled canaries, each in training with probability 1/2
+    dp_guesses: int = 100           # "in" guesses for the top scores, and as many "out" for the bottom
+
+
+@dataclass
 class AuditConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -209,6 +230,7 @@ class AuditConfig:
     mitigations: list[dict[str, Any]] = field(default_factory=list)  # [{name = "temperature", T = "fit"}, ...]
     unlearners: list[dict[str, Any]] = field(default_factory=list)  # [{name = "scrub", epochs = 2}, ...]
     references: ReferenceConfig = field(default_factory=ReferenceConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     target: dict[str, Any] | None = None  # a deployed model to audit instead of training one (mia_audit.run.deployed)
     policy: Any = None  # a mia_audit.verdict.Policy, a [policy] table, or None (the default policy)
     seed: int = 0
@@ -238,7 +260,8 @@ class AuditConfig:
         from .metrics import check_confidence, check_fprs
 
         for section, kind in (("data", DataConfig), ("model", ModelConfig), ("forget", ForgetConfig),
-                              ("attacks", AttackConfig), ("metrics", MetricsConfig), ("references", ReferenceConfig)):
+                              ("attacks", AttackConfig), ("metrics", MetricsConfig), ("references", ReferenceConfig),
+                              ("report", ReportConfig)):
             if not isinstance(getattr(self, section), kind):
                 raise bad_value(section, f"a mia_audit.config.{kind.__name__}", getattr(self, section))
         self._check_data()
@@ -275,6 +298,16 @@ class AuditConfig:
                             self.unlearners)
         table("target", self.target, allowed="a table (model or endpoint, members, nonmembers)", allow_none=True)
         self._check_references()
+        text_list("report.slices", self.report.slices, allowed="a list of column names")
+        self.report.top_records = nonnegative_int("report.top_records", self.report.top_records)
+        self.report.min_slice = positive_int("report.min_slice", self.report.min_slice)
+        self.report.dp_audit = boolean("report.dp_audit", self.report.dp_audit, spelling="true or false")
+        self.report.dp_canaries = positive_int("report.dp_canaries", self.report.dp_canaries)
+        self.report.dp_guesses = positive_int("report.dp_guesses", self.report.dp_guesses)
+        if 2 * self.report.dp_guesses > self.report.dp_canaries:
+            raise InputError(f"report.dp_guesses: {self.report.dp_guesses} 'in' and as many 'out' guesses need at "
+                             f"least {2 * self.report.dp_guesses} canaries; report.dp_canaries is "
+                             f"{self.report.dp_canaries}")
         check_fprs(self.metrics.fprs, "metrics.fprs")
         check_confidence(self.metrics.confidence, "metrics.confidence")
 
@@ -346,7 +379,8 @@ class AuditConfig:
     def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> "AuditConfig":
         raw = dict(raw)
         sections = {"data": DataConfig, "model": ModelConfig, "forget": ForgetConfig,
-                    "attacks": AttackConfig, "metrics": MetricsConfig, "references": ReferenceConfig}
+                    "attacks": AttackConfig, "metrics": MetricsConfig, "references": ReferenceConfig,
+                    "report": ReportConfig}
         kwargs: dict[str, Any] = {}
         for key, value in raw.items():
             if key in sections:

@@ -26,6 +26,10 @@ import numpy as np
 from .errors import bad_value
 from .schema import SCHEMA_VERSION, check_schema
 
+#: the key under which a result entry carries its per-record scores inside the pipeline; dropped
+#: by :func:`build_result` (per-record scores reach a result only through the records section)
+SCORES_KEY = "_scores"
+
 
 def records_sha256(*arrays: Any) -> str:
     """Hex SHA-256 of ``arrays`` in order: each one's dtype, shape and bytes (C order)."""
@@ -80,7 +84,7 @@ def build_result(*, config: Mapping[str, Any], environment: Mapping[str, Any], d
         "environment": dict(environment),
         "data": dict(data),
         "models": list(models),
-        "results": list(results),
+        "results": [{k: v for k, v in e.items() if k != SCORES_KEY} for e in results],
         **{k: v for k, v in sections.items() if v},
     }
     result["verdict"] = build_verdict(result, policy, evidence=evidence)
@@ -93,4 +97,4 @@ def _tool() -> dict[str, str]:
     return {"name": TOOL_NAME, "version": __version__}
 
 
-__all__ = ["SCHEMA_VERSION", "records_sha256", "data_section", "model_record", "build_result", "check_schema"]
+__all__ = ["SCORES_KEY", "SCHEMA_VERSION", "records_sha256", "data_section", "model_record", "build_result", "check_schema"]

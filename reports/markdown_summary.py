@@ -23,6 +23,39 @@ def fpr_label(fpr: float) -> str:
     return verdict_fpr_label(fpr).replace(" ", "")
 
 
+def _records_and_slices(result: Mapping[str, Any], n_slices: int = 3) -> list[str]:
+    """Records at risk per model (members identified at each FPR by its strongest per-record
+    attack) and the slices that leak most (highest AUC among those large enough)."""
+    lines: list[str] = []
+    records = result.get("records") or []
+    if records:
+        lines += ["**Records at risk** (strongest per-record attack, members identified)", ""]
+        for r in records:
+            counts = ", ".join(f"{v} at FPR {fpr_label(float(k))}" for k, v in sorted(r.get("at_risk", {}).items(),
+                                                                                      key=lambda kv: float(kv[0])))
+            lines.append(f"- `{r['model']}` ({r['attack']}, {r['n_members']} members): {counts or 'n/a'}")
+        lines.append("")
+    rows = [s for s in result.get("slices") or [] if not s.get("too_small") and s.get("auc") is not None]
+    if rows:
+        worst = sorted(rows, key=lambda s: -float(s["auc"]))[:n_slices]
+        lines += ["**Slices that leak most**", ""]
+        lines += [f"- `{s['model']}` {s['column']} = {s.get('label', s['value'])}: AUC {float(s['auc']):.3f} "
+                  f"({s['n_members']} members, {s['n_nonmembers']} non-members; {s['attack']})" for s in worst]
+        small = sum(1 for s in result.get("slices") or [] if s.get("too_small"))
+        lines += ([f"- {small} slices too small to measure"] if small else []) + [""]
+    audits = result.get("dp_audit") or []
+    if audits:
+        lines += ["**DP claims audited in one run** (Steinke, Nasr & Jagielski 2023)", ""]
+        for a in audits:
+            claimed = a.get("claimed_epsilon")
+            lines.append(f"- `{a['model']}`: claimed ε {'n/a' if claimed is None else f'{claimed:.3g}'}; "
+                         f"the canaries prove ε ≥ {a['epsilon_lower_bound']:.3g} "
+                         f"({a['m']} canaries, {a['k_plus']} + {a['k_minus']} guesses, "
+                         f"{100 * a.get('confidence', 0.95):g} % confidence)")
+        lines.append("")
+    return lines
+
+
 def summary_markdown(result: Mapping[str, Any]) -> str:
     """Markdown: title line, the result's verdict (:mod:`mia_audit.verdict`) and what was audited,
     the worst attack per model, and a table of AUC [CI] and TPR at each FPR for every model,
@@ -60,6 +93,7 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
             label = model_label(w["model"], w["mitigation"])
             lines.append(f"- `{label}`: " + ("; ".join(parts) or "no applicable attack"))
         lines.append("")
+    lines += _records_and_slices(result)
     fprs = fpr_levels(result)
     entries = sorted(result.get("results", []), key=entry_order(result))
     if entries:

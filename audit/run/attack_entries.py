@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from mia_audit.config import AuditConfig
+from mia_audit.result import SCORES_KEY
 from mia_audit.errors import NotApplicableError
 from mia_audit.metrics import evaluate, score_histogram
 from mia_audit.progress import progress
@@ -80,7 +81,10 @@ def attack_entry(member_scores, nonmember_scores, *, model: str, mitigation: str
         seed=derive_seed(config.seed, "bootstrap", model, mitigation, attack, members),
     )
     return {"model": model, "mitigation": mitigation, "attack": attack, "members": members, "nonmembers": "test",
-            "applicable": True, **metrics.to_dict(), "histogram": score_histogram(member_scores, nonmember_scores)}
+            "applicable": True, **metrics.to_dict(), "histogram": score_histogram(member_scores, nonmember_scores),
+            # the per-record scores, for the records-at-risk and slice sections; never written out
+            # (mia_audit.result.build_result drops them)
+            SCORES_KEY: (np.asarray(member_scores, dtype=np.float64), np.asarray(nonmember_scores, dtype=np.float64))}
 
 
 def not_applicable_entry(*, model: str, mitigation: str, attack: str, members: str, reason: str) -> dict[str, Any]:

@@ -276,6 +276,9 @@ def run_deployed_audit(
         "policy": policy.to_dict(),
         "seed": config.seed,
     }
+    from mia_audit.run.per_record import per_record_sections
+
+    records, slices = per_record_sections(results, pool, split, config)
     return build_result(
         config=recorded, environment=environment(device),
         data=data_section(name=pool.name, sha256=pool.sha256(), n_train=split.train.size, n_test=split.test.size,
@@ -286,7 +289,8 @@ def run_deployed_audit(
                              outputs=adapter.output_kind, white_box=adapter.white_box, adapter=adapter.describe(),
                              **({"training_code": trainer.to_meta()} if trainer is not None else {}))],
         results=results, policy=policy, evidence=policy_evidence(results),
-        mitigations=utility if mitigation_objs else None, reference_models=reference_info or None)
+        mitigations=utility if mitigation_objs else None, reference_models=reference_info or None,
+        records=records, slices=slices)
 
 
 __all__ = ["run_deployed_audit", "check_target", "load_target", "TARGET_KEYS"]

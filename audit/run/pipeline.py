@@ -81,6 +81,9 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
     device = resolve_device(config.device)
 
     dataset = load_configured_dataset(config.data)  # a registered data set, or your own records file
+    from mia_audit.run.per_record import check_slice_columns
+
+    check_slice_columns(config.report, dataset)  # before any training
     split = make_split(
         dataset,
         train_size=config.data.train_size,
@@ -134,6 +137,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
 
         add_retrain_gaps(results)
     mitigated_models: list[dict[str, Any]] = []
+    dp_audits: list[dict[str, Any]] = []
     for m in training_mitigations:
         name = m.name if len(training_mitigations) == 1 else m.label
         with phase(f"training the {m.label} model", enabled=show_progress):
@@ -149,10 +153,23 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
             name=name, mitigation=m.label, architecture=config.model.name, seconds=private.seconds,
             sha256=model_sha256(private.model), accuracy=accuracy_of(private_signals), outputs="logits",
             white_box=True, **private.privacy()))  # epsilon, delta, noise_multiplier, max_grad_norm, accountant
+        if config.report.dp_audit:
+            from mia_audit.run.dp_audit import canary_audit
+
+            with phase(f"auditing the {m.label} claim in one run ({config.report.dp_canaries} canaries)",
+                       enabled=show_progress):
+                audit = canary_audit(m, model, dataset.X[split.train], dataset.y[split.train], recipe,
+                                     n_canaries=config.report.dp_canaries, seed=derive_seed(config.seed, "dp-audit", m.label),
+                                     device=device, k_plus=config.report.dp_guesses, k_minus=config.report.dp_guesses,
+                                     confidence=config.metrics.confidence, n_classes=dataset.n_classes)
+            dp_audits.append({"model": name, **audit})
     original = model_record(name="original", architecture=architecture, seconds=trained.seconds,
                             sha256=model_sha256(trained.model), accuracy=accuracy_of(signals),
                             outputs=adapter.output_kind, white_box=adapter.white_box,
                             **({"training_code": trainer.to_meta()} if trainer is not None else {}))
+    from mia_audit.run.per_record import per_record_sections
+
+    records, slices = per_record_sections(results, dataset, split, config)
     return build_result(
         config=config.to_dict(), environment=environment(str(trained.device)),
         data=data_section(name=dataset.name, sha256=dataset.sha256(), n_train=split.train.size,
@@ -163,7 +180,7 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
         models=[original, *unlearned_models, *mitigated_models], results=results,
         policy=config.policy, evidence=policy_evidence(results),
         mitigations=utility if mitigations else None, unlearners=unlearner_summary if unlearners else None,
-        reference_models=special_info or None)
+        reference_models=special_info or None, records=records, slices=slices, dp_audit=dp_audits or None)
 
 
 def _train_builtin(config: AuditConfig, dataset, split, device, training_mitigations, show_progress):
