@@ -170,6 +170,9 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
     from mia_audit.run.per_record import per_record_sections
 
     records, slices = per_record_sections(results, dataset, split, config)
+    from mia_audit.unlearning_verdict import unlearning_verdicts
+
+    verdicts = unlearning_verdicts({"models": [original, *unlearned_models, *mitigated_models], "results": results})
     return build_result(
         config=config.to_dict(), environment=environment(str(trained.device)),
         data=data_section(name=dataset.name, sha256=dataset.sha256(), n_train=split.train.size,
@@ -180,7 +183,8 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
         models=[original, *unlearned_models, *mitigated_models], results=results,
         policy=config.policy, evidence=policy_evidence(results),
         mitigations=utility if mitigations else None, unlearners=unlearner_summary if unlearners else None,
-        reference_models=special_info or None, records=records, slices=slices, dp_audit=dp_audits or None)
+        reference_models=special_info or None, records=records, slices=slices, dp_audit=dp_audits or None,
+        unlearning_verdicts=verdicts or None)
 
 
 def _train_builtin(config: AuditConfig, dataset, split, device, training_mitigations, show_progress):

@@ -1,0 +1,57 @@
+"""The decision lines of a report's first page (and of summary.md): what the attacker was
+assumed to see and know, the records at risk, one verdict per unlearner and what each
+mitigation cost; read from a result, never recomputed."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from mia_audit.verdict import fpr_label
+
+_OUTPUTS = {"labels": "labels only", "probs": "probabilities", "logits": "logits"}
+
+
+def threat_model_lines(result: Mapping[str, Any]) -> list[str]:
+    """What the attacker sees and knows, in words, from the models, the attacks run and the
+    reference-model settings the result records."""
+    lines = []
+    seen = sorted({_OUTPUTS.get(m.get("outputs"), str(m.get("outputs"))) for m in result.get("models") or []
+                   if m.get("outputs")})
+    white = any(m.get("white_box") for m in result.get("models") or [])
+    lines.append("Sees: " + (", ".join(seen) or "the released outputs") + " of each audited model, for the "
+                 "members' and non-members' records" + ("; the weights are held (white-box), though no attack "
+                                                        "here reads them" if white else ""))
+    attacks = {e.get("attack") for e in result.get("results") or [] if e.get("applicable")}
+    knows = []
+    refs = (result.get("reference_models") or {}).get("references")
+    if refs:
+        source = (f"imported from {refs['imported']}" if refs.get("imported")
+                  else "trained like the target (same architecture and recipe, or your training code)")
+        knows.append(f"{refs.get('n_models')} reference models {source}, on random halves of "
+                     f"{refs.get('n_pool'):,} records")
+        if refs.get("n_population"):
+            knows.append(f"{refs['n_population']:,} population records from the same distribution")
+    if "boundary" in attacks:
+        knows.append("query access: it perturbs records and reads the answers (boundary)")
+    if "qmia" in attacks and not refs:
+        knows.append("population records from the same distribution (qmia)")
+    if (result.get("reference_models") or {}).get("shadow"):
+        knows.append("the unlearning method, run on shadow models (two-model)")
+    lines.append("Knows: " + ("; ".join(knows) if knows else "nothing beyond the outputs (single-model attacks)"))
+    return lines
+
+
+def records_at_risk_lines(result: Mapping[str, Any]) -> list[str]:
+    out = []
+    for r in result.get("records") or []:
+        counts = sorted((r.get("at_risk") or {}).items(), key=lambda kv: float(kv[0]))
+        text = ", ".join(f"{v:,} at FPR <= {fpr_label(float(k))}" for k, v in counts[:2])
+        out.append(f"{r['model']}: {text or 'n/a'} of {r['n_members']:,} members ({r['attack']})")
+    return out
+
+
+def unlearning_lines(result: Mapping[str, Any]) -> list[str]:
+    return [f"{v['model']}: {v['text']}" for v in result.get("unlearning_verdicts") or []]
+
+
+__all__ = ["threat_model_lines", "records_at_risk_lines", "unlearning_lines"]
