@@ -50,8 +50,39 @@ def records_at_risk_lines(result: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
+    """One sentence per output mitigation on the original model: the highest AUC (train vs test)
+    without and with it, the test accuracy without and with it, and what it made not applicable."""
+    entries = [e for e in result.get("results") or [] if e.get("members") == "train"]
+    models = {m.get("name"): m for m in result.get("models") or []}
+
+    def worst(model: str, mitigation: str) -> Any:
+        aucs = [e["auc"] for e in entries if e["model"] == model and e.get("mitigation", "none") == mitigation
+                and e.get("applicable") and e.get("auc") is not None]
+        return max(aucs) if aucs else None
+
+    out = []
+    for u in result.get("mitigations") or []:
+        model = u.get("model")
+        if model != "original" or model not in models:
+            continue
+        label = u.get("label") or u.get("name")
+        before, after = worst(model, "none"), worst(model, label)
+        acc_before = (models[model].get("accuracy") or {}).get("test")
+        acc_after = (u.get("accuracy") or {}).get("test")
+        lost = sorted({e["attack"] for e in entries if e["model"] == model and e.get("mitigation") == label
+                       and not e.get("applicable")})
+        auc = ("highest AUC " + (f"{before:.3f} -> {after:.3f}" if before is not None and after is not None
+                                 else "n/a"))
+        acc = ("test accuracy " + (f"{acc_before:.3f} -> {acc_after:.3f}" if acc_before is not None
+                                   and acc_after is not None else "n/a"))
+        out.append(f"{label}: {auc}; {acc}" + (f"; makes {len(lost)} attacks not applicable ({', '.join(lost)})"
+                                                 if lost else ""))
+    return out
+
+
 def unlearning_lines(result: Mapping[str, Any]) -> list[str]:
     return [f"{v['model']}: {v['text']}" for v in result.get("unlearning_verdicts") or []]
 
 
-__all__ = ["threat_model_lines", "records_at_risk_lines", "unlearning_lines"]
+__all__ = ["threat_model_lines", "records_at_risk_lines", "mitigation_lines", "unlearning_lines"]

@@ -77,12 +77,15 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
     coverage = verdict.get("coverage_lines") or []
     if coverage:
         lines += ["**What was audited**", ""] + [f"- {_cell(c)}" for c in coverage] + [""]
-    from .decision import threat_model_lines, unlearning_lines
+    from .decision import mitigation_lines, threat_model_lines, unlearning_lines
 
     lines += ["**Threat model**", ""] + [f"- {_cell(c)}" for c in threat_model_lines(result)] + [""]
     forgot = unlearning_lines(result)
     if forgot:
         lines += ["**Unlearning**", ""] + [f"- {_cell(c)}" for c in forgot] + [""]
+    costs = mitigation_lines(result)
+    if costs:
+        lines += ["**Mitigations**", ""] + [f"- {_cell(c)}" for c in costs] + [""]
     worst = worst_attacks(result)
     if worst:
         lines.append("**Worst attack per model**")

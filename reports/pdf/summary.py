@@ -67,7 +67,7 @@ def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, A
         note += (f" Caution: TPR at FPR {fpr_label(fpr)} rests on {few:,} non-members, fewer than the "
                  f"{low['needed']:,} it needs to be measured reliably.")
     doc.para(note, size=8.5, color=GREY)
-    from ..decision import records_at_risk_lines, threat_model_lines, unlearning_lines
+    from ..decision import mitigation_lines, records_at_risk_lines, threat_model_lines, unlearning_lines
 
     doc.para("Threat model (what the attacker was assumed to see and know):", size=8.5, style="B")
     doc.bullets(threat_model_lines(result))
@@ -79,6 +79,10 @@ def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, A
     if forgot:
         doc.para("Unlearning (each method against retraining from scratch, forget vs test):", size=8.5, style="B")
         doc.bullets(forgot[:10])
+    costs = mitigation_lines(result)
+    if costs:
+        doc.para("Mitigations on the original model (privacy gained, accuracy lost):", size=8.5, style="B")
+        doc.bullets(costs[:6])
 
     # worst attack per model
     worst = worst_attacks(result)
