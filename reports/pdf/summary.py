@@ -81,7 +81,8 @@ def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, A
         doc.bullets(forgot[:10])
     costs = mitigation_lines(result)
     if costs:
-        doc.para("Mitigations on the original model (privacy gained, accuracy lost):", size=8.5, style="B")
+        doc.para("What each mitigation gives on the original model (privacy gained, accuracy lost):", size=8.5,
+                 style="B")
         doc.bullets(costs[:6])
 
     # worst attack per model
