@@ -202,8 +202,9 @@ def _call_build(build: Any, input_shape: tuple[int, ...], n_classes: int, base_d
     except ValueError:  # no signature (a builtin): its call is checked below
         pass
     try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
+        from .seeding import isolated_torch_seed
+
+        with isolated_torch_seed(0):  # the weights are loaded next; the caller's RNG is untouched
             model = fn(input_shape, n_classes)
     except InputError:
         raise

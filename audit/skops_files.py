@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -58,7 +59,7 @@ def _lookup(name: str) -> Any:
     try:
         module = sys.modules.get(module_name) or importlib.import_module(module_name)
         return getattr(module, attr, None)
-    except Exception:  # noqa: BLE001 - a module that does not import is not trusted
+    except ImportError:  # a module that does not import is not trusted
         return None
 
 
@@ -90,7 +91,7 @@ def load_skops_model(p: Path) -> Any:
     sio = _skops_io(p)
     try:
         untrusted = [str(t) for t in sio.get_untrusted_types(file=p)]
-    except Exception as exc:  # BadZipFile, KeyError, JSONDecodeError, TypeError: malformed or truncated
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as exc:  # malformed or truncated
         raise DataFileError(f"model file {p} is not a readable skops file: {one_line(exc)}") from None
     refused = sorted({t for t in untrusted if not trusted_name(t)})
     if refused:

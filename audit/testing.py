@@ -53,21 +53,11 @@ def _pair(value: object, param: str) -> tuple[Any, Any]:
 
 
 def _device_of(model: Any) -> str:
-    try:
-        from .frameworks import is_torch_module
+    from .device import model_device
+    from .frameworks import is_torch_module
 
-        if is_torch_module(model):
-            from .device import model_device
-
-            return str(model_device(model))
-        inner = getattr(model, "unwrap", None)
-        if callable(inner) and is_torch_module(inner()):
-            from .device import model_device
-
-            return str(model_device(inner()))
-    except Exception:  # pragma: no cover - the device is informative only
-        pass
-    return "cpu"
+    inner = model.unwrap() if callable(getattr(model, "unwrap", None)) else model
+    return str(model_device(inner)) if is_torch_module(inner) else "cpu"
 
 
 def _predict(adapter: Any, X: Any, param: str) -> Any:
@@ -224,33 +214,19 @@ def audit_model(
 
 def _special_entries(adapter: Any, names: list[str], *, config: Any, train_fn: Any, population: Any,
                      data: tuple) -> list[dict[str, Any]]:
-    """Entries of the attacks that need more than signals, through the pipeline's dispatch; an
-    attack whose needs are not given gets a not-applicable entry saying what it needs."""
+    """Entries of the attacks that need more than signals, through the pipeline's one-model step
+    (what an attack cannot get here, its entry says)."""
     from .data.supplied import supplied_pool
-    from .run.attack_entries import not_applicable_entry
-    from .run.dispatch import handler_for, run_special_attacks
+    from .run.dispatch import run_one_model_attacks
+    from .user_code import training_function
 
-    trainer = None
-    if train_fn is not None:
-        from .user_code import TrainFunction
-
-        trainer = TrainFunction.of(train_fn, param="train_fn")
-    needs = {"references": "train_fn (your training function, which trains its reference models)",
-             "pairs": "an original and its unlearned model (mia-audit run with [[unlearners]])",
-             "unlearned-references": "an unlearning method (mia-audit run with [[unlearners]])"}
-    runnable = [n for n in names if handler_for(n)[0] in ("queries", "population")
-                or (handler_for(n)[0] == "references" and trainer is not None)]
-    entries = [not_applicable_entry(model=MODEL_NAME, mitigation="none", attack=n, members="train",
-                                    reason=f"{n} needs {needs[handler_for(n)[0]]}")
-               for n in names if n not in runnable]
-    if runnable:
-        pop = None if population is None else _pair(population, "population")
-        pool, split, _ = supplied_pool(data[0], data[1], n_classes=adapter.n_classes,
-                                       population=None if pop is None else (to_numpy(pop[0]), to_numpy(pop[1])))
-        more, _ = run_special_attacks(config=config, dataset=pool, split=split, names=runnable,
-                                      targets=[(MODEL_NAME, adapter, ["train"])], pairs=[], mitigations=[],
-                                      validation_idx=None, recipe=None, device="cpu", trainer=trainer)
-        entries = more + entries
+    trainer = training_function(train_fn, None, param="train_fn")
+    pop = None if population is None else _pair(population, "population")
+    pool, split, _ = supplied_pool(data[0], data[1], n_classes=adapter.n_classes,
+                                   population=None if pop is None else (to_numpy(pop[0]), to_numpy(pop[1])))
+    entries, _ = run_one_model_attacks(config=config, dataset=pool, split=split, names=names, model_name=MODEL_NAME,
+                                       adapter=adapter, mitigations=[], validation_idx=None, device="cpu",
+                                       trainer=trainer)
     return entries
 
 

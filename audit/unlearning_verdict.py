@@ -4,7 +4,10 @@ An unlearned model is compared with the model retrained from scratch without the
 (the gold standard), attack by attack, on forget vs test with no mitigation. Its verdict:
 
 * ``indistinguishable``: on every attack, the retrained model's AUC lies within the unlearned
-  model's bootstrap interval (the gap to retrain is within the CI);
+  model's bootstrap interval (the gap to retrain is within the CI), and every interval is narrow
+  enough to have shown a gap of :data:`MARGIN` (half-width at most MARGIN);
+* ``inconclusive``: no gap is measured, but some interval is wider than that: too few forget
+  records to tell a forgetting method from one that forgot nothing, so never a pass;
 * ``not_forgotten``: on some attack it does not; the verdict names the attack with the largest
   gap, e.g. "did not forget: lira-online forget-vs-test AUC 0.575 vs retrain 0.472";
 * ``unmeasured``: no attack result with an interval and a gap to retrain (no bootstrap, or no
@@ -16,6 +19,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from .entries import is_applicable
+
+#: the AUC gap to retraining an interval must be able to show for "indistinguishable"
+MARGIN = 0.05
 
 
 def _comparable(entry: Mapping[str, Any]) -> Optional[tuple[float, float, tuple[float, float]]]:
@@ -54,6 +60,13 @@ def unlearning_verdicts(result: Mapping[str, Any]) -> list[dict[str, Any]]:
                                text=f"did not forget: {attack} forget-vs-test AUC {auc:.3f} vs retrain {retrain:.3f} "
                                     f"(outside [{ci[0]:.3f}, {ci[1]:.3f}]; {len(outside)} of {len(rows)} attacks)",
                                worst={"attack": attack, "auc": auc, "retrain_auc": retrain, "auc_ci": list(ci)})
+            elif max((r[3][1] - r[3][0]) / 2 for r in rows) > MARGIN + 1e-12:
+                attack, auc, retrain, ci = max(rows, key=lambda r: r[3][1] - r[3][0])
+                verdict.update(status="inconclusive",
+                               text=f"inconclusive: no gap to retraining measured, but the intervals are too wide to "
+                                    f"show a gap of {MARGIN:.2f} AUC ({attack}: [{ci[0]:.3f}, {ci[1]:.3f}]); more "
+                                    "forget records would tell",
+                               worst={"attack": attack, "auc": auc, "retrain_auc": retrain, "auc_ci": list(ci)})
             else:
                 attack, auc, retrain, ci = max(rows, key=lambda r: abs(r[1] - r[2]))
                 verdict.update(status="indistinguishable",
@@ -65,4 +78,4 @@ def unlearning_verdicts(result: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["unlearning_verdicts"]
+__all__ = ["unlearning_verdicts", "MARGIN"]

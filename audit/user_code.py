@@ -177,4 +177,15 @@ class TrainFunction:
         return {"train": self.name, "source_sha256": self.digest, "version": self.version}
 
 
-__all__ = ["load_function", "TrainFunction", "Trained", "source_sha256", "qualified_name", "TRAIN_SIGNATURE"]
+def training_function(given: Any, named: Optional[str], *, param: str, base_dir: Optional[str | Path] = None,
+                      version: Optional[str] = None) -> Optional[TrainFunction]:
+    """The training function of an audit: ``given`` from Python (``train_fn``) or ``named`` in the
+    configuration (``param``, e.g. "model.train"); None when neither is; both is refused."""
+    if given is None and named is None:
+        return None
+    if given is not None and named is not None:
+        raise InputError(f"train_fn and {param} both name a training function ({named!r}); give one")
+    return TrainFunction.of(given if given is not None else named, param=param, base_dir=base_dir, version=version)
+
+
+__all__ = ["load_function", "TrainFunction", "training_function", "Trained", "source_sha256", "qualified_name", "TRAIN_SIGNATURE"]

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from mia_audit.verdict import fpr_label
-
-_OUTPUTS = {"labels": "labels only", "probs": "probabilities", "logits": "logits"}
+from mia_audit.verdict import ACCESS_WORDS, fpr_label
 
 
 def threat_model_lines(result: Mapping[str, Any]) -> list[str]:
     """What the attacker sees and knows, in words, from the models, the attacks run and the
     reference-model settings the result records."""
     lines = []
-    seen = sorted({_OUTPUTS.get(m.get("outputs"), str(m.get("outputs"))) for m in result.get("models") or []
+    seen = sorted({ACCESS_WORDS.get(m.get("outputs"), str(m.get("outputs"))) for m in result.get("models") or []
                    if m.get("outputs")})
     white = any(m.get("white_box") for m in result.get("models") or [])
     lines.append("Sees: " + (", ".join(seen) or "the released outputs") + " of each audited model, for the "

@@ -93,40 +93,6 @@ else:  # pragma: no cover
     ShardEnsemble = None
 
 
-class XGBShardEnsemble:
-    """Fitted XGBClassifiers averaged by predict_proba (a scikit-learn-like classifier)."""
-
-    framework = "xgboost"
-
-    def __init__(self, members):
-        if len(members) == 0:
-            raise InputError("a SISA ensemble needs at least one shard model")
-        self.members = tuple(members)
-        self.classes_ = np.arange(len(self.members[0].classes_))
-
-    @property
-    def n_classes(self) -> int:
-        return int(self.classes_.size)
-
-    def predict_proba(self, X) -> np.ndarray:
-        return np.mean([np.asarray(m.predict_proba(X), dtype=np.float64) for m in self.members], axis=0)
-
-    def predict(self, X) -> np.ndarray:
-        return np.argmax(self.predict_proba(X), axis=1)
-
-    def sha256(self) -> str:
-        """A hash over the members' boosters (raw JSON), in order."""
-        import hashlib
-
-        digest = hashlib.sha256()
-        for m in self.members:
-            digest.update(hashlib.sha256(bytes(m.get_booster().save_raw("json"))).digest())
-        return digest.hexdigest()
-
-    def __repr__(self) -> str:
-        return f"XGBShardEnsemble({len(self.members)} shards)"
-
-
 class ProbaShardEnsemble:
     """Shard models of the user's training function, averaged by their probabilities (any model
     :func:`mia_audit.adapters.as_adapter` queries: torch, scikit-learn, XGBoost, callables)."""
@@ -163,6 +129,30 @@ class ProbaShardEnsemble:
 
     def __repr__(self) -> str:
         return f"ProbaShardEnsemble({len(self.members)} shards)"
+
+
+class XGBShardEnsemble(ProbaShardEnsemble):
+    """Fitted XGBClassifiers averaged by predict_proba (a scikit-learn-like classifier)."""
+
+    framework = "xgboost"
+
+    def __init__(self, members):
+        super().__init__(members, len(members[0].classes_) if len(members) else 0)
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.mean([np.asarray(m.predict_proba(X), dtype=np.float64) for m in self.members], axis=0)
+
+    def sha256(self) -> str:
+        """A hash over the members' boosters (raw JSON), in order."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for m in self.members:
+            digest.update(hashlib.sha256(bytes(m.get_booster().save_raw("json"))).digest())
+        return digest.hexdigest()
+
+    def __repr__(self) -> str:
+        return f"XGBShardEnsemble({len(self.members)} shards)"
 
 
 # ---------------------------------------------------------------------------- assignment

@@ -45,17 +45,6 @@ COMMON_KEYS = ("model", "endpoint", "members", "nonmembers", "validation", "popu
                "train", "version", "code_dir")
 TARGET_KEYS = COMMON_KEYS + FILE_KEYS + ENDPOINT_KEYS
 SOURCE = "members / nonmembers record files supplied by the auditor"
-#: why an attack of this access kind cannot run on a model file or an endpoint
-NEEDS_TRAINING = {
-    "references": "{name} needs reference models trained the way the target was: give target.train (your "
-                  "training function) and target.population (records from the same distribution, outside the "
-                  "model's training set), or references.imported (models trained elsewhere)",
-    "pairs": "{name} compares an original with its unlearned model; a deployed audit has one model",
-    "unlearned-references": "{name} needs reference models unlearned by the target's method; a deployed audit "
-                            "has one model and no training code",
-}
-
-
 def _resolve(base: Path, value: Any, key: str) -> Path:
     if not isinstance(value, str) or not value:
         raise bad_value(f"target.{key}", "a file path (text)", value)
@@ -155,8 +144,8 @@ def run_deployed_audit(
     from mia_audit.environment import environment
     from mia_audit.record_files import load_records
     from mia_audit.result import build_result, data_section, model_record
-    from mia_audit.run.attack_entries import accuracy_of, not_applicable_entry, policy_evidence
-    from mia_audit.run.dispatch import by_scope, handler_for, run_special_attacks
+    from mia_audit.run.attack_entries import accuracy_of, policy_evidence
+    from mia_audit.run.dispatch import by_scope, run_one_model_attacks
     from mia_audit.run.pipeline import audit_released_model
     from mia_audit.verdict import Policy
 
@@ -218,13 +207,10 @@ def run_deployed_audit(
         validation = load_records(_resolve(base, target["validation"], "validation"), label=label)
     if "population" in target:
         population = load_records(_resolve(base, target["population"], "population"), label=label)
-    if train_fn is not None or "train" in target:
-        from mia_audit.user_code import TrainFunction
+    from mia_audit.user_code import training_function
 
-        if train_fn is not None and "train" in target:
-            raise InputError("train_fn and target.train both name a training function; give one")
-        trainer = TrainFunction.of(train_fn if train_fn is not None else target["train"], param="target.train",
-                                   base_dir=target.get("code_dir", base), version=target.get("version"))
+    trainer = training_function(train_fn, target.get("train"), param="target.train",
+                                base_dir=target.get("code_dir", base), version=target.get("version"))
     shapes = {X_in.shape[1:], X_out.shape[1:]} | ({validation[0].shape[1:]} if validation else set()) \
         | ({population[0].shape[1:]} if population else set())
     if len(shapes) != 1:
@@ -245,21 +231,14 @@ def run_deployed_audit(
     signals, results, utility = audit_released_model(
         adapter, pool, split, model_name="deployed", attack_names=groups["signals"], mitigations=mitigation_objs,
         config=config, validation_idx=val_idx, show_progress=show_progress, members=["train"])
+    reference_info: dict[str, Any] = {}
     special = [n for n in attack_names if n not in groups["signals"]]
-    runnable = [n for n in special if handler_for(n)[0] in ("queries", "population")
-                or (handler_for(n)[0] == "references" and (trainer is not None or references.imported))]
-    if runnable:  # the model itself, population records, or references trained by the user's function
-        more, reference_info = run_special_attacks(
-            config=config, dataset=pool, split=split, names=runnable, targets=[("deployed", adapter, ["train"])],
-            pairs=[], mitigations=mitigation_objs, validation_idx=val_idx, recipe=None, device=config.device,
-            show_progress=show_progress, trainer=trainer)
+    if special:  # the model itself, population records, or references trained by the user's function
+        more, reference_info = run_one_model_attacks(
+            config=config, dataset=pool, split=split, names=special, model_name="deployed", adapter=adapter,
+            mitigations=mitigation_objs, validation_idx=val_idx, device=config.device, show_progress=show_progress,
+            trainer=trainer)
         results += more
-    else:
-        reference_info = {}
-    for name in [n for n in special if n not in runnable]:
-        kind = handler_for(name)[0]
-        results.append(not_applicable_entry(model="deployed", mitigation="none", attack=name, members="train",
-                                            reason=NEEDS_TRAINING[kind].format(name=name)))
     for u in utility:  # members are not a retain set here
         u["accuracy"]["retain"] = None
         u["accuracy"]["forget"] = None

@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from mia_audit.errors import NotApplicableError
+from mia_audit.errors import InputError, NotApplicableError
 from mia_audit.progress import phase, progress_enabled
 from mia_audit.seeding import derive_seed, rng
 from mia_audit.run.attack_entries import attack_entry, evaluate_attacks, not_applicable_entry
@@ -59,8 +59,8 @@ def handler_for(name: str) -> tuple[str, Handler]:
     from mia_audit.attacks import ATTACKS, access_of
 
     kind = access_of(ATTACKS.get(name))
-    if kind not in HANDLERS:  # the conformance test keeps this from happening
-        raise NotImplementedError(f"attack {name!r} declares access {kind!r}, which the pipeline has no handler for")
+    if kind not in HANDLERS:  # a registered attack of the user's with a kind no handler runs
+        raise InputError(f"attack {name!r} declares access {kind!r}; the pipeline runs {', '.join(HANDLERS)}")
     return kind, HANDLERS[kind]
 
 
@@ -226,4 +226,40 @@ def run_special_attacks(
     return entries, info
 
 
-__all__ = ["HANDLERS", "Handler", "Context", "handler_for", "by_scope", "run_special_attacks"]
+#: what an attack of each kind needs that an audit of one given model may lack (its not-applicable reason)
+ONE_MODEL_NEEDS = {
+    "references": "needs train_fn / target.train (your training function: the reference models are trained the "
+                  "way the target was) and population records (target.population: the same distribution, "
+                  "outside the model's training set), or references.imported (models trained elsewhere)",
+    "pairs": "compares an original with its unlearned model; an audit of one model has one model "
+             "(mia-audit run with [[unlearners]] gives the pairs)",
+    "unlearned-references": "needs reference models unlearned by the target's method; an audit of one model "
+                            "has no unlearning method (mia-audit run with [[unlearners]])",
+}
+
+
+def run_one_model_attacks(*, config: Any, dataset: Any, split: Any, names: Sequence[str], model_name: str,
+                          adapter: Any, mitigations: Sequence[Any], validation_idx: Optional[np.ndarray],
+                          device: Any, show_progress: Optional[bool] = None, trainer: Any = None
+                          ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The special attacks ``names`` on one given model (a model file, an endpoint, a model in a
+    test): those its access allows run (queries; population records; references with the user's
+    training function or imported models), the others get a not-applicable entry saying what they
+    need. Returns ``(entries, info)`` as :func:`run_special_attacks`."""
+    references = trainer is not None or config.references.imported is not None
+    kinds = {n: handler_for(n)[0] for n in names}
+    runnable = [n for n in names if kinds[n] in ("queries", "population") or (kinds[n] == "references" and references)]
+    entries: list[dict[str, Any]] = []
+    info: dict[str, Any] = {}
+    if runnable:
+        entries, info = run_special_attacks(
+            config=config, dataset=dataset, split=split, names=runnable, targets=[(model_name, adapter, ["train"])],
+            pairs=[], mitigations=mitigations, validation_idx=validation_idx, recipe=None, device=device,
+            show_progress=show_progress, trainer=trainer)
+    entries += [not_applicable_entry(model=model_name, mitigation="none", attack=n, members="train",
+                                     reason=f"{n} {ONE_MODEL_NEEDS[kinds[n]]}") for n in names if n not in runnable]
+    return entries, info
+
+
+__all__ = ["HANDLERS", "Handler", "Context", "handler_for", "by_scope", "run_special_attacks",
+           "run_one_model_attacks", "ONE_MODEL_NEEDS"]

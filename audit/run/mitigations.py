@@ -23,8 +23,9 @@ def by_kind(mitigations: Sequence[Mitigation]) -> dict[str, list[Mitigation]]:
     """``mitigations`` grouped by kind (order kept); a kind the pipeline cannot run is refused."""
     out: dict[str, list[Mitigation]] = {kind: [] for kind in MITIGATION_KINDS}
     for m in mitigations:
-        if m.kind not in out:  # the conformance test keeps this from happening
-            raise NotImplementedError(f"mitigation {m.name!r} has kind {m.kind!r}, which the pipeline cannot run")
+        if m.kind not in out:  # a registered mitigation of the user's with a kind the pipeline cannot run
+            raise InputError(f"mitigation {m.name!r} has kind {m.kind!r}; the pipeline runs "
+                             f"{', '.join(MITIGATION_KINDS)}")
         out[m.kind].append(m)
     return out
 

@@ -44,9 +44,9 @@ def check_slice_columns(report: Any, dataset: Any) -> None:
 
 def per_record_sections(results: list[dict[str, Any]], dataset: Any, split: Any, config: Any
                         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(records, slices)`` sections: one records-at-risk block and the slice rows per model."""
+    """``(records, slices)`` sections: one records-at-risk block and the slice rows per model
+    (the ``[report] slices`` columns were checked before any training: :func:`check_slice_columns`)."""
     report = config.report
-    check_slice_columns(report, dataset)
     raw = getattr(dataset, "raw", None) or {}
     ids = dataset.ids if getattr(dataset, "ids", None) is not None else np.arange(len(dataset.y))
     by_model: dict[str, list[dict[str, Any]]] = {}

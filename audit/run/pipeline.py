@@ -50,7 +50,10 @@ def run_audit(config: AuditConfig, *, show_progress: bool | None = None, train_f
 
     if not isinstance(config, AuditConfig):
         raise InputError(f"config must be a mia_audit.config.AuditConfig; got {type(config).__name__}")
-    trainer = training_function(config, train_fn)
+    from mia_audit.user_code import training_function
+
+    trainer = training_function(train_fn, config.model.train, param="model.train", base_dir=config.model.code_dir,
+                                version=config.model.version)
     attack_names = list(config.attacks.names) if config.attacks.names is not None else signal_attack_names()
     if not attack_names:
         raise InputError("attacks.names must name at least one attack; got an empty list")
@@ -204,15 +207,7 @@ def _train_builtin(config: AuditConfig, dataset, split, device, training_mitigat
     if config.model.training:
         if recipe is None:
             raise InputError(f"model.training: model {config.model.name!r} takes its options in model.params")
-        allowed = {f.name for f in dataclasses.fields(recipe)}
-        unknown = sorted(set(config.model.training) - allowed)
-        if unknown:
-            raise InputError(f"model.training: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
-        try:
-            recipe = dataclasses.replace(recipe, **config.model.training)
-        except InputError as exc:  # name the key as the user wrote it: model.training.epochs, not recipe.epochs
-            text = str(exc)
-            raise InputError("model.training." + text[len("recipe."):] if text.startswith("recipe.") else text) from None
+        recipe = _with_training(recipe, config.model.training)
     if training_mitigations and recipe is None:
         raise InputError(f"mitigations: {training_mitigations[0].name} trains torch models only; "
                          f"got model {config.model.name!r}")
@@ -235,24 +230,21 @@ def _user_recipe(config: AuditConfig, model: Any):
 
     if not is_torch_module(model):
         return None
-    allowed = {f.name for f in dataclasses.fields(TrainRecipe)}
-    unknown = sorted(set(config.model.training) - allowed)
+    return _with_training(TrainRecipe(), config.model.training)
+
+
+def _with_training(recipe: Any, training: dict[str, Any]) -> Any:
+    """``recipe`` with ``[model] training``'s fields; a key it lacks or a bad value names
+    ``model.training.<key>`` as the user wrote it."""
+    allowed = {f.name for f in dataclasses.fields(recipe)}
+    unknown = sorted(set(training) - allowed)
     if unknown:
         raise InputError(f"model.training: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
-    return TrainRecipe(**config.model.training)
-
-
-def training_function(config: AuditConfig, train_fn: Any = None):
-    """The user's :class:`mia_audit.user_code.TrainFunction` (``train_fn`` or ``model.train``), or None."""
-    if train_fn is None and config.model.train is None:
-        return None
-    if train_fn is not None and config.model.train is not None:
-        raise InputError(f"train_fn and model.train both name a training function ({config.model.train!r}); "
-                         "give one")
-    from mia_audit.user_code import TrainFunction
-
-    return TrainFunction.of(train_fn if train_fn is not None else config.model.train, param="model.train",
-                            base_dir=config.model.code_dir, version=config.model.version)
+    try:
+        return dataclasses.replace(recipe, **training)
+    except InputError as exc:  # name the key as the user wrote it: model.training.epochs, not recipe.epochs
+        text = str(exc)
+        raise InputError("model.training." + text[len("recipe."):] if text.startswith("recipe.") else text) from None
 
 
 def audit_released_model(adapter, dataset, split, *, model_name: str, attack_names, mitigations, config: AuditConfig,

@@ -45,5 +45,7 @@ def test_by_scope_keeps_the_order_and_refuses_unknown_names():
 def test_a_kind_without_a_handler_is_refused(monkeypatch):
     factory = ATTACKS.get("loss")
     monkeypatch.setattr(factory, "access", "telepathy")
-    with pytest.raises(NotImplementedError, match="telepathy"):
+    from mia_audit.errors import InputError
+
+    with pytest.raises(InputError, match="declares access 'telepathy'; the pipeline runs signals, references"):
         handler_for("loss")

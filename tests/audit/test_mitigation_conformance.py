@@ -59,6 +59,6 @@ def test_a_kind_the_pipeline_cannot_run_is_refused():
 
     odd = Odd.__new__(Odd)
     odd.__dict__.update(m.__dict__)
-    with pytest.raises(NotImplementedError, match="telepathy"):
+    with pytest.raises(InputError, match="has kind 'telepathy'; the pipeline runs output, training"):
         by_kind([m, odd])
     assert by_kind([m]) == {"output": [m], "training": []}

@@ -37,3 +37,10 @@ def test_a_gap_exactly_at_the_interval_edge_is_inside():
     results = [_entry("good", "loss", 0.55, [0.50, 0.60], 0.05)]  # retrain 0.50: on the edge
     (v,) = [v for v in unlearning_verdicts({"models": MODELS, "results": results}) if v["model"] == "good"]
     assert v["status"] == "indistinguishable"
+
+
+def test_wide_intervals_are_inconclusive_never_indistinguishable():
+    """Few forget records: no gap is measured, but none could have been: not a pass."""
+    results = [_entry("good", "loss", 0.52, [0.40, 0.64], 0.01), _entry("good", "gap", 0.5, [0.48, 0.52], 0.0)]
+    (v,) = [v for v in unlearning_verdicts({"models": MODELS, "results": results}) if v["model"] == "good"]
+    assert v["status"] == "inconclusive" and "too wide" in v["text"] and v["worst"]["attack"] == "loss"
