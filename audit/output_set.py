@@ -1,6 +1,6 @@
 """A set of output files that becomes current as a set: :func:`replace_output_set`.
 
-``--out DIR`` receives ``report.json``, ``report.pdf``, ``summary.md`` and ``roc.png``. A
+``--out DIR`` receives ``report.json``, ``report.pdf``, ``summary.md`` and ``roc-<model>.png``. A
 reader must never see a JSON beside a PDF of another run, and a failure or a kill halfway
 through the writes must leave the previous set whole. So the new set is written into a fresh
 temporary directory beside ``DIR`` (same file system), every file fsynced, and then the two
@@ -30,7 +30,7 @@ import secrets
 import shutil
 import sys
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping, Optional
 
 from .errors import InputError
 
@@ -105,12 +105,16 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _carry(old: Path, new: Path, names: Mapping[str, bytes], moved: list[tuple[Path, Path]]) -> None:
+def _carry(old: Path, new: Path, names: Mapping[str, bytes], moved: list[tuple[Path, Path]],
+           owned: Optional[Callable[[str], bool]] = None) -> None:
     """Everything in ``old`` that the set does not replace, into ``new``: files and links first,
-    folders last (each recorded in ``moved``, so that a failure can put it back)."""
+    folders last (each recorded in ``moved``, so that a failure can put it back). Plain files
+    that ``owned`` claims (an earlier set's outputs) are left behind with the old set."""
     folders = []
     for child in old.iterdir():
         if child.name in names or _TEMP.match(child.name):
+            continue
+        if owned is not None and owned(child.name) and child.is_file() and not child.is_symlink():
             continue
         target = new / child.name
         if child.is_symlink():
@@ -127,9 +131,12 @@ def _carry(old: Path, new: Path, names: Mapping[str, bytes], moved: list[tuple[P
         moved.append((target, child))
 
 
-def replace_output_set(out_dir: str | Path, files: Mapping[str, bytes]) -> list[Path]:
+def replace_output_set(out_dir: str | Path, files: Mapping[str, bytes], *,
+                       owned: Optional[Callable[[str], bool]] = None) -> list[Path]:
     """Make ``files`` ({file name: bytes}) the current contents of ``out_dir`` in one step,
-    keeping whatever else is in it. Returns the paths of the files written."""
+    keeping whatever else is in it, except the plain files whose names ``owned`` claims as
+    outputs of an earlier set (``roc-<model>.png`` of models this run does not have).
+    Returns the paths of the files written."""
     out = Path(out_dir)
     for name in files:
         if not name or "/" in name or name.startswith("."):
@@ -154,7 +161,7 @@ def replace_output_set(out_dir: str | Path, files: Mapping[str, bytes]) -> list[
             current = True
         else:
             os.chmod(work, out.stat().st_mode & 0o7777)
-            _carry(out, work, files, moved)
+            _carry(out, work, files, moved, owned)
             if _exchange(work, out):  # work now holds the old set
                 current = True
             else:

@@ -4,7 +4,7 @@ mitigation cost; read from a result, never recomputed."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from mia_audit.verdict import ACCESS_WORDS, fpr_label
 
@@ -83,4 +83,127 @@ def unlearning_lines(result: Mapping[str, Any]) -> list[str]:
     return [f"{v['model']}: {v['text']}" for v in result.get("unlearning_verdicts") or []]
 
 
-__all__ = ["threat_model_lines", "records_at_risk_lines", "mitigation_lines", "unlearning_lines"]
+def dp_audit_lines(result: Mapping[str, Any]) -> list[str]:
+    """One line per one-run DP audit: the claimed ε beside the ε the canaries prove."""
+    out = []
+    for a in result.get("dp_audit") or []:
+        claimed = a.get("claimed_epsilon")
+        bound = float(a.get("epsilon_lower_bound") or 0.0)
+        claim = ("no DP claim (trained without DP-SGD)" if claimed is None
+                 else f"claimed ε = {claimed:.3g} (δ = {a.get('claimed_delta', a.get('delta')):.2g})")
+        verdict = ""
+        if claimed is not None:
+            verdict = ("; the bound is above the claim: the claim is refuted" if bound > claimed
+                       else "; consistent with the claim")
+        out.append(f"{a.get('model', 'model')}: {claim}; the canaries prove ε ≥ {bound:.3g} at "
+                   f"{100 * float(a.get('confidence', 0.95)):g} % confidence ({a.get('correct')} of "
+                   f"{a.get('guesses')} guesses right; m = {a.get('m')} canaries, k+ = {a.get('k_plus')}, "
+                   f"k- = {a.get('k_minus')}){verdict}")
+    return out
+
+
+def coverage_lines(verdict: Mapping[str, Any]) -> list[str]:
+    """What was audited, one line per group of models that saw the same outputs and ran the same
+    attacks ("original, sisa original: outputs logits; ran ..."), raw outputs first; the
+    verdict's own one-line-per-model text where it has no structured coverage."""
+    rows = verdict.get("coverage")
+    if not isinstance(rows, list) or not rows:
+        return [str(x) for x in verdict.get("coverage_lines") or []]
+    groups: dict[tuple, list[str]] = {}
+    for r in rows:
+        not_run = tuple((n.get("attack"), n.get("reason")) for n in r.get("not_run") or [])
+        key = (r.get("mitigation", "none"), r.get("access"), tuple(r.get("attacks_run") or []), not_run,
+               tuple(r.get("missing_evidence") or []))
+        groups.setdefault(key, []).append(str(r.get("model")))
+    out = []
+    for (mitigation, access, ran, not_run, missing), models in sorted(groups.items(), key=lambda kv: kv[0][0] != "none"):
+        who = ", ".join(models) + ("" if mitigation == "none" else f" + {mitigation}")
+        text = f"{who}: outputs {access}; ran {', '.join(ran) or 'no attack'}"
+        reasons: dict[str, list[str]] = {}
+        for attack, reason in not_run:  # "signal 'loss' needs ...; these outputs are label-only": the shared tail
+            reasons.setdefault(str(reason).rsplit(";", 1)[-1].strip(), []).append(str(attack))
+        for reason, attacks in reasons.items():
+            text += f"; could not run {', '.join(attacks)} ({reason})"
+        if missing:
+            text += f"; lacks the required evidence: {', '.join(missing)}"
+        out.append(text + ".")
+    return out
+
+
+def leaking_slices(slices: Sequence[Mapping[str, Any]], n: int) -> list[Mapping[str, Any]]:
+    """The ``n`` slices with the highest AUC among those large enough to measure."""
+    rows = [s for s in slices if not s.get("too_small") and s.get("auc") is not None]
+    return sorted(rows, key=lambda s: -float(s["auc"]))[:n]
+
+
+def small_slices(slices: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The slices too small to measure, as "column = value (model: members / non-members)"."""
+    return [f"{s['column']} = {s.get('label', s['value'])} ({s['model']}: {s.get('n_members', 0):,} / "
+            f"{s.get('n_nonmembers', 0):,})" for s in slices if s.get("too_small")]
+
+
+def limitations_lines(result: Mapping[str, Any], verdict: Mapping[str, Any]) -> list[str]:
+    """What the audit cannot show, from the result itself: figures resting on too few records,
+    attacks that could not run, the coarsest TPR steps, reference models, slices too small,
+    unlearning verdicts the intervals cannot decide, and how the verdict is reached."""
+    from mia_audit.entries import fpr_levels
+
+    out = []
+    thin: dict[tuple[str, int, int], list[str]] = {}
+    for u in verdict.get("unreliable") or []:
+        key = (str(u.get("figure")), int(u.get("n_nonmembers") or 0), int(u.get("needed") or 0))
+        thin.setdefault(key, []).append(str(u.get("model")))
+    for (figure, n0, needed), models in thin.items():
+        fpr = float(figure.split("@")[1])
+        names = list(dict.fromkeys(models))
+        out.append(f"TPR at FPR {fpr_label(fpr)} needs {needed:,} non-members; {n0:,} were available "
+                   f"({', '.join(names[:3])}{' and others' if len(names) > 3 else ''}).")
+    few = [int(u.get("n_smaller_set") or 0) for u in verdict.get("too_few_records") or []]
+    if few:
+        out.append(f"{len(few)} results rest on as few as {min(few):,} records: chance cannot be told from the "
+                   "AUC limit there.")
+    for u in verdict.get("unmeasured") or []:
+        out.append(f"{u.get('attack')} on {u.get('model')}: the result lacks {', '.join(u.get('figures') or [])}, "
+                   "which the policy limits.")
+    entries = [e for e in result.get("results") or [] if e.get("applicable")]
+    fprs = fpr_levels(result)
+    if entries and fprs:
+        smallest = min(entries, key=lambda e: int(e.get("n_members") or 0))
+        n_mem = int(smallest.get("n_members") or 0)
+        if n_mem and 1.0 / n_mem > min(fprs) / 2:
+            out.append(f"The smallest member set ({smallest['members']}, {n_mem:,} records) moves TPR in steps of "
+                       f"{100 / n_mem:.2g} %: a TPR at FPR {fpr_label(min(fprs))} on it is coarse.")
+    not_run = sorted({n.get("attack") for r in verdict.get("coverage") or [] if r.get("mitigation") == "none"
+                      for n in r.get("not_run") or []})
+    if not_run:
+        out.append(f"Could not run on some raw outputs: {', '.join(map(str, not_run))} (see What was audited).")
+    refs = (result.get("reference_models") or {}).get("references")
+    if refs and refs.get("n_models") is not None and int(refs["n_models"]) < 64:
+        out.append(f"{refs['n_models']} reference models: online LiRA and RMIA grow stronger with more (the "
+                   "papers use 64 to 256), so the reference attacks may under-state the leakage.")
+    small = [s for s in result.get("slices") or [] if s.get("too_small")]
+    if small:
+        out.append(f"{len(small)} slices are too small to measure (listed under Records at risk and subgroups).")
+    open_verdicts = [v["model"] for v in result.get("unlearning_verdicts") or [] if v.get("status") == "inconclusive"]
+    if open_verdicts:
+        out.append(f"Unlearning inconclusive for {', '.join(open_verdicts)}: the intervals are too wide to show "
+                   "a 0.05 AUC gap either way.")
+    if any(m.get("white_box") for m in result.get("models") or []):
+        out.append("No attack reads the weights: white-box attacks (gradients, activations) were not run.")
+    out.append("The verdict compares point estimates with the policy; thresholds of threshold attacks are chosen "
+               "on the evaluation records (attacker-optimistic); the confidence intervals are in the tables.")
+    return out
+
+
+def decision_sections(result: Mapping[str, Any], verdict: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """The decision as (title, lines) sections, in the order of the PDF's first page, for the
+    text renderers (summary.md, the terminal); empty sections are left out."""
+    sections = [("What was audited", coverage_lines(verdict)), ("Threat model", threat_model_lines(result)),
+                ("Records at risk", records_at_risk_lines(result)), ("Unlearning", unlearning_lines(result)),
+                ("Mitigations", mitigation_lines(result)), ("DP audit", dp_audit_lines(result)),
+                ("Limitations", limitations_lines(result, verdict))]
+    return [(title, lines) for title, lines in sections if lines]
+
+
+__all__ = ["decision_sections", "dp_audit_lines", "threat_model_lines", "records_at_risk_lines", "mitigation_lines", "unlearning_lines", "coverage_lines",
+           "leaking_slices", "small_slices", "limitations_lines"]

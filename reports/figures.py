@@ -1,7 +1,8 @@
-"""Figures of the PDF report (matplotlib, Agg backend), drawn from result entries alone.
+"""Score histograms of the PDF report (matplotlib, Agg backend), drawn from result entries alone.
 
 Every function returns PNG bytes and closes its figure. Panels come in rows of at most
-two so that the report can place them row by row and break pages between rows.
+two so that the report can place them row by row and break pages between rows. The ROC
+figures are in :mod:`mia_audit.reports.roc_plot`.
 """
 
 from __future__ import annotations
@@ -9,54 +10,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .png import figure_png, pyplot
-from .roc_plot import attack_styles, plot_roc_panel
 
 #: Width of one figure row in inches: the printable width of an A4 page with 10 mm margins.
 ROW_WIDTH_IN = 7.48
-
-
-def roc_row_png(panels: Sequence[tuple[str, list[dict[str, Any]]]], *, styles: dict[str, dict[str, Any]],
-                dpi: int = 150) -> bytes:
-    """One row of at most two ROC panels, each ``(title, entries)``, log-log axes.
-
-    Up to five attacks per panel, each panel has its own legend (with the AUCs); with more,
-    one legend of attack names goes below the row so that it never hides the curves.
-    """
-    plt = pyplot()
-    from matplotlib.lines import Line2D
-
-    if not 1 <= len(panels) <= 2:
-        raise ValueError(f"a row holds one or two panels; got {len(panels)}")
-    attacks = list(dict.fromkeys(e["attack"] for _, entries in panels for e in entries))
-    shared = max(len(entries) for _, entries in panels) > 5
-    ncol = 3
-    legend_rows = (len(attacks) + 1 + ncol - 1) // ncol if shared else 0
-    legend_in = 0.17 * legend_rows + 0.1 if shared else 0.0
-    height = 3.1 + legend_in
-    fig, axes = plt.subplots(1, 2, figsize=(ROW_WIDTH_IN, height), squeeze=False)
-    for ax, (title, entries) in zip(axes.flat, panels):
-        plot_roc_panel(ax, entries, title=title, styles=styles, legend_fontsize=6.5, legend=not shared)
-        ax.xaxis.label.set_size(8)
-        ax.yaxis.label.set_size(8)
-        ax.title.set_size(9)
-        ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(panels):]:
-        ax.axis("off")
-    if shared:
-        handles = [Line2D([], [], linewidth=1.4, **styles.get(a, {})) for a in attacks]
-        handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=1))
-        fig.legend(handles, attacks + ["random guess"], loc="lower center", ncol=ncol, fontsize=6.5,
-                   frameon=False, title="attacks (AUCs in the tables)", title_fontsize=6.5)
-    # fixed margins (in inches) instead of tight_layout: one layout pass less, same look
-    bottom = legend_in + 0.5
-    fig.subplots_adjust(left=0.6 / ROW_WIDTH_IN, right=1 - 0.12 / ROW_WIDTH_IN, wspace=0.3,
-                        bottom=bottom / height, top=1 - 0.3 / height)
-    return figure_png(fig, dpi=dpi)
-
-
-def styles_for(attacks: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Colour and line style per attack (shared by every ROC panel of a report)."""
-    return attack_styles(list(attacks))
 
 
 def valid_histogram(hist: Any) -> bool:

@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from mia_audit.entries import fpr_levels, is_applicable
 from mia_audit.verdict import fpr_label as verdict_fpr_label, verdict_of
 
+from .decision import leaking_slices
 from .readers import entry_order, fmt_auc, fmt_tpr, format_created, model_label, worst_attacks
 
 
@@ -35,24 +36,13 @@ def _records_and_slices(result: Mapping[str, Any], n_slices: int = 3) -> list[st
                                                                                       key=lambda kv: float(kv[0])))
             lines.append(f"- `{r['model']}` ({r['attack']}, {r['n_members']} members): {counts or 'n/a'}")
         lines.append("")
-    rows = [s for s in result.get("slices") or [] if not s.get("too_small") and s.get("auc") is not None]
-    if rows:
-        worst = sorted(rows, key=lambda s: -float(s["auc"]))[:n_slices]
+    worst = leaking_slices(result.get("slices") or [], n_slices)
+    if worst:
         lines += ["**Slices that leak most**", ""]
         lines += [f"- `{s['model']}` {s['column']} = {s.get('label', s['value'])}: AUC {float(s['auc']):.3f} "
                   f"({s['n_members']} members, {s['n_nonmembers']} non-members; {s['attack']})" for s in worst]
         small = sum(1 for s in result.get("slices") or [] if s.get("too_small"))
         lines += ([f"- {small} slices too small to measure"] if small else []) + [""]
-    audits = result.get("dp_audit") or []
-    if audits:
-        lines += ["**DP claims audited in one run** (Steinke, Nasr & Jagielski 2023)", ""]
-        for a in audits:
-            claimed = a.get("claimed_epsilon")
-            lines.append(f"- `{a['model']}`: claimed ε {'n/a' if claimed is None else f'{claimed:.3g}'}; "
-                         f"the canaries prove ε ≥ {a['epsilon_lower_bound']:.3g} "
-                         f"({a['m']} canaries, {a['k_plus']} + {a['k_minus']} guesses, "
-                         f"{100 * a.get('confidence', 0.95):g} % confidence)")
-        lines.append("")
     return lines
 
 
@@ -74,18 +64,12 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
         f"**{status}**: {rest}",
         "",
     ]
-    coverage = verdict.get("coverage_lines") or []
-    if coverage:
-        lines += ["**What was audited**", ""] + [f"- {_cell(c)}" for c in coverage] + [""]
-    from .decision import mitigation_lines, threat_model_lines, unlearning_lines
+    from .decision import decision_sections
 
-    lines += ["**Threat model**", ""] + [f"- {_cell(c)}" for c in threat_model_lines(result)] + [""]
-    forgot = unlearning_lines(result)
-    if forgot:
-        lines += ["**Unlearning**", ""] + [f"- {_cell(c)}" for c in forgot] + [""]
-    costs = mitigation_lines(result)
-    if costs:
-        lines += ["**Mitigations**", ""] + [f"- {_cell(c)}" for c in costs] + [""]
+    for title, items in decision_sections(result, verdict):
+        if title == "Records at risk":
+            continue  # with the slices, below
+        lines += [f"**{title}**", ""] + [f"- {_cell(c)}" for c in items] + [""]
     worst = worst_attacks(result)
     if worst:
         lines.append("**Worst attack per model**")

@@ -2,15 +2,22 @@
 
 :func:`render_pdf` lays out, on A4 pages numbered "page X of Y":
 
-1. a first-page summary: the result's verdict (:mod:`mia_audit.verdict`), what was audited, the worst attack per
-   model, the data set and the models, and a signature line;
-2. ROC curves on log-log axes, one panel per (model, mitigation, member set);
-3. tables of AUC and TPR at each FPR, with confidence intervals and warnings;
-4. the unlearner comparison (when the result has unlearned or retrained models);
-5. the mitigation effect and its utility cost (when results have a mitigation);
-6. score histograms of the strongest attack (when the result carries them);
-7. method notes with references;
-8. the audit trail: configuration, seeds, versions, device and hashes.
+1. the decision (pages 1 and 2): the result's verdict against the declared policy
+   (:mod:`mia_audit.verdict`), what was audited, the threat model, the strongest attack per
+   model, the records at risk, one verdict per unlearner, one sentence per mitigation, the DP
+   audit, the limitations, the data set and the models, and the signature block;
+2. ROC curves on log-log axes: one figure per model, one panel per mitigation
+   (:mod:`mia_audit.reports.curves` decides what is drawn);
+3. one table per model of the attacks on its raw outputs (AUC and TPR at each FPR with
+   confidence intervals), without rows for attacks that did not apply;
+4. the records at risk, the top records by id, their score distributions and the slices
+   that leak most;
+5. the unlearner comparison (when the result has unlearned or retrained models);
+6. the mitigations: privacy gained and utility lost, their parameters in words, and what
+   each made not applicable;
+7. the DP audit (when the result has one);
+8. method notes with references;
+9. the audit trail as tables: configuration, seeds, versions, device and hashes.
 
 Only aggregate numbers from the result reach the PDF: configuration values that are
 long lists of numbers (forget indices, say) are summarised as a count.
@@ -28,7 +35,8 @@ from mia_audit.errors import bad_value
 from mia_audit.verdict import verdict_of
 
 from .pdf.layout import Doc, pdf_class, sanitize
-from .pdf.results import section_histograms, section_roc, section_tables
+from .pdf.records import section_dp_audit, section_records
+from .pdf.results import section_roc, section_tables
 from .pdf.summary import section_summary
 from .pdf.trail import section_method_notes, section_trail
 from .pdf.unlearning import section_mitigations, section_unlearning
@@ -72,10 +80,10 @@ def render_pdf(result: dict[str, Any], *, dpi: int = 150) -> bytes:
     section_summary(doc, result, verdict)
     section_roc(doc, result)
     section_tables(doc, result, verdict)
-    doc.pdf.add_page()
+    section_records(doc, result)
     section_unlearning(doc, result)
     section_mitigations(doc, result)
-    section_histograms(doc, result)
+    section_dp_audit(doc, result)
     section_method_notes(doc, result)
     section_trail(doc, result)
     return bytes(pdf.output())

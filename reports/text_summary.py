@@ -11,16 +11,21 @@ def _fmt_tpr(entry: dict[str, Any], fpr_key: str) -> str:
 
 
 def verdict_block(result: dict[str, Any], *, width: int = 100) -> str:
-    """The verdict in the words of the report's first page: the headline, then what was audited
-    (one line per model), wrapped to ``width``; read from ``result["verdict"]``."""
+    """The decision in the words of the report's first page: the headline, then what was audited,
+    the threat model, the records at risk, the unlearning verdicts, the mitigations, the DP audit
+    and the limitations (:func:`mia_audit.reports.decision.decision_sections`), wrapped to ``width``."""
     import textwrap
 
     from mia_audit.verdict import verdict_of
 
+    from .decision import decision_sections
+
     verdict = verdict_of(result)
     out = [textwrap.fill(verdict["headline"], width=width)]
-    for line in verdict.get("coverage_lines") or []:
-        out.append(textwrap.fill(line, width=width, initial_indent="  - ", subsequent_indent="    "))
+    for title, lines in decision_sections(result, verdict):
+        out.append(f"{title}:")
+        for line in lines:
+            out.append(textwrap.fill(line, width=width, initial_indent="  - ", subsequent_indent="    "))
     return "\n".join(out) + "\n"
 
 

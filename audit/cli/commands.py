@@ -43,7 +43,7 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
     without the label-only and (fitted) temperature mitigations, and the default unlearners
     (:data:`DEMO_UNLEARNERS`) against retraining."""
     from mia_audit.config import (AttackConfig, AuditConfig, DataConfig, ForgetConfig, MetricsConfig, ModelConfig,
-                         ReferenceConfig)
+                         ReferenceConfig, ReportConfig)
 
     if quick:
         data = DataConfig(name="adult", train_size=2000, test_size=2000)
@@ -63,7 +63,7 @@ def demo_config(*, seed: int = 0, device: str = "auto", quick: bool = False):
     return AuditConfig(data=data, model=model, forget=ForgetConfig(kind="random", fraction=0.05),
                        attacks=attacks, metrics=metrics, mitigations=mitigations,
                        unlearners=[{"name": n} for n in DEMO_UNLEARNERS], references=references,
-                       seed=seed, device=device)
+                       report=ReportConfig(slices=["sex", "race"]), seed=seed, device=device)
 
 
 def demo_digits_config(*, seed: int = 0, device: str = "auto", quick: bool = False):

@@ -30,7 +30,6 @@ from mia_audit.threads import audit_threads, set_audit_threads
 RESULT_FILE = "report.json"
 PDF_FILE = "report.pdf"
 SUMMARY_FILE = "summary.md"
-ROC_FILE = "roc.png"
 
 
 @audit_threads
@@ -303,7 +302,7 @@ def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
     from mia_audit.reports.markdown_summary import summary_markdown
     from mia_audit.reports.pdf_report import render_pdf
     from mia_audit.reports.result_json import dumps
-    from mia_audit.reports.roc_plot import roc_png_bytes
+    from mia_audit.reports.roc_plot import is_roc_file, roc_files
 
     from mia_audit.output_set import replace_output_set
 
@@ -312,9 +311,9 @@ def write_outputs(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
         RESULT_FILE: dumps(result).encode("utf-8"),
         PDF_FILE: render_pdf(result),
         SUMMARY_FILE: summary_markdown(result).encode("utf-8"),
-        ROC_FILE: roc_png_bytes(result),
+        **roc_files(result),  # roc-<model>.png, one figure per model
     }
-    return replace_output_set(out, rendered)
+    return replace_output_set(out, rendered, owned=is_roc_file)
 
 
 def check_out_dir(out_dir: str | Path) -> Path:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 
-from ..readers import architecture_of, fmt_auc, fmt_tpr, format_created, model_label, worst_attacks
-from .layout import GREY, Doc, bad_cell, fmt_acc, fmt_seconds, muted_cell, nbsp
+from ..decision import dp_audit_lines
+from ..readers import architecture_of, fmt_auc, fmt_tpr, format_created, worst_attacks
+from .layout import GREY, Doc, bad_cell, fmt_acc, fmt_seconds, nbsp
 
 _STATUS_COLOURS = {  # fill, border
     "pass": ((222, 242, 225), (40, 120, 60)),
@@ -24,7 +25,7 @@ def violated_figures(verdict: Mapping[str, Any]) -> dict[tuple[str, str, str, st
 
 
 def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, Any]) -> None:
-    from mia_audit.verdict import fpr_label, Policy
+    from mia_audit.verdict import Policy
 
     pdf = doc.pdf
     tool = result.get("tool") or {}
@@ -50,27 +51,21 @@ def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, A
     pdf.set_draw_color(0, 0, 0)
     pdf.set_fill_color(255, 255, 255)
     pdf.ln(1.5)
-    lines = [str(x) for x in verdict.get("coverage_lines") or []]
+    from ..decision import (coverage_lines, limitations_lines, mitigation_lines, records_at_risk_lines,
+                            threat_model_lines, unlearning_lines)
+
+    lines = coverage_lines(verdict)
     if lines:
         doc.para("What was audited (the outputs the attacks saw, what ran, what could not run and why):",
                  size=8.5, style="B")
-        doc.bullets(lines[:12] + ([f"... and {len(lines) - 12} more (see the attack results)"] if len(lines) > 12 else []))
+        doc.bullets(lines[:10] + ([f"... and {len(lines) - 10} more groups (see the attack results)"]
+                                  if len(lines) > 10 else []))
     policy = Policy.from_dict(verdict.get("policy"), where="verdict.policy")
-    note = (f"Policy: {policy.describe()}, for every attack, model, mitigation and member set "
-            f"(point estimates; confidence intervals in the tables); every audited model needs "
-            f"{policy.describe_require()}.")
-    thin = verdict.get("unreliable") or []
-    if thin:
-        low = min(thin, key=lambda u: float(u["figure"].split("@")[1]))
-        fpr = float(low["figure"].split("@")[1])
-        few = min(u["n_nonmembers"] for u in thin if u["figure"] == low["figure"])
-        note += (f" Caution: TPR at FPR {fpr_label(fpr)} rests on {few:,} non-members, fewer than the "
-                 f"{low['needed']:,} it needs to be measured reliably.")
-    doc.para(note, size=8.5, color=GREY)
-    from ..decision import mitigation_lines, records_at_risk_lines, threat_model_lines, unlearning_lines
-
+    doc.para(f"Policy (the declared risk appetite): {policy.describe()}, for every attack, model, mitigation and "
+             f"member set; every audited model needs {policy.describe_require()}.", size=8.5, color=GREY)
     doc.para("Threat model (what the attacker was assumed to see and know):", size=8.5, style="B")
     doc.bullets(threat_model_lines(result))
+    _strongest_table(doc, result, verdict)
     at_risk = records_at_risk_lines(result)
     if at_risk:
         doc.para("Records at risk (members the strongest per-record attack identifies):", size=8.5, style="B")
@@ -84,29 +79,12 @@ def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, A
         doc.para("What each mitigation gives on the original model (privacy gained, accuracy lost):", size=8.5,
                  style="B")
         doc.bullets(costs[:6])
-
-    # worst attack per model
-    worst = worst_attacks(result)
-    doc.subheading("Worst attack per model")
-    if worst:
-        fpr = worst[0]["fpr"]
-        head = ["Model", "Highest AUC [95 % CI]", f"Highest TPR at FPR {fpr_label(fpr)}" if fpr else "Highest TPR"]
-        rows = []
-        violated = violated_figures(verdict)
-        for w in worst:
-            cells: list[Any] = [model_label(w["model"], w["mitigation"])]
-            for key, fmt in (("by_auc", lambda e: fmt_auc(e)), ("by_tpr", lambda e: fmt_tpr(e, fpr))):
-                e = w[key]
-                if e is None:
-                    cells.append(muted_cell("n/a"))
-                    continue
-                text = f"{e['attack']} ({e['members']} vs test): {nbsp(fmt(e))}"
-                bad = violated.get((e["model"], e.get("mitigation", "none"), e["attack"], e["members"]))
-                cells.append(bad_cell(text) if bad else text)
-            rows.append(cells)
-        doc.table(head, rows, full_width=True)
-    else:
-        doc.para("The result holds no attack results.")
+    dp = dp_audit_lines(result)
+    if dp:
+        doc.para("DP claims audited in one training run (Steinke, Nasr & Jagielski 2023):", size=8.5, style="B")
+        doc.bullets(dp)
+    doc.para("Limitations (what this audit cannot show):", size=8.5, style="B")
+    doc.bullets(limitations_lines(result, verdict))
 
     doc.subheading("Data")
     pairs = [("Data set", str(data.get("name", "?"))),
@@ -144,5 +122,43 @@ def section_summary(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, A
     pdf.ln(7)
     pdf.cell(0, 7, "Signature: ___________________________________    Decision:  [ ] accepted   [ ] rejected",
              new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(7)
+    pdf.cell(0, 7, f"Audit run: {format_created(result.get('created'))}    Next review due: _______________",
+             new_x="LMARGIN", new_y="NEXT")
+
+
+def _strongest_table(doc: Doc, result: Mapping[str, Any], verdict: Mapping[str, Any]) -> None:
+    """The strongest attack on each model's raw outputs (highest AUC) with its AUC and TPR at
+    0.1 % and 1 % FPR and their intervals, and the attack with the highest TPR at the lowest
+    FPR where that is another one."""
+    from mia_audit.entries import fpr_levels
+    from mia_audit.verdict import fpr_label
+
+    worst = [w for w in worst_attacks(result) if w["mitigation"] == "none"]
+    doc.para("Strongest attack per model (raw outputs; highest AUC, and highest TPR at the lowest FPR where "
+             "another attack has it):", size=8.5, style="B")
+    if not worst:
+        doc.para("The result holds no applicable attack result on raw outputs.", size=8.5)
+        return
+    fprs = [f for f in fpr_levels(result) if f <= 0.01 + 1e-12][:2] or fpr_levels(result)[:2]
+    violated = violated_figures(verdict)
+    head = ["Model", "Attack (members vs test)", "AUC [95 % CI]"] + [f"TPR@{fpr_label(f)} [CI]" for f in fprs]
+    rows = []
+    for w in worst:
+        shown: list[Any] = []
+        for key in ("by_auc", "by_tpr"):
+            e = w[key]
+            if e is None or any(e is x for x in shown):
+                continue
+            shown.append(e)
+            bad = violated.get((e["model"], "none", e["attack"], e["members"]), set())
+            auc = nbsp(fmt_auc(e))
+            cells: list[Any] = [w["model"] if len(shown) == 1 else "", f"{e['attack']} ({e['members']})",
+                                bad_cell(auc) if "AUC" in bad else auc]
+            for f in fprs:
+                t = nbsp(fmt_tpr(e, f))
+                cells.append(bad_cell(t) if f"TPR@{f:g}" in bad else t)
+            rows.append(cells)
+    doc.table(head, rows, aligns=["LEFT", "LEFT"] + ["RIGHT"] * (len(head) - 2), full_width=True, max_font=8)
 
 

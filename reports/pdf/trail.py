@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..method_notes import attack_note, unlearner_note
-from ..readers import attack_names, format_created, pretty_json, summarise_config
+from ..readers import attack_names, format_created, summarise_config
+from ..wording import params_words, value_words
 from .layout import GREY, Doc
 
 def section_method_notes(doc: Doc, result: Mapping[str, Any]) -> None:
@@ -38,8 +39,7 @@ def _note(doc: Doc, name: str, text: str) -> None:
 
 
 def section_trail(doc: Doc, result: Mapping[str, Any]) -> None:
-    doc.pdf.add_page()
-    doc.heading("Audit trail")
+    doc.heading("Audit trail", keep=60)
     tool = result.get("tool") or {}
     env = result.get("environment") or {}
     data = result.get("data") or {}
@@ -57,8 +57,11 @@ def section_trail(doc: Doc, result: Mapping[str, Any]) -> None:
     if isinstance(config, Mapping) and config.get("device") not in (None, device):
         device = f"{device} (requested: {config['device']})"
     pairs.append(("Device", str(device)))
-    versions = ", ".join(f"{k} {v if v is not None else '-'}" for k, v in env.items() if k not in ("device",))
-    pairs.append(("Versions", versions or "not recorded"))
+    versions = [(f"Version: {k}", str(v) if v is not None else "not installed") for k, v in env.items()
+                if k not in ("device", "platform")]
+    pairs += versions or [("Versions", "not recorded")]
+    if env.get("platform"):
+        pairs.append(("Platform", str(env["platform"])))
     pairs.append(("Data", f"{data.get('name', '?')}: n_train {data.get('n_train', '?')}, n_test "
                           f"{data.get('n_test', '?')}, n_forget {data.get('n_forget', '?')}, n_retain "
                           f"{data.get('n_retain', '?')}"))
@@ -66,7 +69,7 @@ def section_trail(doc: Doc, result: Mapping[str, Any]) -> None:
     if data.get("preprocessing"):
         text = str(data["preprocessing"])
         pairs.append(("Preprocessing", text if len(text) <= 1500 else text[:1500] + " ..."))
-    doc.key_values(pairs, size=8.5, mono_keys=("Data sha256",))
+    doc.table(["Item", "Value"], [[k, v] for k, v in pairs], max_font=8, full_width=True)
 
     models = result.get("models", [])
     if models:
@@ -75,16 +78,29 @@ def section_trail(doc: Doc, result: Mapping[str, Any]) -> None:
                   [[str(m.get("name")), str(m.get("role", "-")), str(m.get("sha256") or "not recorded")]
                    for m in models], max_font=8)
 
-    text = pretty_json(summarise_config(config))
-    pdf = doc.pdf
-    pdf.set_font("Courier", "", 7.5)
-    height = pdf.multi_cell(0, 3.3, text, wrapmode="CHAR", dry_run=True, output="HEIGHT")
-    page_room = pdf.page_break_trigger - pdf.t_margin - 30
-    doc.subheading("Configuration", keep=height + 12 if height + 12 <= page_room else 25)
-    doc.para("As given to the runner; lists of more than 20 numbers (such as forget-set indices) are "
-             "summarised as a count, long texts are shortened.", size=8, color=GREY)
-    pdf.set_font("Courier", "", 7.5)
-    pdf.set_fill_color(246, 246, 246)
-    pdf.multi_cell(0, 3.3, text, fill=True, wrapmode="CHAR", new_x="LMARGIN", new_y="NEXT")
+    rows = config_rows(summarise_config(config))
+    doc.subheading("Configuration", keep=30)
+    doc.para("As given to the runner, one setting a row (unset settings left out); lists of more than 20 numbers "
+             "(such as forget-set indices) are summarised as a count, long texts are shortened.", size=8, color=GREY)
+    if rows:
+        half = (len(rows) + 1) // 2  # two settings a row: half the length
+        paired = [rows[i] + (rows[i + half] if i + half < len(rows) else ["", ""]) for i in range(half)]
+        doc.table(["Setting", "Value", "Setting", "Value"], paired, max_font=7.5, full_width=True)
+    else:
+        doc.para("The result records no configuration.", size=8.5)
 
 
+def config_rows(config: Any, prefix: str = "") -> list[list[str]]:
+    """A nested configuration as ``[setting, value]`` rows: ``data.train_size | 10,000``; a list of
+    tables is one row per table (``mitigations 2 | name = temperature, T = fit``); unset (None)
+    and empty settings are left out."""
+    if isinstance(config, Mapping):
+        rows = []
+        for key, value in config.items():
+            rows += config_rows(value, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if config is None or config == {} or config == []:
+        return []
+    if isinstance(config, list) and config and all(isinstance(v, Mapping) for v in config):
+        return [[f"{prefix} {i + 1}", params_words(v) or "defaults"] for i, v in enumerate(config)]
+    return [[prefix, value_words(config)]]

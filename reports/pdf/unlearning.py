@@ -8,8 +8,13 @@ from mia_audit.entries import fpr_levels, is_applicable, tpr_at
 
 from mia_audit.verdict import fpr_label
 
-from ..readers import UNLEARNING_ROLES, attack_names, compact_json, entry_order, fmt_auc, model_info
+from ..readers import UNLEARNING_ROLES, attack_names, fmt_auc, model_info
+from ..wording import params_words, validation_records
 from .layout import Doc, fmt_acc, fmt_seconds, is_num, muted_cell, num
+
+_VERDICT_WORDS = {"indistinguishable": "indistinguishable from retraining", "not_forgotten": "did not forget",
+                  "inconclusive": "inconclusive", "unmeasured": "not measured"}
+
 
 def section_unlearning(doc: Doc, result: Mapping[str, Any]) -> None:
     models = result.get("models", [])
@@ -33,6 +38,8 @@ def section_unlearning(doc: Doc, result: Mapping[str, Any]) -> None:
     doc.para(text, size=8.5)
 
     rows = []
+    verdicts = {v.get("model"): v for v in result.get("unlearning_verdicts") or []}
+    options = {u.get("name"): params_words(u.get("options") or {}) for u in result.get("unlearners") or []}
     for m in models:
         if m.get("role") not in ("original",) + UNLEARNING_ROLES:
             continue
@@ -43,10 +50,17 @@ def section_unlearning(doc: Doc, result: Mapping[str, Any]) -> None:
         f_acc, t_acc = acc.get("forget"), acc.get("test")
         ratio = f"{f_acc / t_acc:.3f}" if is_num(f_acc) and is_num(t_acc) and t_acc else "-"
         method = m.get("unlearner") or ("retrain" if m.get("role") == "retrained" else "-")
-        rows.append([str(m.get("name")), str(m.get("role")), str(method), fmt_seconds(secs), share,
-                     fmt_acc(acc.get("retain")), fmt_acc(f_acc), fmt_acc(t_acc), ratio])
-    doc.table(["Model", "Role", "Method", "Time (s)", "Time share of retraining", "Acc. retain", "Acc. forget",
-               "Acc. test", "Forget / test acc."], rows, aligns=["LEFT"] * 3 + ["RIGHT"] * 6, full_width=True)
+        v = verdicts.get(m.get("name"))
+        said = _VERDICT_WORDS.get(v.get("status"), str(v.get("status"))) if v else "-"
+        rows.append([str(m.get("name")), str(m.get("role")), str(method) + (f" ({options[method]})"
+                                                                          if options.get(method) else ""),
+                     fmt_seconds(secs), share, fmt_acc(acc.get("retain")), fmt_acc(f_acc), fmt_acc(t_acc), ratio,
+                     said])
+    doc.table(["Model", "Role", "Method (options)", "Time (s)", "Time share of retraining", "Acc. retain",
+               "Acc. forget", "Acc. test", "Forget / test acc.", "Verdict"], rows,
+              aligns=["LEFT"] * 3 + ["RIGHT"] * 6 + ["LEFT"], full_width=True, max_font=7.5)
+    if verdicts:
+        doc.bullets([f"{v['model']}: {v['text']}" for v in verdicts.values()], size=8)
 
     forget = [e for e in result.get("results", [])
               if e["members"] == "forget" and e.get("mitigation", "none") == "none"]
@@ -83,59 +97,92 @@ def section_unlearning(doc: Doc, result: Mapping[str, Any]) -> None:
 
 
 def section_mitigations(doc: Doc, result: Mapping[str, Any]) -> None:
-    doc.heading("Mitigations")
+    from ..curves import panel_members
+
+    doc.heading("Mitigations", keep=40)
     results = result.get("results", [])
-    mitigated = sorted((e for e in results if e.get("mitigation", "none") != "none"), key=entry_order(result))
-    utility = result.get("mitigations")
-    if not mitigated:
+    utility = [u for u in result.get("mitigations") or [] if isinstance(u, Mapping)]
+    labels = list(dict.fromkeys([e["mitigation"] for e in results if e.get("mitigation", "none") != "none"]
+                                + [str(u.get("label") or u.get("name")) for u in utility]))
+    if not labels:
         doc.para("No mitigation was evaluated: every attack ran on the models' raw outputs.")
         return
     fprs = fpr_levels(result)
-    t_fpr = 0.01 if any(abs(f - 0.01) < 1e-12 for f in fprs) else (fprs[len(fprs) // 2] if fprs else None)
-    t_lab = f"TPR@{fpr_label(t_fpr)}" if t_fpr is not None else "TPR"
-    doc.para(f"Each attack with and without the mitigation, on the same model and records. Gain = value without "
-             f"minus value with (positive = less leakage). {t_lab} in %. n/a = the attack does not apply to the "
-             "mitigated outputs (for instance a loss attack against label-only outputs).", size=8.5)
-    base = {(e["model"], e["attack"], e["members"]): e for e in results if e.get("mitigation", "none") == "none"}
-    rows = []
-    for e in mitigated:
-        b = base.get((e["model"], e["attack"], e["members"]))
-        row: list[Any] = [e["model"], e["mitigation"], e["members"], e["attack"]]
-        auc_b = fmt_auc(b, ci=False) if b else "-"
-        auc_m = fmt_auc(e, ci=False)
-        gain = (f"{b['auc'] - e['auc']:+.3f}" if b and is_applicable(b) and is_applicable(e) else "n/a")
-        tb = tpr_at(b, t_fpr) if b and is_applicable(b) and t_fpr is not None else None
-        tm = tpr_at(e, t_fpr) if is_applicable(e) and t_fpr is not None else None
-        row += [auc_b, auc_m if is_applicable(e) else muted_cell("n/a"), gain if gain != "n/a" else muted_cell("n/a"),
-                "-" if tb is None else (f"{100 * tb:.2f}" if b and is_applicable(b) else "n/a"),
-                f"{100 * tm:.2f}" if tm is not None else muted_cell("n/a"),
-                f"{100 * (tb - tm):+.2f}" if tb is not None and tm is not None else muted_cell("n/a")]
-        rows.append(row)
-    doc.table(["Model", "Mitigation", "Members", "Attack", "AUC without", "AUC with", "AUC gain",
-               f"{t_lab} without", f"{t_lab} with", f"{t_lab} gain"], rows,
-              aligns=["LEFT"] * 4 + ["RIGHT"] * 6, full_width=True)
+    t_fpr = min(fprs) if fprs else None
+    doc.para("Each mitigation against the same model's raw outputs, on the same records: the highest AUC and the "
+             f"highest TPR at FPR {fpr_label(t_fpr) if t_fpr else '-'} over the attacks that apply (trained models: "
+             "training set vs test; unlearned and retrained models: forget set vs test), and the test accuracy and "
+             "expected calibration error (ECE) without and with it. Lower is more private; the per-attack "
+             "figures are in report.json.", size=8.5)
+    cost = {(u.get("label") or u.get("name"), u.get("model")): u for u in utility}
 
-    doc.subheading("Utility cost")
-    if not isinstance(utility, list) or not utility:
+    def highest(model: str, mitigation: str, members: str, figure) -> tuple[float, str] | None:
+        values = [(figure(e), e["attack"]) for e in results if e["model"] == model and e["members"] == members
+                  and e.get("mitigation", "none") == mitigation and is_applicable(e) and figure(e) is not None]
+        return max(values) if values else None
+
+    def auc(e):
+        return e.get("auc")
+
+    def tpr(e):
+        return tpr_at(e, t_fpr) if t_fpr is not None else None
+
+    rows = []
+    for label in labels:
+        for model in dict.fromkeys([e["model"] for e in results if e.get("mitigation") == label]
+                                   + [str(u.get("model")) for u in utility if (u.get("label") or u.get("name")) == label]):
+            members = panel_members(result, model, drawn=False)
+            if members is None:
+                continue
+            row: list[Any] = [label, model, members]
+            for figure, scale in ((auc, 1.0), (tpr, 100.0)):
+                before, after = highest(model, "none", members, figure), highest(model, label, members, figure)
+                row.append(_arrow(before, after, scale))
+            u = cost.get((label, model)) or {}
+            before_acc = (model_info(result, model).get("accuracy") or {}).get("test")
+            after_acc = (u.get("accuracy") or {}).get("test") if isinstance(u.get("accuracy"), Mapping) else None
+            row.append(f"{fmt_acc(before_acc)} -> {fmt_acc(after_acc)}")
+            row.append(f"{num(u.get('ece_before'), 3)} -> {num(u.get('ece'), 3)}")
+            rows.append(row)
+    doc.table(["Mitigation", "Model", "Members", "Highest AUC without -> with",
+               f"Highest TPR@{fpr_label(t_fpr) if t_fpr else '-'} (%) without -> with", "Test acc.", "ECE"],
+              rows, aligns=["LEFT"] * 3 + ["RIGHT"] * 4, full_width=True, max_font=7.5)
+    if not utility:
         doc.para("No utility cost was evaluated: the result has no 'mitigations' list with the accuracy of the "
-                 "mitigated models.")
-        return
-    rows = []
-    for item in utility:
-        if not isinstance(item, Mapping):
-            continue
-        model = str(item.get("model", "-"))
-        before = (model_info(result, model).get("accuracy") or {}).get("test")
-        after = (item.get("accuracy") or {}).get("test") if isinstance(item.get("accuracy"), Mapping) else None
-        cost = (f"{before - after:+.3f}" if is_num(before) and is_num(after) else "-")
-        rows.append([str(item.get("label") or item.get("name", "-")), model, fmt_acc(before), fmt_acc(after), cost,
-                     num(item.get("ece_before"), 3), num(item.get("ece"), 3),
-                     compact_json(item.get("params") or {}, 120)])
-    doc.para("Accuracy cost = test accuracy without minus with the mitigation (positive = utility lost). "
-             "ECE = expected calibration error on the test set ('-' where the outputs carry no probabilities).",
-             size=8.5)
-    doc.table(["Mitigation", "Model", "Test acc. without", "Test acc. with", "Accuracy cost", "ECE without",
-               "ECE with", "Parameters"],
-              rows, aligns=["LEFT", "LEFT"] + ["RIGHT"] * 5 + ["LEFT"], full_width=True)
+                 "mitigated models.", size=8.5)
+    lines = []
+    fitted_on = validation_records(result)
+    for label in labels:
+        items = [u for u in utility if (u.get("label") or u.get("name")) == label]
+        words = [(str(u.get("model")), params_words(u.get("params") or {}, fitted_on=fitted_on)) for u in items]
+        words = [(m, w) for m, w in words if w]
+        if words and len({w for _, w in words}) == 1:
+            text = f"{label}: {words[0][1]}"
+        elif words:
+            text = f"{label}: " + "; ".join(f"{w} ({m})" for m, w in words)
+        else:
+            text = f"{label}: no parameters"
+        lost = sorted({e["attack"] for e in results if e.get("mitigation") == label and not is_applicable(e)})
+        if lost:
+            reasons = {str(e.get("reason") or "") for e in results if e.get("mitigation") == label
+                       and not is_applicable(e)}
+            why = " (" + _common_reason(reasons) + ")" if _common_reason(reasons) else ""
+            text += f". Made not applicable: {', '.join(lost)}{why}"
+        lines.append(text + ".")
+    doc.para("Parameters, and what each mitigation made not applicable:", size=8.5, style="B")
+    doc.bullets(lines)
 
 
+def _arrow(before: tuple[float, str] | None, after: tuple[float, str] | None, scale: float) -> str:
+    digits = 3 if scale == 1.0 else 2
+
+    def one(x: tuple[float, str] | None) -> str:
+        return "n/a" if x is None else f"{scale * x[0]:.{digits}f} ({x[1]})"
+
+    return f"{one(before)} -> {one(after)}"
+
+
+def _common_reason(reasons: set[str]) -> str:
+    """The shared tail of the attacks' reasons ("... these outputs are label-only"), or ''."""
+    tails = {r.rsplit(";", 1)[-1].strip() for r in reasons if r}
+    return tails.pop() if len(tails) == 1 else ""

@@ -166,7 +166,7 @@ def test_cli_run_with_a_target_table_audits_the_deployed_model(trained, tmp_path
     assert main(["run", str(config), "--quiet"]) == 0
     result = json.loads((tmp_path / "out" / "report.json").read_text())
     assert _figures(result["results"]) == _figures(_in_memory_entries(t))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json", "report.pdf", "roc.png", "summary.md"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json", "report.pdf", "roc-deployed.png", "summary.md"]
     # a broken model file: one line, exit 2, nothing written
     (t["folder"] / "broken.pt").write_bytes(b"not a torch file")
     config.write_text(config.read_text().replace('model = "model.pt"', 'model = "broken.pt"')

@@ -147,10 +147,23 @@ def test_attack_subset_and_one_member_set(tiny_config):
 def test_write_outputs_writes_report_and_png(results, tmp_path):
     out = tmp_path / "deep" / "out"
     paths = write_outputs(results["a"], out)
-    assert sorted(p.name for p in paths) == ["report.json", "report.pdf", "roc.png", "summary.md"]
+    assert sorted(p.name for p in paths) == ["report.json", "report.pdf", "roc-original.png", "summary.md"]
     assert json.loads((out / "report.json").read_text())["results"] == json.loads(dumps(results["a"]))["results"]
-    assert (out / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.pdf", "roc.png", "summary.md"]
+    assert (out / "roc-original.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.pdf", "roc-original.png", "summary.md"]
+
+
+def test_write_outputs_drops_an_earlier_sets_roc_files_only(results, tmp_path):
+    """A model of an earlier run must not keep its ROC figure beside this run's report; the
+    user's own files (even PNGs) stay."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("roc.png", "roc-old-model.png", "my-roc.png", "notes.txt"):
+        (out / name).write_bytes(b"mine")
+    write_outputs(results["a"], out)
+    assert sorted(p.name for p in out.iterdir()) == ["my-roc.png", "notes.txt", "report.json", "report.pdf",
+                                                     "roc-original.png", "summary.md"]
+    assert (out / "my-roc.png").read_bytes() == b"mine"
 
 
 def test_write_outputs_refuses_a_file_as_directory(results, tmp_path):

@@ -14,6 +14,7 @@ import pytest
 
 import mia_audit as audit
 from mia_audit.cli.commands import EXIT_BAD_INPUT, EXIT_OK, main
+from mia_audit.reports.roc_plot import roc_file_name
 
 from . import golden
 
@@ -71,13 +72,19 @@ def test_demo_quick_writes_report_and_plot(tmp_path, capsys, monkeypatch):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--device", "cpu", "--out", str(out)]) == EXIT_OK
     stdout, stderr = capsys.readouterr()
-    assert sorted(p.name for p in out.iterdir()) == ["digits", "report.json", "report.pdf", "roc.png", "summary.md"]
-    assert sorted(p.name for p in (out / "digits").iterdir()) == ["report.json", "report.pdf", "roc.png",
-                                                                   "summary.md"]
     assert any((tmp_path / "cache" / "references").iterdir())
     report = json.loads((out / "report.json").read_text())
+    digits = json.loads((out / "digits" / "report.json").read_text())
+    # one ROC figure per model (issue 13), named after it
+    rocs = {part: sorted(roc_file_name(m["name"]) for m in r["models"]) for part, r in (("main", report),
+                                                                                       ("digits", digits))}
+    assert "roc-original.png" in rocs["main"] and "roc-neggrad.png" in rocs["main"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["digits", "report.json", "report.pdf", "summary.md"]
+                                                           + rocs["main"])
+    assert sorted(p.name for p in (out / "digits").iterdir()) == sorted(["report.json", "report.pdf", "summary.md"]
+                                                                        + rocs["digits"])
     assert report["schema_version"] == 1 and report["data"]["n_train"] == 2000
-    assert (out / "roc.png").read_bytes()[:8] == PNG_MAGIC
+    assert all((out / name).read_bytes()[:8] == PNG_MAGIC for name in rocs["main"])
     for attack in {r["attack"] for r in report["results"]}:
         assert attack in stdout
     assert "AUC" in stdout and "train/test" in stdout and "forget/test" in stdout
@@ -96,7 +103,7 @@ def test_run_config_writes_outputs_and_keeps_unrelated_files(tmp_path, capsys):
     cfg = _config(tmp_path)
     assert main(["run", str(cfg), "--out", str(out), "--seed", "3"]) == EXIT_OK
     stdout, _ = capsys.readouterr()
-    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.json", "report.pdf", "roc.png", "summary.md"]
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "report.json", "report.pdf", "roc-original.png", "summary.md"]
     assert (out / "notes.txt").read_text() == "mine"
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["seed"] == 3  # --seed wins over the file
@@ -111,7 +118,7 @@ def test_run_uses_out_from_config_and_quiet(tmp_path, capsys, monkeypatch):
     assert main(["run", str(cfg), "--quiet"]) == EXIT_OK
     stdout, stderr = capsys.readouterr()
     assert stdout == "" and stderr == ""
-    assert sorted(p.name for p in (tmp_path / "from-config").iterdir()) == ["report.json", "report.pdf", "roc.png", "summary.md"]
+    assert sorted(p.name for p in (tmp_path / "from-config").iterdir()) == ["report.json", "report.pdf", "roc-original.png", "summary.md"]
 
 
 def test_list_shows_every_registry(capsys):

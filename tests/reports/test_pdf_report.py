@@ -93,10 +93,18 @@ def test_demo_first_page_has_verdict_data_models_and_signature(demo, demo_pages)
     assert "n_train 2000, n_test 2000, n_forget 100, n_retain 1900" in first
     assert "adult" in first and "mlp" in first and "0.914" in first and "0.826" in first  # accuracies
     assert "Reviewed by:" in first and "Date:" in first
-    # worst attack per model and mitigation: highest AUC (gap 0.544), highest TPR at 0.1 % (loss-lr, 1.00 %)
-    assert "gap (train vs test): 0.544 [0.534, 0.553]" in first
-    assert "loss-lr (forget vs test): 1.00 %" in first
-    assert "original + label-only" in first and "original + temperature(T=fit)" in first
+    # the strongest attack on raw outputs: highest AUC (gap 0.544), highest TPR at 0.1 % (loss-lr, 1.00 %),
+    # each with its AUC and TPR at 0.1 % and 1 % and their intervals
+    assert "original gap (train) 0.544 [0.534, 0.553] 0.00 % [0.00, 0.00] 0.00 % [0.00, 0.00]" in first
+    assert "loss-lr (forget) 0.497 [0.457, 0.547] 1.00 % [0.00, 4.77] 2.00 % [0.00, 5.00]" in first
+    # what was audited, grouped; the threat model; the limitations
+    assert "original + label-only: outputs unknown; ran gap; could not run confidence, entropy, loss, loss-lr, " \
+           "modified-entropy (these outputs are label-only)" in first
+    assert "original + temperature(T=fit)" in first
+    assert "Threat model" in first and "Knows: nothing beyond the outputs (single-model attacks)" in first
+    assert "Limitations" in first
+    assert "TPR at FPR 0.1 % needs 10,000 non-members; 2,000 were available (original)." in first
+    assert "Next review due:" in first
 
 
 def test_demo_pdf_names_every_attack_hash_and_page_numbers(demo, demo_pages):
@@ -115,17 +123,21 @@ def test_demo_pdf_names_every_attack_hash_and_page_numbers(demo, demo_pages):
 
 def test_demo_pdf_has_tables_with_confidence_intervals_and_warnings(demo, demo_pages):
     text = flat(" ".join(demo_pages))
-    for e in demo["results"]:
-        if not e["applicable"]:
+    tables = text[text.index("Attack results (raw outputs)"):text.index("Records at risk and subgroups")]
+    for e in demo["results"]:  # every raw-output result, with its intervals; no mitigated one, no n/a row
+        if not e["applicable"] or e["mitigation"] != "none":
             continue
         lo, hi = e["auc_ci"]
-        assert f"{e['auc']:.3f} [{lo:.3f}, {hi:.3f}]" in text
         t_lo, t_hi = e["tpr_at_fpr_ci"]["0.01"]
-        assert f"{100 * e['tpr_at_fpr']['0.01']:.2f} % [{100 * t_lo:.2f}, {100 * t_hi:.2f}]" in text
+        assert f"{e['auc']:.3f} [{lo:.3f}, {hi:.3f}] " in tables
+        assert f" {100 * e['tpr_at_fpr']['0.01']:.2f} [{100 * t_lo:.2f}, {100 * t_hi:.2f}] " in tables
+    assert "label-only" not in tables and "n/a" not in tables
     for head in ("TPR@0.1 % [CI]", "TPR@1 % [CI]", "TPR@10 % [CI]"):
         assert head in text
-    assert "TPR at FPR 0.001 is unreliable" in text
-    assert "loss (train and forget vs test, label-only): not applicable: signal 'loss' needs posterior" in text
+    assert "TPR at FPR 0.001 is unreliable" in text and "more like it, with other figures)" in text
+    mitigations = text[text.index("Parameters, and what each mitigation made not applicable"):]
+    assert "label-only: no parameters. Made not applicable: confidence, entropy, loss, loss-lr, modified-entropy " \
+           "(these outputs are label-only)." in mitigations
 
 
 def test_demo_pdf_has_method_notes_with_references(demo_pages):
@@ -137,8 +149,9 @@ def test_demo_pdf_has_method_notes_with_references(demo_pages):
 
 def test_sections_come_in_order(demo_pages):
     text = flat(" ".join(demo_pages))
-    order = ["Membership-inference audit report", "ROC curves", "Attack results", "Unlearner comparison",
-             "Mitigations", "Score distributions", "Method notes", "Audit trail"]
+    order = ["Membership-inference audit report", "Limitations (what", "ROC curves True", "Attack results (raw",
+             "Records at risk and subgroups The", "Unlearner comparison No", "Mitigations Each", "Method notes Attacks",
+             "Audit trail Item"]
     positions = [text.index(h) for h in order]
     assert positions == sorted(positions)
 
@@ -263,11 +276,16 @@ def test_mitigation_section_with_and_without_utility(mitigation_pdf):
     result, data = mitigation_pdf
     text = flat(" ".join(pdf_pages(data)))
     assert "No mitigation was evaluated" not in text
-    assert "AUC without" in text and "AUC gain" in text and "Utility cost" in text
-    base = next(e for e in result["results"] if e["attack"] == "gap" and e["mitigation"] == "none")
-    mit = next(e for e in result["results"] if e["attack"] == "gap" and e["mitigation"] == "label-only")
-    assert f"{base['auc']:.3f} {mit['auc']:.3f} {base['auc'] - mit['auc']:+.3f}" in text
-    assert "temperature(T=2.5)" in text and "0.052 0.031" in text and '{"T": 2.5}' in text
+    assert "Highest AUC without -> with" in text
+    base = max((e for e in result["results"] if e["mitigation"] == "none" and e["members"] == "train"),
+               key=lambda e: e["auc"])
+    mit = max((e for e in result["results"] if e["mitigation"] == "label-only" and e["applicable"]
+               and e["members"] == "train"), key=lambda e: e["auc"])
+    assert f"label-only original train {base['auc']:.3f} ({base['attack']}) -> {mit['auc']:.3f} ({mit['attack']})" \
+        in text
+    assert "temperature(T=2.5) original train 0.664 (gap) -> n/a" in text  # utility measured, no attack run and "0.052 -> 0.031" in text
+    assert "temperature(T=2.5): T = 2.5." in text
+    assert '{"T"' not in text  # options in words, never as JSON
     bare = without_figures(synthetic.mitigation_result(with_utility=False))
     text = flat(" ".join(pdf_pages(render_pdf(bare))))
     assert "No utility cost was evaluated" in text
@@ -276,35 +294,42 @@ def test_mitigation_section_with_and_without_utility(mitigation_pdf):
 def test_demo_mitigations_show_gain_and_utility(demo, demo_pages):
     text = flat(" ".join(demo_pages))
     assert "No mitigation was evaluated" not in text
-    # loss-lr, train: 0.534 without, 0.533 with temperature scaling; label-only makes it n/a
-    assert "original temperature(T=fit) train loss-lr 0.534 0.533 +0.001" in text
-    assert "original label-only train loss-lr 0.534 n/a n/a" in text
-    assert "temperature(T=fit) original 0.826 0.826 +0.000 0.066 0.026" in text
-    assert '"fitted_T": 1.632' in text
+    # the highest AUC on the training set stays gap's 0.544 under both; temperature scaling halves the ECE
+    assert "label-only original train 0.544 (gap) -> 0.544 (gap)" in text
+    assert "temperature(T=fit) original train 0.544 (gap) -> 0.544 (gap)" in text
+    assert "0.826 -> 0.826 0.066 -> 0.026" in text
+    assert "temperature(T=fit): T = 1.63, fitted on 1,000 held-out records." in text
+    assert "fitted_T" not in text
 
 
 def test_not_applicable_rows_show_na_never_half(mitigation_pdf):
     result, data = mitigation_pdf
     pages = pdf_pages(data)
     text = flat(" ".join(pages))
-    assert "n/a" in text
-    assert "loss (train vs test, label-only): not applicable: signal 'loss' needs probabilities" in text
+    assert "Made not applicable: entropy, loss" in text
     assert "0.500" not in text and "0.10 %" not in text  # an n/a entry's stray figures are never printed
     assert not any(e["auc"] == 0.5 for e in result["results"] if e["applicable"])
     looser = with_verdict(copy.deepcopy(result), Policy(max_auc=0.7, max_tpr_at_fpr={0.1: 0.5}))["verdict"]
     assert looser["status"] == "pass" and looser["n_checked"] == len(result["results"]) - 2
 
 
-def test_histograms_appear_only_with_data(demo, demo_pdf, demo_pages):
-    text = flat(" ".join(demo_pages))
-    assert "strongest attack: gap" in text and "no histogram data" not in text
-    stripped = copy.deepcopy(demo)
-    for e in stripped["results"]:
-        e.pop("histogram", None)
-    data = render_pdf(stripped, dpi=DPI)
+def test_histograms_appear_only_with_data(demo, demo_pdf):
+    """The score distribution of each model's strongest per-record attack (the records section)."""
+    with_records = copy.deepcopy(demo)
+    gap = next(e for e in demo["results"] if e["attack"] == "gap" and e["members"] == "train"
+               and e["mitigation"] == "none")
+    with_records["records"] = [{"model": "original", "mitigation": "none", "attack": "gap", "members": "train",
+                                "n_members": gap["n_members"], "n_nonmembers": gap["n_nonmembers"],
+                                "at_risk": {"0.001": 3, "0.01": 12}, "top": [{"id": 17, "score": 1.0, "rank": 1,
+                                                                              "fpr": 0.0}]}]
+    data = render_pdf(with_records, dpi=DPI)
     text = flat(" ".join(pdf_pages(data)))
-    assert "The result has no histogram data" in text
-    assert _count_images(data) == _count_images(demo_pdf) - 1  # one histogram row less
+    assert "Score distributions" in text and "original: gap (AUC 0.544)" not in text  # the caption is a picture
+    assert "3 (0.1 %)" in text and "12 (0.6 %)" in text and "17 (0.00 %)" in text
+    assert _count_images(data) == _count_images(demo_pdf) + 1  # one histogram row more
+    for e in with_records["results"]:
+        e.pop("histogram", None)
+    assert _count_images(render_pdf(with_records, dpi=DPI)) == _count_images(demo_pdf)
 
 
 def _count_images(data: bytes) -> int:

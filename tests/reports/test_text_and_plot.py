@@ -9,7 +9,7 @@ import pytest
 
 from mia_audit.metrics import evaluate
 from mia_audit.reports.result_json import dumps, load_result, write_json_atomic
-from mia_audit.reports.roc_plot import roc_png_bytes, write_roc_png
+from mia_audit.reports.roc_plot import roc_pngs, write_roc_pngs
 from mia_audit.reports.text_summary import summary_table
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -96,23 +96,24 @@ def test_summary_reads_a_result_from_json(result, tmp_path):
 
 def test_roc_png_from_json_alone(result, tmp_path):
     path = write_json_atomic(tmp_path / "report.json", result)
-    png = roc_png_bytes(load_result(path), dpi=40)
-    assert png[:8] == PNG_MAGIC and len(png) > 1000
+    pngs = roc_pngs(load_result(path), dpi=40)
+    assert list(pngs) == ["original"]
+    assert pngs["original"][:8] == PNG_MAGIC and len(pngs["original"]) > 1000
 
 
-def test_roc_png_without_any_curve():
-    png = roc_png_bytes(_result([]), dpi=30)
-    assert png[:8] == PNG_MAGIC
+def test_no_roc_png_without_any_curve():
+    assert roc_pngs(_result([]), dpi=30) == {}
 
 
-def test_write_roc_png(result, tmp_path):
-    path = write_roc_png(result, tmp_path / "plots" / "roc.png", dpi=30)
-    assert path.read_bytes()[:8] == PNG_MAGIC
-    assert [p.name for p in path.parent.iterdir()] == ["roc.png"]
+def test_write_roc_pngs_one_file_per_model(result, tmp_path):
+    paths = write_roc_pngs(result, tmp_path / "plots", dpi=30)
+    assert [p.name for p in paths] == ["roc-original.png"]
+    assert paths[0].read_bytes()[:8] == PNG_MAGIC
+    assert [p.name for p in (tmp_path / "plots").iterdir()] == ["roc-original.png"]
 
 
 def test_rendering_does_not_mutate_the_result(result):
     before = dumps(result)
     summary_table(result)
-    roc_png_bytes(result, dpi=30)
+    roc_pngs(result, dpi=30)
     assert dumps(result) == before
