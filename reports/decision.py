@@ -76,6 +76,17 @@ def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
                                    and acc_after is not None else "n/a"))
         out.append(f"{label}: {auc}; {acc}" + (f"; makes {len(lost)} attacks not applicable ({', '.join(lost)})"
                                                  if lost else ""))
+    base = models.get("original")
+    for m in result.get("models") or []:  # training-time mitigations: a model of their own, against the original
+        if not m.get("mitigation") or base is None:
+            continue
+        before, after = worst("original", "none"), worst(m["name"], "none")
+        acc_before, acc_after = (base.get("accuracy") or {}).get("test"), (m.get("accuracy") or {}).get("test")
+        auc = "highest AUC " + (f"{before:.3f} -> {after:.3f}" if before is not None and after is not None else "n/a")
+        acc = ("test accuracy " + (f"{acc_before:.3f} -> {acc_after:.3f}" if acc_before is not None
+                                   and acc_after is not None else "n/a"))
+        eps = f"; epsilon = {m['epsilon']:.3g}" if isinstance(m.get("epsilon"), (int, float)) else ""
+        out.append(f"{m['mitigation']} (trains model {m['name']}): {auc}; {acc}{eps}")
     return out
 
 
@@ -102,6 +113,13 @@ def dp_audit_lines(result: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def reason_tail(reason: str) -> str:
+    """The part of an attack's not-applicable reason that attacks share: "signal 'loss' needs
+    posterior outputs (logits or probs); these outputs are label-only" -> "these outputs are
+    label-only"."""
+    return reason.rsplit(";", 1)[-1].strip()
+
+
 def coverage_lines(verdict: Mapping[str, Any]) -> list[str]:
     """What was audited, one line per group of models that saw the same outputs and ran the same
     attacks ("original, sisa original: outputs logits; ran ..."), raw outputs first; the
@@ -121,7 +139,7 @@ def coverage_lines(verdict: Mapping[str, Any]) -> list[str]:
         text = f"{who}: outputs {access}; ran {', '.join(ran) or 'no attack'}"
         reasons: dict[str, list[str]] = {}
         for attack, reason in not_run:  # "signal 'loss' needs ...; these outputs are label-only": the shared tail
-            reasons.setdefault(str(reason).rsplit(";", 1)[-1].strip(), []).append(str(attack))
+            reasons.setdefault(reason_tail(str(reason)), []).append(str(attack))
         for reason, attacks in reasons.items():
             text += f"; could not run {', '.join(attacks)} ({reason})"
         if missing:
@@ -205,5 +223,5 @@ def decision_sections(result: Mapping[str, Any], verdict: Mapping[str, Any]) -> 
     return [(title, lines) for title, lines in sections if lines]
 
 
-__all__ = ["decision_sections", "dp_audit_lines", "threat_model_lines", "records_at_risk_lines", "mitigation_lines", "unlearning_lines", "coverage_lines",
+__all__ = ["reason_tail", "decision_sections", "dp_audit_lines", "threat_model_lines", "records_at_risk_lines", "mitigation_lines", "unlearning_lines", "coverage_lines",
            "leaking_slices", "small_slices", "limitations_lines"]

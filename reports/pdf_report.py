@@ -39,7 +39,8 @@ from .pdf.records import section_dp_audit, section_records
 from .pdf.results import section_roc, section_tables
 from .pdf.summary import section_summary
 from .pdf.trail import section_method_notes, section_trail
-from .pdf.unlearning import section_mitigations, section_unlearning
+from .pdf.mitigations import section_mitigations
+from .pdf.unlearning import section_unlearning
 from .readers import format_created, summarise_config
 from .result_json import write_bytes_atomic
 

@@ -94,3 +94,12 @@ def test_dp_audit_lines_set_the_claim_beside_the_bound():
                         "(80 of 100 guesses right; m = 1000 canaries, k+ = 50, k- = 50); consistent with the claim")
     assert lines[1].endswith("the bound is above the claim: the claim is refuted")
     assert lines[2].startswith("original: no DP claim (trained without DP-SGD); the canaries prove ε ≥ 1.2")
+
+
+def test_a_training_time_mitigation_is_compared_with_the_original_model():
+    result = {"models": [{"name": "original", "accuracy": {"test": 0.85}},
+                         {"name": "dp-sgd", "mitigation": "dp-sgd(target_epsilon=1)", "epsilon": 0.994,
+                          "accuracy": {"test": 0.79}}],
+              "results": [_e("original", "loss", 0.529), _e("dp-sgd", "loss", 0.504)]}
+    assert mitigation_lines(result) == ["dp-sgd(target_epsilon=1) (trains model dp-sgd): highest AUC 0.529 -> "
+                                        "0.504; test accuracy 0.850 -> 0.790; epsilon = 0.994"]

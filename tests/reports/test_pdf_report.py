@@ -502,3 +502,34 @@ def test_an_auc_on_too_few_records_is_inconclusive_never_pass():
     assert alone["verdict"]["status"] == "pass"  # 200 + 400 records resolve it: 2 SE = 0.05
     few.update(auc=0.95, auc_ci=[0.7, 1.0])  # far above even at the interval's low end: a leak
     assert with_verdict(result, policy)["verdict"]["status"] == "fail"
+
+
+def test_a_training_time_mitigation_is_a_mitigation_row_not_no_mitigation():
+    """dp-sgd trains a model of its own: the Mitigations section compares it with the original model,
+    and lists its privacy settings in words."""
+    dp = {**synthetic.model("dp-sgd", "original"), "mitigation": "dp-sgd(target_epsilon=1)", "epsilon": 0.994,
+          "delta": 2.5e-5, "noise_multiplier": 1.1}
+    dp["accuracy"] = {**dp["accuracy"], "test": 0.79}
+    results = [synthetic.entry("original", "loss", "train", 0.4, seed=1, histogram=False),
+               synthetic.entry("dp-sgd", "loss", "train", 0.05, seed=2, histogram=False)]
+    result = synthetic.base_result([synthetic.model("original", "original"), dp], without_figures(
+        {"results": results})["results"])
+    text = flat(" ".join(pdf_pages(render_pdf(result, dpi=DPI))))
+    mitigations = text[text.index("Mitigations Each"):]
+    assert "No mitigation was evaluated" not in text
+    a, b = results[0]["auc"], results[1]["auc"]
+    assert f"dp-sgd(target_epsilon=1) dp-sgd (vs original) train {a:.3f} (loss) -> {b:.3f} (loss)" in mitigations
+    assert "0.850 -> 0.790" in mitigations
+    assert "dp-sgd(target_epsilon=1) (model dp-sgd): epsilon = 0.994, delta = 2.5e-05, noise multiplier = 1.1." \
+        in mitigations
+
+
+def test_one_roc_figure_per_model():
+    """Issue 13: one ROC figure per model (its mitigations as panels), never one panel per
+    (model, mitigation, member set) strip."""
+    from mia_audit.reports.curves import figure_models
+
+    result = synthetic.unlearning_result(histograms=False)
+    models = figure_models(result)
+    assert len(models) >= 3
+    assert _count_images(render_pdf(result, dpi=DPI)) == len(models)
