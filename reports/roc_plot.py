@@ -108,18 +108,19 @@ def model_figure(panels: Sequence[Panel], styles: Mapping[str, Mapping[str, Any]
     cols = min(PANELS_PER_ROW, max(1, len(panels)))
     rows = (len(panels) + cols - 1) // cols
     panel_in = ROW_WIDTH_IN / PANELS_PER_ROW
+    width = panel_in * cols  # a model with one or two panels gets a narrower figure: the PDF sets them side by side
     legend_in = 0.105 * max(_legend_lines(p) for p in panels) + 0.5
     axes_in = panel_in * 0.62  # wider than high: three figures of three panels fit on a page
     row_in = axes_in + legend_in
     height = 0.25 + rows * row_in
-    fig, axes = plt.subplots(rows, PANELS_PER_ROW, figsize=(ROW_WIDTH_IN, height), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)
     for ax, panel in zip(axes.flat, panels):
         plot_panel(ax, panel, styles)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    fig.suptitle(title, fontsize=9, x=0.01, ha="left", y=1 - 0.05 / height)
+    fig.suptitle(title, fontsize=9, x=0.03 / cols, ha="left", y=1 - 0.05 / height)
     # fixed margins (in inches) instead of tight_layout: one layout pass less, same look
-    fig.subplots_adjust(left=0.45 / ROW_WIDTH_IN, right=1 - 0.1 / ROW_WIDTH_IN, wspace=0.38,
+    fig.subplots_adjust(left=0.45 / width, right=1 - 0.1 / width, wspace=0.38 * 3 / (3 + cols - 1) if cols > 1 else 0,
                         top=1 - 0.4 / height, bottom=legend_in / height,
                         hspace=legend_in / axes_in)
     return fig

@@ -155,6 +155,36 @@ class Doc:
         self.pdf.image(io.BytesIO(png), x=self.pdf.l_margin, w=width, h=height)
         self.pdf.ln(1)
 
+    def images_in_rows(self, pngs: list[bytes]) -> None:
+        """Place figures left to right at their size (pixels / ``dpi``, a figure as wide as the
+        printable width fills it), starting a row when the next one does not fit beside the last."""
+        import io
+        import struct
+
+        pdf = self.pdf
+        row: list[tuple[bytes, float, float]] = []
+
+        def flush() -> None:
+            if not row:
+                return
+            height = max(h for _, _, h in row)
+            self.need(height + 1)
+            x, y = pdf.l_margin, pdf.get_y()
+            for png, w, h in row:
+                pdf.image(io.BytesIO(png), x=x, y=y, w=w, h=h)
+                x += w
+            pdf.set_y(y + height + 1)
+            row.clear()
+
+        for png in pngs:
+            w_px, h_px = struct.unpack(">II", png[16:24])  # the PNG IHDR chunk
+            w = min(pdf.epw, w_px / self.dpi * 25.4)
+            h = w * h_px / w_px
+            if row and sum(x[1] for x in row) + w > pdf.epw + 0.5:
+                flush()
+            row.append((png, w, h))
+        flush()
+
     # tables -----------------------------------------------------------------------------------
     def table(self, header: list[str], rows: list[list[Any]], *, aligns: list[str] | None = None,
               max_font: float = 8.5, min_font: float = 5.5, full_width: bool = False) -> None:

@@ -17,7 +17,7 @@ from .summary import violated_figures
 
 def section_roc(doc: Doc, result: Mapping[str, Any]) -> None:
     from ..curves import MAX_LINES, figure_models
-    from ..roc_plot import ROW_WIDTH_IN, model_roc_png, report_styles
+    from ..roc_plot import model_roc_png, report_styles
 
     doc.heading("ROC curves", keep=110)
     doc.para("True positive rate (members found) against false positive rate (non-members wrongly flagged), on "
@@ -32,10 +32,9 @@ def section_roc(doc: Doc, result: Mapping[str, Any]) -> None:
         doc.para("The result has no ROC data to draw.")
         return
     styles = report_styles(result)
-    for model in models:
-        png = model_roc_png(result, model, dpi=doc.dpi, styles=styles)
-        if png is not None:
-            doc.image(png, width_in=ROW_WIDTH_IN)
+    pngs = [png for png in (model_roc_png(result, model, dpi=doc.dpi, styles=styles) for model in models)
+            if png is not None]
+    doc.images_in_rows(pngs)  # a figure as wide as the page fills its row; narrower ones share rows
 
 
 _NUMBER = re.compile(r"\d+(\.\d+)?")
