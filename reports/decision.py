@@ -50,7 +50,10 @@ def records_at_risk_lines(result: Mapping[str, Any]) -> list[str]:
 
 def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
     """One sentence per output mitigation on the original model: the highest AUC (train vs test)
-    without and with it, the test accuracy without and with it, and what it made not applicable."""
+    without and with it, the test accuracy without and with it, what it made not applicable, and
+    a caution where reference attacks ran under it (their reference models do not get the
+    mitigation, so they are not adaptive); then one per training-time mitigation (its own model
+    against the original)."""
     entries = [e for e in result.get("results") or [] if e.get("members") == "train"]
     models = {m.get("name"): m for m in result.get("models") or []}
 
@@ -59,6 +62,10 @@ def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
                 and e.get("applicable") and e.get("auc") is not None]
         return max(aucs) if aucs else None
 
+    coverage = ((result.get("verdict") or {}).get("coverage") or []) if isinstance(result.get("verdict"), Mapping) \
+        else []
+    with_references = {r.get("mitigation") for r in coverage if r.get("model") == "original"
+                       and r.get("mitigation") not in (None, "none") and "reference" in (r.get("evidence") or [])}
     out = []
     for u in result.get("mitigations") or []:
         model = u.get("model")
@@ -74,8 +81,12 @@ def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
                                  else "n/a"))
         acc = ("test accuracy " + (f"{acc_before:.3f} -> {acc_after:.3f}" if acc_before is not None
                                    and acc_after is not None else "n/a"))
+        adaptive = ""
+        if label in with_references:
+            adaptive = ("; its reference attacks compare the mitigated outputs with unmitigated reference models "
+                        "(a non-adaptive attacker), so their drop may overstate the gain")
         out.append(f"{label}: {auc}; {acc}" + (f"; makes {len(lost)} attacks not applicable ({', '.join(lost)})"
-                                                 if lost else ""))
+                                                 if lost else "") + adaptive)
     base = models.get("original")
     for m in result.get("models") or []:  # training-time mitigations: a model of their own, against the original
         if not m.get("mitigation") or base is None:

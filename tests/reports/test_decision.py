@@ -103,3 +103,12 @@ def test_a_training_time_mitigation_is_compared_with_the_original_model():
               "results": [_e("original", "loss", 0.529), _e("dp-sgd", "loss", 0.504)]}
     assert mitigation_lines(result) == ["dp-sgd(target_epsilon=1) (trains model dp-sgd): highest AUC 0.529 -> "
                                         "0.504; test accuracy 0.850 -> 0.790; epsilon = 0.994"]
+
+
+def test_a_mitigation_under_which_reference_attacks_ran_carries_a_caution():
+    result = {**RESULT, "verdict": {"coverage": [{"model": "original", "mitigation": "label-only",
+                                                  "evidence": ["label", "reference"]}]}}
+    (line,) = mitigation_lines(result)
+    assert line.endswith("unmitigated reference models (a non-adaptive attacker), so their drop may overstate "
+                         "the gain")
+    assert "non-adaptive" not in mitigation_lines(RESULT)[0]
