@@ -60,7 +60,7 @@ from .training import (
     seeded_default_generators,
     check_epoch_loss,
     prepare_torch_training,
-    flip_crop,
+    augment_images,
 )
 
 DP_OPACUS_MESSAGE = "dp-sgd needs the optional extra: pip install 'mia-audit[dp]' (opacus)"
@@ -216,6 +216,8 @@ def train_model_dp(
     torch_device = resolve_device(device)
 
     start = time.perf_counter()
+    # no init_from_data here: a first layer set from the private records' statistics (airnet's
+    # whitening) would be a release DP-SGD does not account for; such a layer keeps its data-free start
     net, X_t, y_t = prepare_torch_training(model, X, y, recipe, device=torch_device)
     n = int(X_t.shape[0])
     delta_value = params["delta"] if params["delta"] is not None else 1.0 / (10.0 * n)
@@ -269,8 +271,8 @@ def train_model_dp(
         for epoch in bar:
             total, seen = 0.0, 0
             for xb, yb in dp_loader:
-                if recipe.augment == "flip-crop" and len(xb):
-                    xb = flip_crop(xb, aug_gen)
+                if recipe.augment is not None and len(xb):
+                    xb = augment_images(xb, recipe.augment, aug_gen)
                 logits = dp_net(xb)
                 if not checked and len(xb):
                     check_logits(logits, y_max)

@@ -11,6 +11,11 @@ Torch models
     ``torch.autocast(dtype=torch.bfloat16)`` (``amp=True`` in the result; bf16 needs no
     gradient scaler); on the CPU everything is float32 and the same seed gives
     bitwise-identical weights. (On a GPU, cuDNN kernels may still be non-deterministic.)
+    With ``recipe.channels_last`` (airnet's recipe), on CUDA only, the model and each 4-D
+    input batch use the channels-last memory format during training (the returned model is
+    contiguous again); on the CPU nothing changes. A model with an ``init_from_data(X)``
+    method (airnet: its whitening layer) gets it called on the copy with its own training
+    inputs, without gradients, before the optimiser is built.
     On the CPU the loop runs with the thread count of :mod:`mia_audit.threads` (one thread
     for small models unless the user chose a count; the choice depends on the model's
     size only, so the same seed still gives the same weights).
@@ -30,6 +35,9 @@ Default recipes (:func:`recipe_for`)
     cnn       image       adam lr 1e-3, 30 epochs, batch 64
     resnet18  image       sgd lr 0.1, momentum 0.9, weight decay 5e-4, onecycle, 30 epochs,
                           batch 512, flip-crop augmentation
+    airnet    image       airbench94's: sgd nesterov lr 1.5, momentum 0.85, weight decay 1.33e-3,
+                          label smoothing 0.2, linear-warmup (23 %), 10 epochs, batch 1024,
+                          flip-translate augmentation, channels-last on CUDA
     lstm      sequence    adam lr 3e-3, 40 epochs, batch 128
     bilstm    sequence    adam lr 3e-3, 40 epochs, batch 128
     xgboost   tabular     None (settings live in the estimator: build_model params)
@@ -41,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -56,10 +65,19 @@ from .frameworks import is_torch_module, is_xgboost, to_numpy, to_tensor
 from .seeding import check_seed, derive_seed, isolated_torch_seed
 
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("none", "cosine", "onecycle")
-AUGMENTS = (None, "flip-crop")
+SCHEDULES = ("none", "cosine", "onecycle", "linear-warmup")
+AUGMENTS = (None, "flip-crop", "flip-translate")
 DATASET_KINDS = ("tabular", "image", "sequence")
 CROP_PADDING = 4  # pixels of zero padding around an image before a random crop
+TRANSLATE_PADDING = 2  # pixels of reflect padding for "flip-translate" (shifts of up to 2 pixels)
+#: augment name -> (padding in pixels, torch padding mode) of :func:`flip_crop`
+AUGMENT_PADDING = {"flip-crop": (CROP_PADDING, "constant"), "flip-translate": (TRANSLATE_PADDING, "reflect")}
+#: "linear-warmup": the lr factor rises linearly from START to 1, then falls linearly to END (airbench94)
+LINEAR_WARMUP_START = 0.2
+LINEAR_WARMUP_END = 0.07
+#: fields added after the first release: to_dict() leaves them out while they keep their default
+#: (the behaviour before they existed), so stored metadata and cache keys of older recipes are unchanged
+_LATER_FIELDS = {"nesterov": False, "warmup_fraction": 0.23, "channels_last": False}
 
 
 # ---------------------------------------------------------------------------- recipe
@@ -75,13 +93,22 @@ class TrainRecipe:
     lr              learning rate; the peak rate for ``onecycle`` (finite > 0)
     optimizer       "adam" (torch Adam, L2 weight decay) or "sgd" (with ``momentum``)
     momentum        SGD momentum in [0, 1) (ignored by adam)
+    nesterov        Nesterov momentum for sgd (needs optimizer "sgd" and momentum > 0)
     weight_decay    L2 penalty >= 0
     label_smoothing cross-entropy label smoothing in [0, 1)
-    schedule        "none", "cosine" (cosine decay to 0 over all steps) or "onecycle"
-                    (torch OneCycleLR with max_lr=lr over all steps, momentum not cycled)
-    augment         None, or "flip-crop" for (n, C, H, W) images: random horizontal flip
-                    and a random crop after 4-pixel zero padding, per record, per epoch
+    schedule        "none", "cosine" (cosine decay to 0 over all steps), "onecycle"
+                    (torch OneCycleLR with max_lr=lr over all steps, momentum not cycled) or
+                    "linear-warmup" (airbench94's: the rate rises linearly from 0.2 lr to lr over
+                    the first ``int(warmup_fraction * steps)`` steps, then falls linearly to
+                    0.07 lr at the last step; torch LambdaLR, a function of the step count only)
+    warmup_fraction the warm-up share of all steps for "linear-warmup", in [0, 1) (else ignored)
+    augment         None, "flip-crop" or "flip-translate", for (n, C, H, W) images: a random
+                    horizontal flip, then a random crop after 4-pixel zero padding ("flip-crop")
+                    or a random shift by up to 2 pixels with reflect padding ("flip-translate"),
+                    per record, per epoch
     amp             bfloat16 autocast on CUDA (ignored on CPU)
+    channels_last   on CUDA, the model and every batch of 4-D inputs in channels-last memory
+                    format (faster convolutions under bf16); ignored on the CPU
     """
 
     epochs: int = 30
@@ -94,6 +121,9 @@ class TrainRecipe:
     schedule: str = "none"
     augment: Optional[str] = None
     amp: bool = True
+    nesterov: bool = False
+    warmup_fraction: float = 0.23
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -111,17 +141,31 @@ class TrainRecipe:
             raise bad_value("recipe.schedule", f"one of {', '.join(SCHEDULES)}", self.schedule)
         augment = None if self.augment in (None, "none") else self.augment
         if augment not in AUGMENTS:
-            raise bad_value("recipe.augment", "None or 'flip-crop'", self.augment)
+            raise bad_value("recipe.augment", "None, 'flip-crop' or 'flip-translate'", self.augment)
         object.__setattr__(self, "augment", augment)
-        if not isinstance(self.amp, bool):
-            raise bad_value("recipe.amp", "True or False", self.amp)
+        for name in ("amp", "nesterov", "channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad_value(f"recipe.{name}", "True or False", getattr(self, name))
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
+            raise InputError(
+                "recipe.nesterov=True needs optimizer 'sgd' with momentum > 0; "
+                f"got optimizer {self.optimizer!r} with momentum {self.momentum!r}"
+            )
+        number("recipe.warmup_fraction", self.warmup_fraction, low=0.0, high=1.0, high_open=True)
+        object.__setattr__(self, "warmup_fraction", float(self.warmup_fraction))
 
     def replace(self, **changes: Any) -> "TrainRecipe":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields as JSON types; ``TrainRecipe(**d)`` gives the recipe back. Fields added later
+        (nesterov, warmup_fraction, channels_last) are left out while at their defaults."""
+        fields = dataclasses.asdict(self)
+        for name, default in _LATER_FIELDS.items():
+            if fields[name] == default:
+                del fields[name]
+        return fields
 
 
 _RECIPES: dict[tuple[str, str], Optional[TrainRecipe]] = {
@@ -137,6 +181,24 @@ _RECIPES: dict[tuple[str, str], Optional[TrainRecipe]] = {
         weight_decay=5e-4,
         schedule="onecycle",
         augment="flip-crop",
+    ),
+    # airbench94's hyper-parameters, rewritten for a mean (not summed) batch loss: its lr of 11.5 per
+    # 1024 examples divided by 1 + 1 / (1 - momentum) gives 1.5 at batch 1024 (for a batch size B use
+    # 1.5 * B / 1024); its decay per step, 0.0153 * B / (1024 * (1 + 1 / 0.15)), equals torch's
+    # lr * weight_decay for weight_decay = 0.0153 / 11.5 at any B. 10 epochs (airbench: 9.9).
+    ("airnet", "image"): TrainRecipe(
+        epochs=10,
+        batch_size=1024,
+        lr=1.5,  # 11.5 / (1 + 1 / (1 - 0.85))
+        optimizer="sgd",
+        momentum=0.85,
+        nesterov=True,
+        weight_decay=0.0153 / 11.5,
+        label_smoothing=0.2,
+        schedule="linear-warmup",
+        warmup_fraction=0.23,
+        augment="flip-translate",
+        channels_last=True,
     ),
     ("lstm", "sequence"): TrainRecipe(epochs=40, batch_size=128, lr=3e-3, optimizer="adam"),
     ("bilstm", "sequence"): TrainRecipe(epochs=40, batch_size=128, lr=3e-3, optimizer="adam"),
@@ -247,10 +309,17 @@ def prepare_torch_training(model, X, y, recipe: TrainRecipe, *, device):
     (shared by plain and DP-SGD training; the caller's model and arrays are untouched)."""
     net = copy.deepcopy(model).to(device)
     X_t, y_t = _torch_data(X, y, device=device, dtype=model_dtype(net))
-    if recipe.augment == "flip-crop" and X_t.dim() != 4:
+    if recipe.augment is not None and X_t.dim() != 4:
         raise InputError(
-            f"recipe.augment 'flip-crop' needs images X of shape (n, C, H, W); got shape {tuple(X_t.shape)}"
+            f"recipe.augment {recipe.augment!r} needs images X of shape (n, C, H, W); got shape {tuple(X_t.shape)}"
         )
+    if recipe.augment is not None:
+        padding, mode = AUGMENT_PADDING[recipe.augment]
+        if mode == "reflect" and min(X_t.shape[2:]) <= padding:
+            raise InputError(
+                f"recipe.augment {recipe.augment!r} needs images of height and width > {padding}; "
+                f"got shape {tuple(X_t.shape)}"
+            )
     return net, X_t, y_t
 
 
@@ -263,6 +332,10 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     n = int(X_t.shape[0])
     n_batches = _n_batches(n, recipe.batch_size)
     total_steps = recipe.epochs * n_batches
+    init_from_data(net, X_t)
+    channels_last = recipe.channels_last and device.type == "cuda" and X_t.dim() == 4
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
 
     optimizer = make_optimizer(net, recipe)
     scheduler = make_scheduler(optimizer, recipe, total_steps)
@@ -289,8 +362,10 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
             total = torch.zeros((), device=device, dtype=torch.float32)
             for index in split_batches(order, recipe.batch_size):
                 xb, yb = X_t[index], y_t[index]
-                if recipe.augment == "flip-crop":
-                    xb = flip_crop(xb, data_gen)
+                if recipe.augment is not None:
+                    xb = augment_images(xb, recipe.augment, data_gen)
+                if channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
                 with autocast():
                     logits = net(xb)
                     if not checked:
@@ -308,10 +383,23 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
             history.append(mean)
             bar.set_postfix(loss=f"{mean:.4f}")
         bar.close()
+    if channels_last:  # back to the usual layout (contiguous weights, e.g. for safetensors)
+        net = net.to(memory_format=torch.contiguous_format)
     net.eval()
     synchronize(device)
     seconds = time.perf_counter() - start
     return TrainResult(model=net, seconds=seconds, device=str(device), history=tuple(history), amp=amp)
+
+
+def init_from_data(net, X_t) -> None:
+    """Call ``net.init_from_data(X_t)`` without gradients when the model has that hook (a data-
+    dependent initialisation such as airnet's whitening layer, from the model's own training inputs)."""
+    hook = getattr(net, "init_from_data", None)
+    if callable(hook):
+        import torch
+
+        with torch.no_grad():
+            hook(X_t)
 
 
 def check_logits(logits, y_max: int) -> None:
@@ -379,7 +467,8 @@ def make_optimizer(net, recipe: TrainRecipe):
     if not params:
         raise InputError("the model has no trainable parameters")
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay,
+                               nesterov=recipe.nesterov)
     return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
@@ -392,7 +481,22 @@ def make_scheduler(optimizer, recipe: TrainRecipe, total_steps: int):
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=recipe.lr, total_steps=total_steps, cycle_momentum=False
         )
+    if recipe.schedule == "linear-warmup":
+        factor = functools.partial(linear_warmup_factor, total_steps=total_steps,
+                                   warmup_fraction=recipe.warmup_fraction)
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     return None
+
+
+def linear_warmup_factor(step: int, *, total_steps: int, warmup_fraction: float) -> float:
+    """The "linear-warmup" lr factor after ``step`` optimiser steps: from LINEAR_WARMUP_START up to 1
+    over the first ``int(warmup_fraction * total_steps)`` steps, then down to LINEAR_WARMUP_END at
+    ``total_steps``."""
+    warm = int(total_steps * warmup_fraction)
+    if step < warm:
+        return LINEAR_WARMUP_START + (1.0 - LINEAR_WARMUP_START) * step / warm
+    frac = (step - warm) / max(total_steps - warm, 1)
+    return 1.0 + (LINEAR_WARMUP_END - 1.0) * min(frac, 1.0)
 
 
 @contextlib.contextmanager
@@ -411,12 +515,20 @@ def seeded_default_generators(seed: int, device) -> Iterator[None]:
             yield
 
 
-def flip_crop(images, generator, padding: int = CROP_PADDING):
-    """Random horizontal flip and random crop (after ``padding`` zero pixels) per image.
+def augment_images(images, augment: str, generator):
+    """The recipe augmentation ``augment`` ("flip-crop" or "flip-translate") of a batch (B, C, H, W)."""
+    padding, mode = AUGMENT_PADDING[augment]
+    return flip_crop(images, generator, padding=padding, mode=mode)
 
-    ``images`` (B, C, H, W) on any device; the random draws come from ``generator`` (a CPU
-    ``torch.Generator``) and the image work runs in batched ops on the images' device.
-    Returns a new tensor; the input is not modified.
+
+def flip_crop(images, generator, padding: int = CROP_PADDING, mode: str = "constant"):
+    """Random horizontal flip and random crop (after ``padding`` pixels of padding) per image.
+
+    ``mode`` is torch's padding mode: "constant" (zeros; "flip-crop") or "reflect" (mirror
+    without repeating the edge, needs H and W > padding; "flip-translate"). ``images``
+    (B, C, H, W) on any device; the random draws (B flips, then B x 2 shifts in
+    [0, 2 * padding]) come from ``generator`` (a CPU ``torch.Generator``) and the image work
+    runs in batched ops on the images' device. Returns a new tensor; the input is not modified.
     """
     import torch
     from torch.nn import functional as F
@@ -429,7 +541,8 @@ def flip_crop(images, generator, padding: int = CROP_PADDING):
     out = torch.where(flip[:, None, None, None], images.flip(-1), images)
     if padding == 0:
         return out
-    padded = F.pad(out, (padding, padding, padding, padding))
+    padded = F.pad(out, (padding, padding, padding, padding)) if mode == "constant" else \
+        F.pad(out, (padding, padding, padding, padding), mode=mode)
     rows = shift[:, 0:1] + torch.arange(H, device=dev)  # (B, H)
     cols = shift[:, 1:2] + torch.arange(W, device=dev)  # (B, W)
     batch = torch.arange(B, device=dev)[:, None, None]
@@ -490,4 +603,4 @@ def _train_xgboost(model, X, y, *, seed: int, device) -> TrainResult:
     return TrainResult(model=estimator, seconds=seconds, device=str(device), history=history, amp=False)
 
 
-__all__ = ["TrainRecipe", "TrainResult", "train_model", "recipe_for", "flip_crop", "DATASET_KINDS"]
+__all__ = ["TrainRecipe", "TrainResult", "train_model", "recipe_for", "flip_crop", "augment_images", "DATASET_KINDS"]

@@ -6,6 +6,8 @@ name       input_shape             params (defaults)
 mlp        (F,)                    hidden=(256, 256), dropout=0.0
 cnn        (C, H, W), H, W >= 4    channels=(32, 64), hidden=128, dropout=0.0
 resnet18   (C, H, W)               width=64 (stages 64-128-256-512)
+airnet     (C, H, W), H, W >= 9    widths=(64, 256, 256), tta=True (airbench-style fast CIFAR net;
+                                   H, W >= 2**len(widths) + 1)
 lstm       (T, F)                  hidden_size=128, num_layers=1, dropout=0.0
 bilstm     (T, F)                  hidden_size=128, num_layers=1, dropout=0.0
 xgboost    (F,)                    n_estimators=200, max_depth=6, learning_rate=0.1, and
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from ..checks import is_int, positive_int, positive_number, probability
+from ..checks import boolean, is_int, positive_int, positive_number, probability
 from ..errors import InputError, bad_value
 from ..registry import Registry
 from ..seeding import check_seed, isolated_torch_seed
@@ -116,6 +118,22 @@ def _build_resnet18(*, input_shape, n_classes, seed, width: int = 64):
     _need_rank("resnet18", input_shape, 3, "an image shape (C, H, W)")
     width = positive_int("width", width)
     return _torch_build(seed, lambda: ResNet18(input_shape, n_classes, width))
+
+
+@MODELS.register("airnet", help="fast airbench-style VGG net with patch whitening for (C, H, W) images "
+                                 "(widths=(64, 256, 256), tta=True)")
+def _build_airnet(*, input_shape, n_classes, seed, widths: Sequence[int] = (64, 256, 256), tta: bool = True):
+    from .airnet import AirNet, smallest_side
+
+    _need_rank("airnet", input_shape, 3, "an image shape (C, H, W)")
+    widths = _int_tuple("widths", widths, allow_empty=False)
+    tta = boolean("tta", tta)
+    side = smallest_side(len(widths))
+    if min(input_shape[1:]) < side:
+        raise InputError(
+            f"input_shape for model 'airnet' with {len(widths)} blocks needs H and W >= {side}; got {input_shape}"
+        )
+    return _torch_build(seed, lambda: AirNet(input_shape, n_classes, widths, tta))
 
 
 def _lstm_builder(name: str, bidirectional: bool):

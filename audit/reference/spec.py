@@ -17,7 +17,7 @@ from ..training import TrainRecipe
 from .queries import QuerySet
 from .splits import check_n_models, init_seed
 
-TORCH_ARCHITECTURES = ("mlp", "cnn", "resnet18", "lstm", "bilstm")
+TORCH_ARCHITECTURES = ("mlp", "cnn", "resnet18", "airnet", "lstm", "bilstm")
 #: the architecture of reference models that the user's own training function trains
 CUSTOM = "custom"
 #: the architecture of reference models trained elsewhere and imported (:mod:`.imported`)

@@ -27,7 +27,7 @@ def _state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def test_registry_names():
-    assert MODELS.names() == sorted(["mlp", "cnn", "resnet18", "lstm", "bilstm", "xgboost"])
+    assert MODELS.names() == sorted(["mlp", "cnn", "resnet18", "airnet", "lstm", "bilstm", "xgboost"])
 
 
 @pytest.mark.parametrize("name, shape, params", TORCH_CASES)

@@ -1,0 +1,203 @@
+"""AirNet: a small VGG-like network that trains fast on CIFAR-10, after the ideas of airbench94
+(K. Jordan 2024, "94% on CIFAR-10 in 3.29 seconds on a single GPU", github.com/KellerJordan/cifar10-airbench).
+Our own implementation of the ideas, not a copy of that code.
+
+Layers, for an input (n, C, H, W) (C = 3 for CIFAR):
+
+1. **whitening**: a fixed 2x2 convolution without padding (output H-1, W-1) whose filters are the
+   eigenvectors ``v`` of the covariance of the 2x2 patches of the training images, scaled by
+   ``1 / sqrt(lambda + eps)``, each both as ``+v`` and ``-v`` (2 * C * 4 = 24 channels for RGB).
+   :meth:`AirNet.init_from_data` sets them (and the bias, to centre the patches) from at most the first
+   5,000 training images; the filter weights are a buffer (never trained), the bias is trained. Before
+   that call the filters are the pixel basis (``+e_i``, ``-e_i``) with zero bias. Then GELU;
+2. one block per entry of ``widths`` (default 64, 256, 256): conv 3x3 (padding 1, no bias), max-pool 2,
+   BatchNorm, GELU, conv 3x3, BatchNorm, GELU. Each convolution starts as kaiming-uniform weights with
+   the first ``min(in, out)`` filters set to the identity (a "partial Dirac" start);
+3. global max pool, a linear layer without bias, and a fixed output scale 1/9 (:data:`LOGIT_SCALE`).
+
+BatchNorm as in airbench: running-statistics momentum 0.4 in torch's convention (airbench's "0.6"),
+eps 1e-12, **no trained scale** (fixed at 1) and a trained shift. airbench trains the shifts with a 64x
+larger learning rate; here the shift is stored as ``shift`` and used as ``SHIFT_SCALE * shift`` with
+SHIFT_SCALE = 8: under SGD (with or without momentum, with torch's coupled weight decay) that is exactly
+a 64x = 8**2 learning rate for the effective shift and the same per-step weight decay, without a second
+parameter group (so any trainer that builds one optimiser over ``parameters()`` gets it).
+
+Test-time flip (``tta=True``): in eval mode the output is the mean of the logits of ``x`` and of ``x``
+flipped left-right (one forward pass over both); in train mode the plain forward. airbench's level-2
+test-time augmentation (extra one-pixel translations) is not done.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import InputError
+
+#: the fixed factor on the logits
+LOGIT_SCALE = 1.0 / 9.0
+#: the effective BatchNorm shift is SHIFT_SCALE * the stored parameter (SGD: SHIFT_SCALE**2 = 64x lr)
+SHIFT_SCALE = 8.0
+#: torch-convention momentum of the BatchNorm running statistics, and its eps
+BN_MOMENTUM = 0.4
+BN_EPS = 1e-12
+#: side of the square patches the whitening layer sees
+WHITEN_KERNEL = 2
+#: the whitening statistics use at most this many (the first) training images
+WHITEN_IMAGES = 5000
+#: eigenvalue regulariser of the whitening, relative to the mean patch variance (trace / dim)
+WHITEN_EPS = 5e-4
+DEFAULT_WIDTHS = (64, 256, 256)
+
+
+class ShiftBatchNorm(nn.BatchNorm2d):
+    """BatchNorm2d with a fixed unit scale and a trained shift used as ``SHIFT_SCALE * shift``."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, eps=BN_EPS, momentum=BN_MOMENTUM, affine=False, track_running_stats=True)
+        self.shift = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(x, self.running_mean, self.running_var, None, self.shift * SHIFT_SCALE,
+                            self.training, self.momentum, self.eps)
+
+
+class PatchWhitening(nn.Module):
+    """A fixed 2x2 convolution that whitens image patches (``+v`` and ``-v`` filters); trained bias."""
+
+    def __init__(self, in_channels: int, eps: float = WHITEN_EPS):
+        super().__init__()
+        k = WHITEN_KERNEL
+        dim = in_channels * k * k
+        self.in_channels = int(in_channels)
+        self.eps = float(eps)
+        basis = torch.eye(dim).reshape(dim, in_channels, k, k)
+        self.register_buffer("weight", torch.cat([basis, -basis]))
+        self.bias = nn.Parameter(torch.zeros(2 * dim))
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.weight.shape[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight.to(x.dtype), self.bias.to(x.dtype))
+
+    @torch.no_grad()
+    def fit(self, images: torch.Tensor) -> None:
+        """Set filters and bias from ``images`` (m, C, H, W): the ``+v`` half maps the patches to
+        zero mean and covariance ``diag(lambda / (lambda + eps'))`` (about the identity)."""
+        k = WHITEN_KERNEL
+        dim = self.in_channels * k * k
+        work = images.device if images.device.type in ("cpu", "cuda") else torch.device("cpu")  # float64
+        total = torch.zeros(dim, dtype=torch.float64, device=work)
+        outer = torch.zeros(dim, dim, dtype=torch.float64, device=work)
+        count = 0
+        for chunk in images.split(500):
+            patches = image_patches(chunk.to(device=work, dtype=torch.float64), k)
+            total += patches.sum(0)
+            outer += patches.T @ patches
+            count += patches.shape[0]
+        mean = total / count
+        cov = outer / count - torch.outer(mean, mean)
+        cov = 0.5 * (cov + cov.T)
+        values, vectors = torch.linalg.eigh(cov)  # ascending
+        values, vectors = values.flip(0).clamp_min(0.0), vectors.flip(1)  # largest first, as airbench
+        eps = self.eps * max(float(torch.trace(cov)) / dim, 1e-12)
+        filters = vectors.T / torch.sqrt(values + eps)[:, None]  # (dim, dim), one filter per row
+        bias = -(filters @ mean)
+        weight = torch.cat([filters, -filters]).reshape(2 * dim, self.in_channels, k, k)
+        self.weight.copy_(weight.to(self.weight))
+        self.bias.copy_(torch.cat([bias, -bias]).to(self.bias))
+
+
+def image_patches(images: torch.Tensor, k: int) -> torch.Tensor:
+    """All k x k patches (stride 1, no padding) of ``images`` (n, C, H, W) as rows (n*(H-k+1)*(W-k+1), C*k*k),
+    each flattened in the (C, k, k) order of a convolution's weight."""
+    n, c = images.shape[:2]
+    p = images.unfold(2, k, 1).unfold(3, k, 1)  # (n, C, H', W', k, k)
+    return p.permute(0, 2, 3, 1, 4, 5).reshape(-1, c * k * k)
+
+
+def _identity_start(conv: nn.Conv2d) -> nn.Conv2d:
+    """Set the first min(in, out) filters of a 3x3 convolution to pass their own input channel through."""
+    with torch.no_grad():
+        w = conv.weight
+        m = min(w.shape[0], w.shape[1])
+        w[:m] = 0.0
+        idx = torch.arange(m)
+        w[idx, idx, w.shape[2] // 2, w.shape[3] // 2] = 1.0
+    return conv
+
+
+class AirBlock(nn.Module):
+    """conv 3x3, max-pool 2, BatchNorm, GELU, conv 3x3, BatchNorm, GELU."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv1 = _identity_start(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False))
+        self.norm1 = ShiftBatchNorm(out_channels)
+        self.conv2 = _identity_start(nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False))
+        self.norm2 = ShiftBatchNorm(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+
+def smallest_side(n_blocks: int) -> int:
+    """The smallest H and W an AirNet with ``n_blocks`` blocks takes (whitening -1, then halvings)."""
+    return 2 ** int(n_blocks) + WHITEN_KERNEL - 1
+
+
+class AirNet(nn.Module):
+    """Input (n, C, H, W) float, H and W >= :func:`smallest_side`; output (n, n_classes) logits.
+
+    ``widths``: output channels of each block (default 64, 256, 256); ``tta``: mean over the
+    left-right flip in eval mode; ``whiten_eps``: the whitening regulariser relative to the mean
+    patch variance.
+    """
+
+    def __init__(self, input_shape: Sequence[int], n_classes: int, widths: Sequence[int] = DEFAULT_WIDTHS,
+                 tta: bool = True, whiten_eps: float = WHITEN_EPS):
+        super().__init__()
+        in_channels = int(input_shape[0])
+        self.n_classes = int(n_classes)
+        self.tta = bool(tta)
+        self.whiten = PatchWhitening(in_channels, whiten_eps)
+        blocks, width = [], self.whiten.out_channels
+        for out in widths:
+            blocks.append(AirBlock(width, int(out)))
+            width = int(out)
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Linear(width, self.n_classes, bias=False)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The plain forward pass (no test-time flip)."""
+        out = self.blocks(F.gelu(self.whiten(x)))
+        return self.head(out.amax(dim=(2, 3))) * LOGIT_SCALE
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.tta and not self.training:
+            both = self.logits(torch.cat([x, x.flip(-1)]))
+            return 0.5 * (both[: x.shape[0]] + both[x.shape[0]:])
+        return self.logits(x)
+
+    def init_from_data(self, X: torch.Tensor) -> None:
+        """Set the whitening layer from the patch statistics of the model's own training inputs ``X``
+        (n, C, H, W) on the model's device (only the first :data:`WHITEN_IMAGES` are used; no grad).
+        Trainers call it on their copy of the model before building the optimiser."""
+        if not isinstance(X, torch.Tensor) or X.dim() != 4 or X.shape[1] != self.whiten.in_channels:
+            shape = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+            raise InputError(
+                f"init_from_data needs images X of shape (n, {self.whiten.in_channels}, H, W) as a tensor; got {shape}"
+            )
+        if X.shape[0] < 1 or min(X.shape[2:]) < WHITEN_KERNEL:
+            raise InputError(f"init_from_data needs at least one image of side >= {WHITEN_KERNEL}; got {tuple(X.shape)}")
+        with torch.no_grad():
+            self.whiten.fit(X[:WHITEN_IMAGES].detach())
+
+
+__all__ = ["AirNet", "PatchWhitening", "ShiftBatchNorm", "image_patches", "smallest_side", "LOGIT_SCALE"]
