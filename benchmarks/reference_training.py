@@ -1,26 +1,69 @@
-"""Batched (torch.func) vs sequential (train_model loop) training of K reference models.
+"""Batched (torch.func) vs sequential (train_model loop) training of K reference models,
+and the batched trainer's share of the machine's matrix-product peak.
 
 Both trainers get the same K initial models, the same training halves (the reference
 mask) and the same seeds, so they train the same models (to rounding); the script
 prints the seconds of each, their ratio, the mean / SD test accuracy of both sets and
-the largest weight difference between matching models.
+the largest weight difference between matching models. Then the work: the FLOPs of one
+model's forward + backward pass per record (``torch.utils.flop_counter.FlopCounterMode``
+on one training batch: matrix products and convolutions) times the records each model
+trains on, the epochs and K, over the batched trainer's measured seconds, next to the
+same run's matrix-product peak on the trainer's thread count (the best of several runs
+before and after the trainers: a ``torch.mm`` of 4096 x 4096 and a ``torch.bmm`` of the
+trainer's own largest linear layer, (K, batch, in) x (K, in, out), into a preallocated
+output), and the share of each (for convolutional nets compare with the mm peak).
 
     python benchmarks/reference_training.py                      # Adult, 64 MLPs, CPU
     python benchmarks/reference_training.py --threads 1          # both on one torch thread
-    python benchmarks/reference_training.py --device cuda        # the same on a GPU
-    python benchmarks/reference_training.py --dataset cifar10 --model cnn --device cuda --pool 20000
+    python benchmarks/reference_training.py --repeats 3          # best of 3 runs of each trainer
+    python benchmarks/reference_training.py --models 8,16,64     # a sweep over K
+    python benchmarks/reference_training.py --device cuda --models 16,64,256,1024 --sequential-max 64
+    python benchmarks/reference_training.py --dataset cifar10 --model resnet18 --width 16 --device cuda \\
+        --pool 10000 --models 8,32
 
 Settings (defaults): Adult, a pool of 8,000 records (each model trains on 4,000),
 64 models, the default ``mlp`` (hidden 256-256) with ``recipe_for("mlp", "tabular")``
 but 3 epochs instead of 30 (``--epochs``) to keep the sequential run to minutes;
 test accuracy on 4,000 records outside the pool. Timings include moving data to the
 device and are taken after a warm-up of both trainers; CUDA is synchronised before a
-clock stops (train_model and train_batched both synchronise).
+clock stops (train_model and train_batched both synchronise; the peak measurements too).
+Threads: both trainers follow :mod:`mia_audit.threads` (the batched one with the work of
+all K models), unless ``--threads`` pins a count; the peaks are measured on the
+batched trainer's count. The machine is shared: compare ratios within one run, and
+rerun with ``--repeats``.
+
+Many models per GPU: ``--models`` takes a comma-separated list, one row per K (torch.func
+vs sequential). On a GPU the batched step's width is what batching buys, so sweep K up
+to the memory limit (e.g. 16, 64, 256, 1024 Adult MLPs); ``--sequential-max M`` times
+the sequential loop on the first M models only and scales its seconds to K (one model
+after the other, its time is linear in K).
+
+Measured on the 2-core development machine (Xeon with AVX-512, KVM, torch 2.13 CPU),
+64 Adult MLPs 256-256, 3 epochs, shared with other engineers' jobs (load 2-4), each pair
+run back to back; "before" is the trainer before BatchNorm support (per-model row
+gathering, for-loop Adam, a transposing copy of every weight gradient, no thread policy)::
+
+    --threads 1            batched   sequential   ratio   GFLOP/s   bmm peak   share
+    before                  7.58 s      9.85 s    1.30x     49.3      159.2     31 %
+    after                   5.45 s     11.06 s    2.03x     68.6      158.1     43 %
+    no --threads, a quieter moment: batched on 2 threads (the policy's count for 64 MLPs;
+    torch's default before), sequential on 1 (the policy)
+    before                  4.27 s     10.76 s    2.52x     87.4      319.7     27 %
+    after                   3.01 s      9.69 s    3.22x    124.2      334.1     37 %
+
+What is left is memory traffic, not the vmap path: a step moves ~0.4 GB (fused Adam
+reads and writes 7 x 23 MB of stacked weights and states; each (64, 128, 256)
+activation is 8 MB), against 4 GFLOP of products; a hand-written step (preallocated
+outputs, bias fused with ``baddbmm``, in-place ReLU, the same fused Adam) was no faster
+(56 vs 52 ms per step on one thread). Beside busy processes two threads are several
+times slower for both trainers (e.g. 26.7 s / 14.4 s batched before / after): the
+thread policy of :mod:`mia_audit.threads` in action.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import time
 
 import numpy as np
@@ -29,15 +72,158 @@ import numpy as np
 def parse() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="adult", choices=["adult", "digits", "cifar10"])
-    p.add_argument("--model", default="mlp", choices=["mlp", "cnn"])
-    p.add_argument("--models", type=int, default=64, help="K reference models (even)")
+    p.add_argument("--model", default="mlp", choices=["mlp", "cnn", "resnet18"])
+    p.add_argument("--width", type=int, default=None, help="resnet18 width (default 64)")
+    p.add_argument("--models", default="64", help="K reference models (even), or a comma-separated sweep")
     p.add_argument("--pool", type=int, default=8000, help="pool records (each model trains on half)")
     p.add_argument("--test", type=int, default=4000, help="test records outside the pool")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's default)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the toolkit's policy)")
+    p.add_argument("--repeats", type=int, default=1, help="runs of each trainer; the fastest is kept")
+    p.add_argument("--sequential-max", type=int, default=None,
+                   help="time the sequential loop on at most this many models and scale to K")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
+
+
+# ---------------------------------------------------------------------------- work and peak
+
+
+def flops_per_record(model, X, y, batch_size: int) -> float:
+    """Forward + backward FLOPs of one model per training record (FlopCounterMode on one batch)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = copy.deepcopy(model).to("cpu").train()
+    xb = torch.as_tensor(X[:batch_size], dtype=torch.float32)
+    yb = torch.as_tensor(y[:batch_size], dtype=torch.int64)
+    with FlopCounterMode(display=False) as counter:
+        torch.nn.functional.cross_entropy(net(xb), yb).backward()
+    return counter.get_total_flops() / len(xb)
+
+
+def best_seconds(fn, device, repeats: int = 5) -> float:
+    from mia_audit.device import synchronize
+
+    fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_peaks(model, K: int, batch_size: int, device) -> dict[str, tuple[str, float]]:
+    """GFLOP/s of a 4096^2 ``torch.mm`` and of a ``torch.bmm`` of the largest linear layer's
+    batched shape, (K, batch, in) x (K, in, out), both into preallocated outputs."""
+    import torch
+
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    peaks = {}
+    n = 4096
+    a, b = (torch.randn(n, n, generator=gen).to(device) for _ in range(2))
+    out = torch.empty(n, n, device=device)
+    peaks["mm"] = (f"mm {n}x{n}", 2 * n ** 3 / best_seconds(lambda: torch.mm(a, b, out=out), device, 3) / 1e9)
+    a = b = out = None  # free the 4096^2 operands
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    if linears:
+        layer = max(linears, key=lambda m: m.in_features * m.out_features)
+        i, o = layer.in_features, layer.out_features
+        x = torch.randn(K, batch_size, i, generator=gen).to(device)
+        w = torch.randn(K, i, o, generator=gen).to(device)
+        out = torch.empty(K, batch_size, o, device=device)
+        flops = 2 * K * batch_size * i * o
+        peaks["bmm"] = (f"bmm ({K},{batch_size},{i})x({K},{i},{o})",
+                        flops / best_seconds(lambda: torch.bmm(x, w, out=out), device, 20) / 1e9)
+    return peaks
+
+
+# ---------------------------------------------------------------------------- one K
+
+
+def run_one(K: int, args, data, X, y, pool, test, recipe, device) -> None:
+    import torch
+
+    from mia_audit.models import build_model
+    from mia_audit.reference import init_seed, membership_mask, train_batched, train_seed
+    from mia_audit.threads import training_threads
+    from mia_audit.training import train_model
+
+    X_pool, y_pool, X_test, y_test = X[pool], y[pool], X[test], y[test]
+    params = {"width": args.width} if args.model == "resnet18" and args.width else {}
+    mask = membership_mask(K, len(pool), args.seed)
+    members = [np.flatnonzero(m) for m in mask]
+    models = [build_model(args.model, input_shape=X.shape[1:], n_classes=data.n_classes, seed=init_seed(args.seed, k),
+                          **params) for k in range(K)]
+    seeds = [train_seed(args.seed, k) for k in range(K)]
+    n_seq = K if args.sequential_max is None else max(1, min(K, args.sequential_max))
+    sample = torch.as_tensor(X_pool[:1], dtype=torch.float32, device=device)
+    with training_threads(models[0].to(device), sample, recipe.batch_size, device=device, models=K):
+        threads = torch.get_num_threads()  # what train_batched will run on
+    models[0].to("cpu")
+    print(f"\n{K} x {args.model} on {args.dataset}: pool {len(pool)}, {len(members[0])} records per model, "
+          f"{recipe.epochs} epochs, batch {recipe.batch_size}, {recipe.optimizer} lr {recipe.lr:g}; device {device}, "
+          f"batched trainer on {threads} torch thread(s)")
+
+    # warm-up: imports, kernels and allocator, for both trainers
+    warm = [build_model(args.model, input_shape=X.shape[1:], n_classes=data.n_classes, seed=1, **params)
+            for _ in range(2)]
+    small = recipe.replace(epochs=1)
+    train_batched(warm, X_pool, y_pool, [m[:256] for m in members[:2]], small, [1, 2], device=device)
+    train_model(warm[0], X_pool[members[0][:256]], y_pool[members[0][:256]], small, seed=1, device=device)
+
+    with training_threads(models[0].to(device), sample, recipe.batch_size, device=device, models=K):
+        peaks_before = matmul_peaks(models[0], K, recipe.batch_size, device)
+    models[0].to("cpu")
+    t_batched = t_sequential = float("inf")
+    for _ in range(max(1, args.repeats)):  # alternate, so both see the same machine
+        start = time.perf_counter()
+        batched = [r.model for r in train_batched(models, X_pool, y_pool, members, recipe, seeds, device=device)]
+        t_batched = min(t_batched, time.perf_counter() - start)
+        start = time.perf_counter()
+        sequential = [train_model(m, X_pool[idx], y_pool[idx], recipe, seed=s, device=device).model
+                      for m, idx, s in zip(models[:n_seq], members[:n_seq], seeds[:n_seq])]
+        t_sequential = min(t_sequential, (time.perf_counter() - start) * K / n_seq)
+
+    X_t = torch.as_tensor(X_test, device=device)
+
+    def probabilities(net) -> np.ndarray:
+        with torch.no_grad():
+            return torch.softmax(net(X_t).float(), dim=1).cpu().numpy()
+
+    p_b = [probabilities(m) for m in batched[:n_seq]]
+    p_s = [probabilities(m) for m in sequential]
+    acc_b = np.array([float((p.argmax(1) == y_test).mean()) for p in p_b])
+    acc_s = np.array([float((p.argmax(1) == y_test).mean()) for p in p_s])
+    p_diff = max(float(np.abs(a - b).max()) for a, b in zip(p_b, p_s))
+    diff = max(float((a.state_dict()[n].float() - b.state_dict()[n].float()).abs().max())
+               for a, b in zip(batched, sequential) for n in a.state_dict())
+    se = float(np.sqrt(acc_s.mean() * (1 - acc_s.mean()) / len(test)))
+    sd = (lambda a: a.std(ddof=1) if len(a) > 1 else 0.0)
+    scaled = "" if n_seq == K else f" ({n_seq} models timed, scaled to {K})"
+    print(f"sequential  {t_sequential:8.2f} s   test accuracy {acc_s.mean():.4f} +- {sd(acc_s):.4f} (SD){scaled}")
+    print(f"batched     {t_batched:8.2f} s   test accuracy {acc_b.mean():.4f} +- {sd(acc_b):.4f} (SD)")
+    print(f"speed-up    {t_sequential / t_batched:8.2f} x")
+    print(f"matching models: largest |weight difference| {diff:.2e}, largest |test probability difference| "
+          f"{p_diff:.2e}; mean accuracy difference {acc_b.mean() - acc_s.mean():+.4f} "
+          f"(binomial SE of one model {se:.4f})")
+
+    per_record = flops_per_record(models[0], X_pool, y_pool, recipe.batch_size)
+    total = per_record * len(members[0]) * recipe.epochs * K
+    achieved = total / t_batched / 1e9
+    with training_threads(models[0].to(device), sample, recipe.batch_size, device=device, models=K):
+        peaks_after = matmul_peaks(models[0], K, recipe.batch_size, device)
+    models[0].to("cpu")
+    peaks = {key: max(peaks_before[key], peaks_after[key], key=lambda v: v[1]) for key in peaks_after}  # the best
+    print(f"work        {per_record * recipe.batch_size / 1e9:.4f} GFLOP per model and batch (forward + backward), "
+          f"{total / 1e9:.1f} GFLOP in all; batched {achieved:.1f} GFLOP/s")
+    for label, value in peaks.values():
+        print(f"peak        {value:8.1f} GFLOP/s  {label} on {threads} thread(s): batched reaches "
+              f"{100 * achieved / value:.0f} %")
 
 
 def main() -> None:
@@ -46,12 +232,9 @@ def main() -> None:
 
     from mia_audit.data import load_dataset
     from mia_audit.device import resolve_device
-    from mia_audit.models import build_model
-    from mia_audit.reference import init_seed, membership_mask, train_batched, train_seed
-    from mia_audit.training import recipe_for, train_model
+    from mia_audit.threads import use_threads
+    from mia_audit.training import recipe_for
 
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     data = load_dataset(args.dataset)
     X, y = data.X, data.y
@@ -59,52 +242,12 @@ def main() -> None:
         X = X.reshape(len(X), -1)
     order = np.random.default_rng(args.seed).permutation(len(X))
     pool, test = order[: args.pool], order[args.pool: args.pool + args.test]
-    X_pool, y_pool, X_test, y_test = X[pool], y[pool], X[test], y[test]
     recipe = recipe_for(args.model, "tabular" if data.kind == "tabular" else "image").replace(epochs=args.epochs)
-    K = args.models
-    mask = membership_mask(K, len(pool), args.seed)
-    members = [np.flatnonzero(m) for m in mask]
-    models = [build_model(args.model, input_shape=X.shape[1:], n_classes=data.n_classes, seed=init_seed(args.seed, k))
-              for k in range(K)]
-    seeds = [train_seed(args.seed, k) for k in range(K)]
-    print(f"{K} x {args.model} on {args.dataset}: pool {len(pool)}, {len(members[0])} records per model, "
-          f"{recipe.epochs} epochs, batch {recipe.batch_size}, {recipe.optimizer} lr {recipe.lr:g}; device {device}, "
-          f"torch threads {torch.get_num_threads()}")
-
-    # warm-up: imports, kernels and allocator, for both trainers
-    warm = [build_model(args.model, input_shape=X.shape[1:], n_classes=data.n_classes, seed=1) for _ in range(2)]
-    small = recipe.replace(epochs=1)
-    train_batched(warm, X_pool, y_pool, [m[:256] for m in members[:2]], small, [1, 2], device=device)
-    train_model(warm[0], X_pool[members[0][:256]], y_pool[members[0][:256]], small, seed=1, device=device)
-
-    start = time.perf_counter()
-    batched = [r.model for r in train_batched(models, X_pool, y_pool, members, recipe, seeds, device=device)]
-    t_batched = time.perf_counter() - start
-    start = time.perf_counter()
-    sequential = [train_model(m, X_pool[idx], y_pool[idx], recipe, seed=s, device=device).model
-                  for m, idx, s in zip(models, members, seeds)]
-    t_sequential = time.perf_counter() - start
-
-    X_t = torch.as_tensor(X_test, device=device)
-
-    def probabilities(net) -> np.ndarray:
-        with torch.no_grad():
-            return torch.softmax(net(X_t).float(), dim=1).cpu().numpy()
-
-    p_b = [probabilities(m) for m in batched]
-    p_s = [probabilities(m) for m in sequential]
-    acc_b = np.array([float((p.argmax(1) == y_test).mean()) for p in p_b])
-    acc_s = np.array([float((p.argmax(1) == y_test).mean()) for p in p_s])
-    p_diff = max(float(np.abs(a - b).max()) for a, b in zip(p_b, p_s))
-    diff = max(float((a.state_dict()[n].float() - b.state_dict()[n].float()).abs().max())
-               for a, b in zip(batched, sequential) for n in a.state_dict())
-    se = float(np.sqrt(acc_s.mean() * (1 - acc_s.mean()) / len(test)))
-    print(f"sequential  {t_sequential:8.1f} s   test accuracy {acc_s.mean():.4f} +- {acc_s.std(ddof=1):.4f} (SD)")
-    print(f"batched     {t_batched:8.1f} s   test accuracy {acc_b.mean():.4f} +- {acc_b.std(ddof=1):.4f} (SD)")
-    print(f"speed-up    {t_sequential / t_batched:8.2f} x   (target >= 8 x)")
-    print(f"matching models: largest |weight difference| {diff:.2e}, largest |test probability difference| "
-          f"{p_diff:.2e}; mean accuracy difference {acc_b.mean() - acc_s.mean():+.4f} "
-          f"(binomial SE of one model {se:.4f})")
+    with use_threads(args.threads):  # None: the policy; a count: pinned for both trainers
+        print(f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s) by default, "
+              f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+        for K in [int(v) for v in str(args.models).split(",") if v.strip()]:
+            run_one(K, args, data, X, y, pool, test, recipe, device)
 
 
 if __name__ == "__main__":

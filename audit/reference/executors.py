@@ -14,9 +14,9 @@ executor           what it does
                    comparison and for architectures that cannot be batched)
 ``batched``        torch models trained together with ``torch.func`` in chunks of
                    ``chunk_size`` models (default 8 on the CPU, 64 on a GPU), each saved
-                   as soon as it is queried; falls back to ``sequential`` for
-                   architectures with state (BatchNorm, LSTM: resnet18, lstm, bilstm) and
-                   for xgboost
+                   as soon as it is queried (BatchNorm models too, each with its own
+                   running statistics); falls back to ``sequential`` for LSTMs (lstm,
+                   bilstm) and for xgboost
 ``process``        jobs in parallel worker processes (joblib's loky backend), one model per
                    job by default: the executor for XGBoost reference models
 ``ray``            the same jobs as Ray tasks, on the cluster at ``address`` (or a local

@@ -11,7 +11,14 @@ small; every figure they lead to (AUC, TPR at each FPR, intervals, advantage, ep
 One recorded value was changed on purpose since, no figure: the ``categorical_groups`` option
 of the eupg-kanon model and unlearner entries was the list the runner injected into the built
 unlearner; it is now what the user wrote (none), the groups being passed as an argument
-instead (issue 10: no object changed after its validation). Every figure is as recorded.
+instead (issue 10: no object changed after its validation).
+
+The LiRA figures (lira-online and lira-offline, 48 entries, and the verdict's worst entries
+they lead) were re-recorded on 2026-12-01 (issue 14), when the batched reference trainer moved
+to torch's fused optimiser kernels and stores Linear weights as (K, in, out): its 16 Adult
+reference models now round differently, and their AUCs moved by at most 5e-4 (TPR by one
+record). That run gives the same figures under ``ATEN_CPU_CAPABILITY=avx2`` and AVX-512 (0
+differences at 1e-6). Every other figure is as recorded at c1689df.
 
 :func:`figures` reduces a result the same way; :func:`differences` compares two reductions,
 numbers within ``tol`` (never exact: two machines round differently).
