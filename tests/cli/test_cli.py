@@ -284,7 +284,12 @@ def test_run_ends_with_the_verdict_block_and_takes_the_policy_from_config_and_fl
     assert verdict["policy"] == {"max_auc": 0.99, "max_tpr_at_fpr": {"0.1": 0.99}, "require": ["posterior"]}
     assert verdict["status"] == "pass" and verdict["headline"].startswith("PASS: no attack exceeded AUC 0.99")
     block = " ".join(stdout.split(f"verdict ({out}):")[1].split())  # the terminal's last block, unwrapped
-    assert block == " ".join([verdict["headline"]] + [f"- {line}" for line in verdict["coverage_lines"]])
+    from mia_audit.reports.decision import decision_sections
+
+    sections = decision_sections(report, verdict)  # the same decision as page 1 and summary.md
+    assert [title for title, _ in sections][:2] == ["What was audited", "Threat model"]
+    assert block == " ".join([verdict["headline"]] + [f"{title}: " + " ".join(f"- {line}" for line in lines)
+                                                      for title, lines in sections])
     assert "original: outputs logits (white-box weights held); ran loss, confidence" in block
     # a flag overrides the [policy] table: an AUC limit of 0 fails every attack result
     assert main(["run", str(cfg), "--out", str(tmp_path / "strict"), "--quiet", "--max-auc", "0"]) == EXIT_OK
