@@ -8,8 +8,12 @@ An unlearned model is compared with the model retrained from scratch without the
   enough to have shown a gap of :data:`MARGIN` (half-width at most MARGIN);
 * ``inconclusive``: no gap is measured, but some interval is wider than that: too few forget
   records to tell a forgetting method from one that forgot nothing, so never a pass;
-* ``not_forgotten``: on some attack it does not; the verdict names the attack with the largest
-  gap, e.g. "did not forget: lira-online forget-vs-test AUC 0.575 vs retrain 0.472";
+* ``not_forgotten``: on some attack it does not, and the forget set looks more like members
+  than after retraining; the verdict names the attack with the largest such gap, e.g. "did not
+  forget: lira-online forget-vs-test AUC 0.575 vs retrain 0.472";
+* ``over_forgotten``: on some attack it does not, but on every such attack the forget set looks
+  *less* like members than after retraining (an unlearner that over-shoots; an attacker can
+  detect that too, so it is not indistinguishable either);
 * ``unmeasured``: no attack result with an interval and a gap to retrain (no bootstrap, or no
   applicable attack), so nothing can be said.
 """
@@ -54,10 +58,15 @@ def unlearning_verdicts(result: Mapping[str, Any]) -> list[dict[str, Any]]:
                                                      "retrain (forget vs test)")
         else:
             outside = [r for r in rows if not r[3][0] <= r[2] <= r[3][1]]
+            above = [r for r in outside if r[1] > r[2]]  # the forget set looks more like members than after retraining
             if outside:
-                attack, auc, retrain, ci = max(outside, key=lambda r: abs(r[1] - r[2]))
-                verdict.update(status="not_forgotten",
-                               text=f"did not forget: {attack} forget-vs-test AUC {auc:.3f} vs retrain {retrain:.3f} "
+                attack, auc, retrain, ci = max(above or outside, key=lambda r: abs(r[1] - r[2]))
+                if above:
+                    status, words = "not_forgotten", "did not forget"
+                else:  # below retraining on every attack that differs: "too forgotten", which an attacker sees too
+                    status, words = "over_forgotten", "forgot more than retraining (detectable too)"
+                verdict.update(status=status,
+                               text=f"{words}: {attack} forget-vs-test AUC {auc:.3f} vs retrain {retrain:.3f} "
                                     f"(outside [{ci[0]:.3f}, {ci[1]:.3f}]; {len(outside)} of {len(rows)} attacks)",
                                worst={"attack": attack, "auc": auc, "retrain_auc": retrain, "auc_ci": list(ci)})
             elif max((r[3][1] - r[3][0]) / 2 for r in rows) > MARGIN + 1e-12:

@@ -12,6 +12,7 @@ from ..wording import params_words
 from .layout import Doc, fmt_acc, fmt_seconds, is_num, muted_cell
 
 _VERDICT_WORDS = {"indistinguishable": "indistinguishable from retraining", "not_forgotten": "did not forget",
+                  "over_forgotten": "forgot more than retraining",
                   "inconclusive": "inconclusive", "unmeasured": "not measured"}
 
 

@@ -44,3 +44,18 @@ def test_wide_intervals_are_inconclusive_never_indistinguishable():
     results = [_entry("good", "loss", 0.52, [0.40, 0.64], 0.01), _entry("good", "gap", 0.5, [0.48, 0.52], 0.0)]
     (v,) = [v for v in unlearning_verdicts({"models": MODELS, "results": results}) if v["model"] == "good"]
     assert v["status"] == "inconclusive" and "too wide" in v["text"] and v["worst"]["attack"] == "loss"
+
+
+def test_a_forget_set_below_retraining_is_over_forgotten_not_forgotten_wrongly_named():
+    """eupg-kanon in the demo: lira-offline AUC 0.490 [0.463, 0.514] vs retrain 0.516. The forget
+    set looks less like members than after retraining: detectable, but not "did not forget"."""
+    below = [_entry("ft", "lira-offline", 0.490, [0.463, 0.514], -0.026),
+             _entry("ft", "loss", 0.50, [0.47, 0.53], 0.0)]
+    (v,) = [v for v in unlearning_verdicts({"models": MODELS, "results": below}) if v["model"] == "ft"]
+    assert v["status"] == "over_forgotten"
+    assert v["text"].startswith("forgot more than retraining (detectable too): lira-offline forget-vs-test AUC "
+                                "0.490 vs retrain 0.516 (outside [0.463, 0.514]; 1 of 2 attacks)")
+    # one attack above retraining outweighs any below it: the model did not forget
+    mixed = below + [_entry("ft", "lira-online", 0.56, [0.54, 0.58], 0.05)]  # retrain 0.51: outside, above
+    (v,) = [v for v in unlearning_verdicts({"models": MODELS, "results": mixed}) if v["model"] == "ft"]
+    assert v["status"] == "not_forgotten" and v["worst"]["attack"] == "lira-online"
