@@ -43,7 +43,8 @@ def records_at_risk_lines(result: Mapping[str, Any]) -> list[str]:
     out = []
     for r in result.get("records") or []:
         counts = sorted((r.get("at_risk") or {}).items(), key=lambda kv: float(kv[0]))
-        text = ", ".join(f"{v:,} at FPR <= {fpr_label(float(k))}" for k, v in counts[:2])
+        n = int(r.get("n_members") or 0)  # a random guess flags FPR x n members too: say how many
+        text = ", ".join(f"{v:,} at FPR <= {fpr_label(float(k))} (chance: {float(k) * n:,.0f})" for k, v in counts[:2])
         out.append(f"{r['model']}: {text or 'n/a'} of {r['n_members']:,} members ({r['attack']})")
     return out
 

@@ -19,14 +19,12 @@ def section_roc(doc: Doc, result: Mapping[str, Any]) -> None:
     from ..curves import MAX_LINES, figure_models
     from ..roc_plot import model_roc_png, report_styles
 
-    doc.heading("ROC curves", keep=110)
-    doc.para("True positive rate (members found) against false positive rate (non-members wrongly flagged), on "
-             "log scales so that the low-FPR region that matters for privacy is visible; the dashed diagonal is "
-             "random guessing. One figure per model, one panel per mitigation: trained models against their "
-             "training set, unlearned and retrained models against their forget set (members vs test records). "
-             "Attacks that rank the records identically share one line (e.g. 'loss = confidence'); a yes/no "
-             "attack is drawn as its single operating point; at most "
-             f"{MAX_LINES} lines a panel, the highest AUCs first.", size=8.5)
+    doc.heading("ROC curves", keep=95)
+    doc.para("TPR (members found) against FPR (non-members flagged), log scales; dashed: random guessing. One "
+             "figure per model, one panel per mitigation: trained models on their training set, unlearned and "
+             "retrained ones on their forget set, against test records. Attacks that rank the records alike share "
+             f"a line ('loss = confidence'); a yes/no attack is one point; at most {MAX_LINES} lines a panel, the "
+             "highest AUCs first.", size=8)
     models = figure_models(result)
     if not models:
         doc.para("The result has no ROC data to draw.")

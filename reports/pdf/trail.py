@@ -32,10 +32,10 @@ def section_method_notes(doc: Doc, result: Mapping[str, Any]) -> None:
 
 def _note(doc: Doc, name: str, text: str) -> None:
     pdf = doc.pdf
-    doc.need(14)
-    pdf.set_font("Helvetica", "B", 9)
-    pdf.multi_cell(0, 4.4, name, new_x="LMARGIN", new_y="NEXT")
-    doc.para(text, size=8.5)
+    doc.need(12)
+    pdf.set_font("Helvetica", "B", 8.5)
+    pdf.multi_cell(0, 4.0, name, new_x="LMARGIN", new_y="NEXT")
+    doc.para(text, size=8)
 
 
 def section_trail(doc: Doc, result: Mapping[str, Any]) -> None:

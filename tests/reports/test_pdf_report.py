@@ -149,7 +149,7 @@ def test_demo_pdf_has_method_notes_with_references(demo_pages):
 
 def test_sections_come_in_order(demo_pages):
     text = flat(" ".join(demo_pages))
-    order = ["Membership-inference audit report", "Limitations (what", "ROC curves True", "Attack results (raw",
+    order = ["Membership-inference audit report", "Limitations (what", "ROC curves TPR", "Attack results (raw",
              "Records at risk and subgroups The", "Unlearner comparison No", "Mitigations Each", "Method notes Attacks",
              "Audit trail Item"]
     positions = [text.index(h) for h in order]
