@@ -14,8 +14,7 @@ import torch
 from mia_audit.errors import InputError
 from mia_audit.models import build_model
 from mia_audit.models.airnet import WHITEN_IMAGES, image_patches
-from mia_audit.training import (TrainRecipe, augment_images, flip_crop, make_optimizer, make_scheduler, recipe_for,
-                                train_model)
+from mia_audit.training import (TrainRecipe, make_optimizer, make_scheduler, recipe_for, train_model)
 
 CIFAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "cifar10_jpeg.npz"
 SMALL = (16, 32, 32)  # narrow widths: the tests run in seconds on one core
@@ -132,67 +131,6 @@ def test_tta_is_mean_over_flip_and_flip_invariant():
         assert not torch.allclose(b(x.flip(-1)), b(x), atol=1e-6)  # the plain net is not invariant
         a.train(), b.train()
         assert torch.allclose(a(x), b(x), atol=1e-6)  # train mode: the plain forward
-
-
-# ---------------------------------------------------------------------------- augmentation
-
-
-def _reflect(i: int, n: int) -> int:
-    return -i if i < 0 else (2 * (n - 1) - i if i >= n else i)
-
-
-def _flip_shift_loop(images, generator, padding, mode):
-    """Naive per-image, per-pixel reference with the same random draws as flip_crop."""
-    B, C, H, W = images.shape
-    flip = torch.rand(B, generator=generator) < 0.5
-    shift = torch.randint(0, 2 * padding + 1, (B, 2), generator=generator)
-    out = torch.empty_like(images)
-    for b in range(B):
-        img = images[b].flip(-1) if flip[b] else images[b]
-        for r in range(H):
-            for c in range(W):
-                i, j = r + int(shift[b, 0]) - padding, c + int(shift[b, 1]) - padding
-                if mode == "reflect":
-                    out[b, :, r, c] = img[:, _reflect(i, H), _reflect(j, W)]
-                else:
-                    inside = 0 <= i < H and 0 <= j < W
-                    out[b, :, r, c] = img[:, i, j] if inside else 0.0
-    return out
-
-
-@pytest.mark.parametrize("augment, padding, mode", [("flip-translate", 2, "reflect"), ("flip-crop", 4, "constant")])
-def test_augments_match_naive_loop_and_leave_input(augment, padding, mode):
-    images = torch.randn(12, 3, 7, 9, generator=torch.Generator().manual_seed(0))
-    copy = images.clone()
-    fast = augment_images(images, augment, torch.Generator().manual_seed(5))
-    slow = _flip_shift_loop(images, torch.Generator().manual_seed(5), padding, mode)
-    assert torch.equal(fast, slow)  # pure copies of input values: exact
-    assert torch.equal(images, copy)
-    assert not torch.equal(fast, augment_images(images, augment, torch.Generator().manual_seed(6)))
-
-
-def test_flip_crop_default_unchanged():
-    images = torch.randn(10, 3, 8, 8, generator=torch.Generator().manual_seed(1))
-    default = flip_crop(images, torch.Generator().manual_seed(2))
-    assert torch.equal(default, flip_crop(images, torch.Generator().manual_seed(2), padding=4, mode="constant"))
-    assert torch.equal(default, _flip_shift_loop(images, torch.Generator().manual_seed(2), 4, "constant"))
-
-
-def test_flip_translate_golden_tiny_case():
-    image = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)
-    images = image.repeat(2, 1, 1, 1)
-    g = torch.Generator().manual_seed(89)  # draws: no flip + shift (0, 0); flip + shift (2, 1)
-    out = flip_crop(images, g, padding=1, mode="reflect")
-    expected = torch.tensor([[[[5.0, 4.0, 5.0], [2.0, 1.0, 2.0], [5.0, 4.0, 5.0]]],
-                             [[[6.0, 5.0, 4.0], [9.0, 8.0, 7.0], [6.0, 5.0, 4.0]]]])
-    assert torch.equal(out, expected)
-
-
-def test_flip_translate_needs_images():
-    recipe = recipe_for("airnet", "image").replace(epochs=1)
-    model = build_model("mlp", input_shape=(4,), n_classes=2, seed=0)
-    with pytest.raises(InputError, match="flip-translate"):
-        train_model(model, np.zeros((6, 4), np.float32), np.arange(6) % 2, recipe, seed=0)
 
 
 # ---------------------------------------------------------------------------- recipe

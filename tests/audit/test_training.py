@@ -10,7 +10,7 @@ from mia_audit.adapters import as_adapter
 from mia_audit.device import model_device, resolve_device
 from mia_audit.errors import InputError
 from mia_audit.models import build_model
-from mia_audit.training import TrainRecipe, TrainResult, flip_crop, recipe_for, train_model
+from mia_audit.training import TrainRecipe, TrainResult, augment_images, flip_crop, recipe_for, train_model
 
 CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not CUDA, reason="needs a CUDA GPU")
@@ -291,30 +291,64 @@ def test_bad_train_arguments():
 # ---------------------------------------------------------------------------- augmentation
 
 
-def _flip_crop_loop(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
-    """Naive per-image reference with the same random draws as flip_crop."""
+def _reflect(i: int, n: int) -> int:
+    return -i if i < 0 else (2 * (n - 1) - i if i >= n else i)
+
+
+def _flip_shift_loop(images, generator, padding, mode):
+    """Naive per-image, per-pixel reference with the same random draws as flip_crop."""
     B, C, H, W = images.shape
     flip = torch.rand(B, generator=generator) < 0.5
     shift = torch.randint(0, 2 * padding + 1, (B, 2), generator=generator)
     out = torch.empty_like(images)
-    for i in range(B):
-        img = images[i].flip(-1) if flip[i] else images[i]
-        padded = torch.zeros(C, H + 2 * padding, W + 2 * padding)
-        padded[:, padding:padding + H, padding:padding + W] = img
-        dy, dx = int(shift[i, 0]), int(shift[i, 1])
-        out[i] = padded[:, dy:dy + H, dx:dx + W]
+    for b in range(B):
+        img = images[b].flip(-1) if flip[b] else images[b]
+        for r in range(H):
+            for c in range(W):
+                i, j = r + int(shift[b, 0]) - padding, c + int(shift[b, 1]) - padding
+                if mode == "reflect":
+                    out[b, :, r, c] = img[:, _reflect(i, H), _reflect(j, W)]
+                else:
+                    inside = 0 <= i < H and 0 <= j < W
+                    out[b, :, r, c] = img[:, i, j] if inside else 0.0
     return out
 
 
-def test_flip_crop_matches_naive_loop_and_leaves_input():
-    images = torch.randn(16, 3, 10, 12, generator=torch.Generator().manual_seed(0))
+@pytest.mark.parametrize("augment, padding, mode", [("flip-translate", 2, "reflect"), ("flip-crop", 4, "constant")])
+def test_augments_match_naive_loop_and_leave_input(augment, padding, mode):
+    images = torch.randn(12, 3, 7, 9, generator=torch.Generator().manual_seed(0))
     copy = images.clone()
-    fast = flip_crop(images, torch.Generator().manual_seed(7))
-    slow = _flip_crop_loop(images, torch.Generator().manual_seed(7))
-    assert torch.equal(fast, slow)
+    fast = augment_images(images, augment, torch.Generator().manual_seed(5))
+    slow = _flip_shift_loop(images, torch.Generator().manual_seed(5), padding, mode)
+    assert torch.equal(fast, slow)  # pure copies of input values: exact
     assert torch.equal(images, copy)
     assert fast.shape == images.shape
     assert not torch.equal(fast, flip_crop(images, torch.Generator().manual_seed(8)))
+    assert not torch.equal(fast, augment_images(images, augment, torch.Generator().manual_seed(6)))
+
+
+def test_flip_crop_default_unchanged():
+    images = torch.randn(10, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    default = flip_crop(images, torch.Generator().manual_seed(2))
+    assert torch.equal(default, flip_crop(images, torch.Generator().manual_seed(2), padding=4, mode="constant"))
+    assert torch.equal(default, _flip_shift_loop(images, torch.Generator().manual_seed(2), 4, "constant"))
+
+
+def test_flip_translate_golden_tiny_case():
+    image = torch.arange(1.0, 10.0).reshape(1, 1, 3, 3)
+    images = image.repeat(2, 1, 1, 1)
+    g = torch.Generator().manual_seed(89)  # draws: no flip + shift (0, 0); flip + shift (2, 1)
+    out = flip_crop(images, g, padding=1, mode="reflect")
+    expected = torch.tensor([[[[5.0, 4.0, 5.0], [2.0, 1.0, 2.0], [5.0, 4.0, 5.0]]],
+                             [[[6.0, 5.0, 4.0], [9.0, 8.0, 7.0], [6.0, 5.0, 4.0]]]])
+    assert torch.equal(out, expected)
+
+
+def test_flip_translate_needs_images():
+    recipe = recipe_for("airnet", "image").replace(epochs=1)
+    model = build_model("mlp", input_shape=(4,), n_classes=2, seed=0)
+    with pytest.raises(InputError, match="flip-translate"):
+        train_model(model, np.zeros((6, 4), np.float32), np.arange(6) % 2, recipe, seed=0)
 
 
 # ---------------------------------------------------------------------------- xgboost
