@@ -66,7 +66,12 @@ class ShiftBatchNorm(nn.BatchNorm2d):
 
 
 class PatchWhitening(nn.Module):
-    """A fixed 2x2 convolution that whitens image patches (``+v`` and ``-v`` filters); trained bias."""
+    """A fixed 2x2 convolution that whitens image patches (``+v`` and ``-v`` filters); trained bias.
+
+    ``weight`` is a buffer that ``forward`` only reads (:attr:`constant_buffers`), so the batched
+    reference trainer stacks each model's own filters and trains the models together."""
+
+    constant_buffers = ("weight",)
 
     def __init__(self, in_channels: int, eps: float = WHITEN_EPS):
         super().__init__()

@@ -57,8 +57,9 @@ What can be batched (:func:`can_batch`): modules built from layers ``vmap`` hand
 without hidden state: Linear, Conv1d/2d, the usual activations (ReLU, GELU, SiLU, ...),
 max / average / adaptive pooling, LayerNorm, GroupNorm, Flatten, Dropout, Identity, and
 BatchNorm1d/2d as above, composed by containers (Sequential, the toolkit's models, any
-module class defined outside torch that keeps no buffers of its own: its forward must
-use only its parameters and children). LSTMs (fused kernels without batching rules) and
+module class defined outside torch that keeps no buffers of its own, or only buffers it
+names in ``constant_buffers`` and never writes in forward, such as airnet's whitening filters:
+its forward must use only its parameters, those buffers and its children). LSTMs (fused kernels without batching rules) and
 unknown torch layers are refused; callers then train those models one after the other
 with ``train_model``.
 
@@ -132,6 +133,7 @@ def _why_not_batched(model: Any) -> Optional[str]:
             if not own_buffers <= _BN_BUFFERS:
                 return f"{label} keeps buffers other than BatchNorm's: {sorted(own_buffers - _BN_BUFFERS)}"
             continue
+        own_buffers -= set(getattr(sub, "constant_buffers", ()))  # declared read-only in forward (stacked per model)
         if own_buffers:
             return f"{label} keeps buffers {sorted(own_buffers)} that batched training cannot update per model"
         if isinstance(sub, stateless) or type(sub) in (nn.Sequential, nn.ModuleList, nn.ModuleDict):

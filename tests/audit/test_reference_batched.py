@@ -21,7 +21,7 @@ from mia_audit.reference import (BatchedExecutor, SequentialExecutor, batched as
                                  membership_mask, train_batched, train_seed)
 from mia_audit.reference.build import make_spec
 from mia_audit.seeding import isolated_torch_seed
-from mia_audit.training import TrainRecipe, flip_crop, train_model
+from mia_audit.training import TrainRecipe, flip_crop, recipe_for, train_model
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +261,7 @@ def bn_tolerance(reference):
     return 1e-4 * max(1.0, float(reference.abs().max()))
 
 
-@pytest.mark.parametrize("case", ["tiny-adam", "tiny-sgd-flip-crop", "resnet18-sgd"])
+@pytest.mark.parametrize("case", ["tiny-adam", "tiny-sgd-flip-crop", "resnet18-sgd", "airnet-recipe"])
 def test_batchnorm_batched_equals_sequential(digits, case):
     X, y = digits
     X, y = X[:240], y[:240]
@@ -269,6 +269,10 @@ def test_batchnorm_batched_equals_sequential(digits, case):
         models = [build_model("resnet18", input_shape=(1, 8, 8), n_classes=10, seed=init_seed(0, k), width=4)
                   for k in range(2)]
         recipe = TrainRecipe(epochs=2, batch_size=40, lr=0.02, optimizer="sgd", momentum=0.9)
+    elif case == "airnet-recipe":  # whitening from each model's own rows, Nesterov, warm-up, flip-translate
+        models = [build_model("airnet", input_shape=(1, 8, 8), n_classes=10, seed=init_seed(0, k), widths=(8, 8))
+                  for k in range(2)]
+        recipe = recipe_for("airnet", "image").replace(epochs=2, batch_size=40, lr=0.05)
     else:
         models = [tiny_bn(init_seed(0, k)) for k in range(2)]
         recipe = (TrainRecipe(epochs=2, batch_size=32, lr=3e-3) if case == "tiny-adam" else
@@ -287,7 +291,12 @@ def test_batchnorm_batched_equals_sequential(digits, case):
         for n in stats:
             assert float((sb[n] - sp[n]).abs().max()) <= bn_tolerance(sp[n]), n
         for n in (n for n in sp if n.endswith("num_batches_tracked")):
-            assert int(sb[n]) == int(sp[n]) == recipe.epochs * -(-120 // recipe.batch_size)  # one per batch
+            counted = 0 if case == "airnet-recipe" else recipe.epochs * -(-120 // recipe.batch_size)  # one per batch
+            assert int(sb[n]) == int(sp[n]) == counted  # airnet's BatchNorm has a momentum and counts nothing
+    if case == "airnet-recipe":  # each model whitened from its own half, as train_model does
+        w = [(b.model.whiten.weight, p.model.whiten.weight) for b, p in zip(batched, plain)]
+        assert all(float((wb - wp).abs().max()) <= bn_tolerance(wp) for wb, wp in w)
+        assert not torch.allclose(w[0][0], w[1][0])  # two halves, two whitenings
     for m, state in zip(models, before):  # the caller's models (weights and buffers) are untouched
         for n, t in m.state_dict().items():
             assert torch.equal(t, state[n]), n
