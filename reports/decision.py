@@ -78,10 +78,7 @@ def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
         acc_after = (u.get("accuracy") or {}).get("test")
         lost = sorted({e["attack"] for e in entries if e["model"] == model and e.get("mitigation") == label
                        and not e.get("applicable")})
-        auc = ("highest AUC " + (f"{before:.3f} -> {after:.3f}" if before is not None and after is not None
-                                 else "n/a"))
-        acc = ("test accuracy " + (f"{acc_before:.3f} -> {acc_after:.3f}" if acc_before is not None
-                                   and acc_after is not None else "n/a"))
+        auc, acc = _arrow("highest AUC", before, after), _arrow("test accuracy", acc_before, acc_after)
         adaptive = ""
         if label in with_references:
             adaptive = ("; its reference attacks compare the mitigated outputs with unmitigated reference models "
@@ -94,12 +91,15 @@ def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
             continue
         before, after = worst("original", "none"), worst(m["name"], "none")
         acc_before, acc_after = (base.get("accuracy") or {}).get("test"), (m.get("accuracy") or {}).get("test")
-        auc = "highest AUC " + (f"{before:.3f} -> {after:.3f}" if before is not None and after is not None else "n/a")
-        acc = ("test accuracy " + (f"{acc_before:.3f} -> {acc_after:.3f}" if acc_before is not None
-                                   and acc_after is not None else "n/a"))
+        auc, acc = _arrow("highest AUC", before, after), _arrow("test accuracy", acc_before, acc_after)
         eps = f"; epsilon = {m['epsilon']:.3g}" if isinstance(m.get("epsilon"), (int, float)) else ""
         out.append(f"{m['mitigation']} (trains model {m['name']}): {auc}; {acc}{eps}")
     return out
+
+
+def _arrow(what: str, before: Any, after: Any) -> str:
+    """"highest AUC 0.593 -> 0.542" (or "... n/a" when either side is missing)."""
+    return f"{what} " + (f"{before:.3f} -> {after:.3f}" if before is not None and after is not None else "n/a")
 
 
 def unlearning_lines(result: Mapping[str, Any]) -> list[str]:

@@ -4,7 +4,6 @@ formatting, dates and configuration summaries. Pure functions on the result dict
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from typing import Any, Mapping
 
 from mia_audit.entries import is_applicable, tpr_at, tpr_ci_at
@@ -140,40 +139,5 @@ def summarise_config(value: Any, key: str = "") -> Any:
     if isinstance(value, str) and len(value) > MAX_STRING:
         return value[:MAX_STRING] + f"... <{len(value)} characters>"
     return value
-
-
-def pretty_json(value: Any, indent: int = 0, step: int = 2) -> str:
-    """JSON with one key per line, but lists and objects of plain values kept on one line
-    when short (so a configuration reads compactly)."""
-    pad = " " * (indent + step)
-    if isinstance(value, Mapping) and value:
-        one = json.dumps(value, default=str)
-        if len(one) <= 60 and not any(isinstance(v, (Mapping, list, tuple)) and v for v in value.values()):
-            return one
-        items = [f"{pad}{json.dumps(str(k))}: {pretty_json(v, indent + step, step)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
-    if isinstance(value, (list, tuple)) and value:
-        one = json.dumps(list(value), default=str)
-        if len(one) <= 80:
-            return one
-        items = [f"{pad}{pretty_json(v, indent + step, step)}" for v in value]
-        return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
-    return json.dumps(value, default=str)
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return float(f"{value:.4g}")
-    if isinstance(value, Mapping):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
-
-
-def compact_json(value: Any, limit: int = 160) -> str:
-    """One-line JSON for table cells: summarised, floats to 4 significant digits, cut at ``limit``."""
-    text = json.dumps(_rounded(summarise_config(value)), sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -24,7 +24,7 @@ models share. Per model, as in ``train_model``:
   one before; the loss is the mean cross-entropy (with label smoothing) of the batch;
 * bfloat16 autocast on CUDA when the recipe asks for it, float32 on the CPU; on CUDA
   4-D image batches are laid out so that the grouped convolution vmap makes of the K
-  convolutions reads channels-last memory (``recipe.channels_last``, default on; the
+  convolutions reads channels-last memory (``recipe.channels_last``, set by airnet's recipe; the
   layout changes no value);
 * BatchNorm (``nn.BatchNorm1d`` / ``nn.BatchNorm2d``) normalises each model's batch with
   that batch's own statistics and updates that model's own ``running_mean``,
@@ -96,7 +96,7 @@ import numpy as np
 from ..device import resolve_device, synchronize
 from ..errors import InputError, bad_value
 from ..seeding import check_seed, derive_seed
-from ..training import (TrainRecipe, TrainResult, augment_images, check_epoch_loss, make_optimizer,
+from ..training import (TrainRecipe, TrainResult, augment_images, check_epoch_loss, init_from_data, make_optimizer,
                         prepare_torch_training, seeded_default_generators, split_batches)
 from ..training import check_logits, make_scheduler  # the same checks and schedules as train_model
 
@@ -206,19 +206,14 @@ def augment_batch(images: Any, generator: Any, recipe: TrainRecipe) -> Any:
 
 
 def _init_from_data(nets: Sequence[Any], X_t: Any, index: Any) -> None:
-    """Each model's ``init_from_data`` hook on its own training rows, on the device, without gradients."""
-    import torch
-
-    with torch.no_grad():
-        for net, rows in zip(nets, index):
-            hook = getattr(net, "init_from_data", None)
-            if callable(hook):
-                hook(X_t[rows.to(X_t.device)])
+    """Each model's ``init_from_data`` hook on its own training rows (train_model's own call)."""
+    for net, rows in zip(nets, index):
+        init_from_data(net, X_t[rows.to(X_t.device)])
 
 
 def _use_channels_last(device: Any, X_t: Any, recipe: TrainRecipe) -> bool:
     """Whether batches are laid out for channels-last grouped convolutions (CUDA, 4-D images)."""
-    return device.type == "cuda" and X_t.dim() == 4 and bool(getattr(recipe, "channels_last", True))
+    return device.type == "cuda" and X_t.dim() == 4 and recipe.channels_last
 
 
 def _grouped_channels_last(xb: Any) -> Any:

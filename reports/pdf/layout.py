@@ -141,9 +141,7 @@ class Doc:
 
     def image_size(self, png: bytes, *, width_in: float) -> tuple[float, float]:
         """Width and height in mm that :meth:`image` gives ``png``."""
-        import struct
-
-        w_px, h_px = struct.unpack(">II", png[16:24])  # the PNG IHDR chunk
+        w_px, h_px = png_pixels(png)
         width = min(self.pdf.epw, width_in * 25.4)
         return width, width * h_px / w_px
 
@@ -159,7 +157,6 @@ class Doc:
         """Place figures left to right at their size (pixels / ``dpi``, a figure as wide as the
         printable width fills it), starting a row when the next one does not fit beside the last."""
         import io
-        import struct
 
         pdf = self.pdf
         row: list[tuple[bytes, float, float]] = []
@@ -177,7 +174,7 @@ class Doc:
             row.clear()
 
         for png in pngs:
-            w_px, h_px = struct.unpack(">II", png[16:24])  # the PNG IHDR chunk
+            w_px, h_px = png_pixels(png)
             w = min(pdf.epw, w_px / self.dpi * 25.4)
             h = w * h_px / w_px
             if row and sum(x[1] for x in row) + w > pdf.epw + 0.5:
@@ -268,6 +265,13 @@ class Doc:
         extra = 2 * pad + 1.2
         cap = 0.3 * pdf.epw  # longer words (a very long model name) are broken inside, not made room for
         return [n + extra for n in natural], [min(m, cap) + extra for m in minimal]
+
+
+def png_pixels(png: bytes) -> tuple[int, int]:
+    """Width and height in pixels of a PNG, from its IHDR chunk."""
+    import struct
+
+    return struct.unpack(">II", png[16:24])
 
 
 def bad_cell(text: str):
