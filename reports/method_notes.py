@@ -65,6 +65,30 @@ ATTACK_NOTES: dict[str, str] = {
         "it strong with few reference models. Reference: Zarifzadeh, Liu, Shokri, Dukler, 'Low-Cost "
         "High-Power Membership Inference Attacks', ICML 2024."
     ),
+    "rmia-online": (
+        "RMIA, online variant: reference models trained on random halves of the pool, with and without "
+        "each record; the record's probability under the target, relative to the references' average, is "
+        "compared pairwise with that of population records (the score is the share it beats). Reference: "
+        "Zarifzadeh, Liu, Shokri, Dukler, 'Low-Cost High-Power Membership Inference Attacks', ICML 2024."
+    ),
+    "rmia-offline": (
+        "RMIA, offline variant: only reference models that did not train on the record, their average "
+        "probability corrected towards the missing 'in' models by the paper's linear factor; then the same "
+        "pairwise comparison with population records. Reference: Zarifzadeh, Liu, Shokri, Dukler, ICML 2024."
+    ),
+    "boundary": (
+        "Label-only boundary attack: the record is perturbed with growing strength (noise for tables, "
+        "shifts and noise for images) and the score is how often the predicted label stays correct; models "
+        "are more robust around their training records. Reference: Choquette-Choo, Tramer, Carlini, "
+        "Papernot, 'Label-Only Membership Inference Attacks', ICML 2021; Li & Zhang, CCS 2021."
+    ),
+    "qmia": (
+        "Quantile-regression attack (QMIA): a regression fitted on population (non-member) records "
+        "predicts, per record, a high quantile of the score a non-member like it would get; a record "
+        "scoring above its own quantile is flagged. No reference models are trained. Reference: Bertran, "
+        "Tang, Roth, Kearns, Morgenstern, Wu, 'Scalable Membership Inference Attacks via Quantile "
+        "Regression', NeurIPS 2023."
+    ),
     "two-model": (
         "Two-model attack on unlearning: an attack classifier, trained on shadow pairs of original "
         "and unlearned models, reads the difference between the original and the unlearned "

@@ -533,3 +533,13 @@ def test_one_roc_figure_per_model():
     models = figure_models(result)
     assert len(models) >= 3
     assert _count_images(render_pdf(result, dpi=DPI)) == len(models)
+
+
+def test_every_registered_attack_has_a_method_note():
+    """A user's audit can run any registered attack; the PDF must explain each (no generic line)."""
+    from mia_audit.attacks import ATTACKS
+
+    missing = [n for n in ATTACKS.names() if n not in ATTACK_NOTES]
+    assert missing == []
+    assert "Zarifzadeh" in attack_note("rmia-offline") and "Bertran" in attack_note("qmia")
+    assert "Choquette-Choo" in attack_note("boundary")
