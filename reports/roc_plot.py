@@ -110,7 +110,7 @@ def model_figure(panels: Sequence[Panel], styles: Mapping[str, Mapping[str, Any]
     panel_in = ROW_WIDTH_IN / PANELS_PER_ROW
     width = panel_in * cols  # a model with one or two panels gets a narrower figure: the PDF sets them side by side
     legend_in = 0.105 * max(_legend_lines(p) for p in panels) + 0.5
-    axes_in = panel_in * 0.62  # wider than high: three figures of three panels fit on a page
+    axes_in = panel_in * 0.58  # wider than high: three figures of three panels fit on a page
     row_in = axes_in + legend_in
     height = 0.25 + rows * row_in
     fig, axes = plt.subplots(rows, cols, figsize=(width, height), squeeze=False)

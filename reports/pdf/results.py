@@ -19,7 +19,7 @@ def section_roc(doc: Doc, result: Mapping[str, Any]) -> None:
     from ..curves import MAX_LINES, figure_models
     from ..roc_plot import model_roc_png, report_styles
 
-    doc.heading("ROC curves", keep=95)
+    doc.heading("ROC curves", keep=90)
     doc.para("TPR (members found) against FPR (non-members flagged), log scales; dashed: random guessing. One "
              "figure per model, one panel per mitigation: trained models on their training set, unlearned and "
              "retrained ones on their forget set, against test records. Attacks that rank the records alike share "
