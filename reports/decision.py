@@ -29,6 +29,8 @@ def threat_model_lines(result: Mapping[str, Any]) -> list[str]:
                      f"{refs.get('n_pool'):,} records")
         if refs.get("n_population"):
             knows.append(f"{refs['n_population']:,} population records from the same distribution")
+        if (refs.get("n_queries") or 1) > 1:
+            knows.append(f"the outputs on {refs['n_queries']} augmented queries per record (image flips / shifts)")
     if "boundary" in attacks:
         knows.append("query access: it perturbs records and reads the answers (boundary)")
     if "qmia" in attacks and not refs:
@@ -83,7 +85,7 @@ def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
         if label in with_references:
             adaptive = ("; its reference attacks compare the mitigated outputs with unmitigated reference models "
                         "(a non-adaptive attacker), so their drop may overstate the gain")
-        out.append(f"{label}: {auc}; {acc}" + (f"; makes {len(lost)} attacks not applicable ({', '.join(lost)})"
+        out.append(f"{label}: {auc}; {acc}" + (f"; makes {len(lost)} attack{'s' if len(lost) != 1 else ''} not applicable ({', '.join(lost)})"
                                                  if lost else "") + adaptive)
     base = models.get("original")
     for m in result.get("models") or []:  # training-time mitigations: a model of their own, against the original

@@ -162,7 +162,8 @@ def run_special_attacks(
                                           seed=derive_seed(config.seed, "references"),
                                           load_options=refs.imported_options)
         info["references"] = {"store": str(path), "n_models": ctx.store.n_models, "n_pool": int(pool.size),
-                              "n_population": int(population.size), "imported": refs.imported}
+                              "n_population": int(population.size), "imported": refs.imported,
+                              "n_queries": int(ctx.store.meta.get("n_queries", 1))}
         ctx.pool, ctx.X_pool, ctx.y_pool = pool, X[pool], y[pool]
         ctx.population_positions = np.searchsorted(pool, population) if population.size else None
     elif "references" in kinds.values():  # one store for every audited model
@@ -178,7 +179,8 @@ def run_special_attacks(
                                          executor=refs.executor, device=device, ray_address=refs.ray_address,
                                          progress=progress_enabled(show_progress), trainer=trainer)
         info["references"] = {"store": str(path), "n_models": refs.n_models, "n_pool": int(pool.size),
-                              "n_population": int(population.size), "executor": refs.executor}
+                              "n_population": int(population.size), "executor": refs.executor,
+                              "n_queries": int(ctx.store.meta.get("n_queries", 1))}
         ctx.pool, ctx.X_pool, ctx.y_pool = pool, X[pool], y[pool]
         ctx.population_positions = np.searchsorted(pool, population) if population.size else None
 

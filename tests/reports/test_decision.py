@@ -25,10 +25,13 @@ def test_the_decision_lines_of_a_tiny_result():
     assert sees.startswith("Sees: logits") and "white-box" in sees
     assert "8 reference models" in knows and "5,000 records" in knows and "1,000 population" in knows
     assert "query access" in knows
+    assert "augmented queries" not in knows  # one query per record: nothing to say
+    images = {**RESULT, "reference_models": {"references": {**RESULT["reference_models"]["references"], "n_queries": 18}}}
+    assert "the outputs on 18 augmented queries per record (image flips / shifts)" in threat_model_lines(images)[1]
     assert records_at_risk_lines(RESULT) == ["original: 6 at FPR <= 0.1 % (chance: 2), 45 at FPR <= 1 % (chance: 20) "
                                              "of 2,000 members (lira-online)"]
     assert mitigation_lines(RESULT) == ["label-only: highest AUC 0.700 -> 0.520; test accuracy 0.800 -> 0.790; "
-                                        "makes 1 attacks not applicable (loss)"]
+                                        "makes 1 attack not applicable (loss)"]
     assert unlearning_lines(RESULT) == ["finetune: did not forget: x"]
 
 
