@@ -49,7 +49,8 @@ def make_spec(
         recipe = recipe_for(model, KIND_BY_NDIM[X.ndim])
     return ReferenceSpec(architecture=model, input_shape=tuple(X.shape[1:]), n_classes=n_classes, recipe=recipe,
                          n_models=n_models, seed=seed, params=dict(model_params or {}),
-                         queries=QuerySet.for_data(X.shape, queries), trainer=trainer)
+                         queries=QuerySet.for_data(X.shape, queries, augment=getattr(recipe, "augment", None)),
+                         trainer=trainer)
 
 
 def train_references(
@@ -78,7 +79,8 @@ def train_references(
     target's training recipe (default :func:`mia_audit.training.recipe_for` for the model
     and the data's kind; None for xgboost), ``model_params`` its build parameters.
     ``queries``: which queries per record are stored ("auto": flips and 1-pixel shifts
-    for images, the record itself otherwise; see :class:`QuerySet`).
+    for images, padded as ``recipe.augment`` pads, the record itself otherwise; see
+    :class:`QuerySet`).
 
     A store already at ``path`` for the same settings and pool is resumed: only models
     not yet saved are trained (a complete store is returned at once). One built for

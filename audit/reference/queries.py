@@ -9,9 +9,12 @@ was trained with, and fits one Gaussian per augmentation; RMIA (Zarifzadeh et al
 * images (n, C, H, W) get ``2 x (2s + 1)^2`` queries: without and with a horizontal
   flip, each shifted by every (dy, dx) in ``{-s, 0, s}^2`` where ``s = shift``
   (the mi_lira_2021 reference queries 2 flips x 9 shifts of 1 pixel: "aug=18").
-  Shifted-out pixels are zeros, like the zero padding of the toolkit's
-  ``flip-crop`` training augmentation (the LiRA reference pads by reflection because
-  its training does; the queries should look like training inputs).
+  The pixels shifted in follow the padding of the model's training augmentation, so
+  that the queries look like training inputs: reflections of the border (``pad =
+  "reflect"``) for ``flip-translate`` (airnet's recipe), as in the reference code, whose
+  training pads by reflection too; zeros (``pad = "zero"``) otherwise, like the zero
+  padding of ``flip-crop`` and of torchvision's ``RandomCrop(padding=...)``, the usual
+  choice of a user's own training code.
 
 :class:`QuerySignals` holds, per record and query, the logit-scaled confidence
 ``log(p_y / (1 - p_y))`` and the true-class probability ``p_y``, as float32 arrays of
@@ -34,42 +37,50 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..checks import boolean, nonnegative_int
+from ..checks import boolean, choice, nonnegative_int
 from ..errors import InputError, bad_value
 from ..signals import compute_signals
 
+PADS = ("zero", "reflect")  # what a shifted query moves in
 SIGNAL_DTYPE = np.float32  # storage precision of the per-query signals (halves the store's size)
 
 
 @dataclass(frozen=True)
 class QuerySet:
-    """The queries per record: ``flip`` (add horizontally flipped copies) and ``shift``
-    (largest pixel shift, >= 0; the shifts are -shift, 0, +shift in each direction).
-    Both are ignored for records that are not images (one query)."""
+    """The queries per record: ``flip`` (add horizontally flipped copies), ``shift``
+    (largest pixel shift, >= 0; the shifts are -shift, 0, +shift in each direction) and
+    ``pad`` (what a shift moves in: ``"zero"`` or ``"reflect"``). All are ignored for
+    records that are not images (one query)."""
 
     flip: bool = False
     shift: int = 0
+    pad: str = "zero"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "flip", boolean("queries.flip", self.flip))
         object.__setattr__(self, "shift", nonnegative_int("queries.shift", self.shift))
+        object.__setattr__(self, "pad", choice("queries.pad", self.pad, PADS))
 
     @staticmethod
-    def for_data(X_shape: tuple[int, ...], queries: Any = "auto") -> "QuerySet":
-        """``"auto"``: flips and 1-pixel shifts for images (18 queries), one query otherwise;
-        ``None`` or ``"none"``: one query; a QuerySet or a dict {"flip", "shift"} as given."""
+    def for_data(X_shape: tuple[int, ...], queries: Any = "auto", *, augment: Optional[str] = None) -> "QuerySet":
+        """``"auto"``: flips and 1-pixel shifts for images (18 queries), padded as the training
+        ``augment`` pads (``"reflect"`` for ``flip-translate``, else ``"zero"``), one query
+        otherwise; ``None`` or ``"none"``: one query; a QuerySet or a dict {"flip", "shift",
+        "pad"} as given."""
         if isinstance(queries, QuerySet):
             return queries
         if queries is None or queries == "none":
             return QuerySet()
         if queries == "auto":
-            return QuerySet(flip=True, shift=1) if len(X_shape) == 4 else QuerySet()
+            if len(X_shape) != 4:
+                return QuerySet()
+            return QuerySet(flip=True, shift=1, pad="reflect" if augment == "flip-translate" else "zero")
         if isinstance(queries, dict):
-            unknown = sorted(set(queries) - {"flip", "shift"})
+            unknown = sorted(set(queries) - {"flip", "shift", "pad"})
             if unknown:
-                raise InputError(f"queries: unknown key {unknown[0]!r}; allowed: flip, shift")
+                raise InputError(f"queries: unknown key {unknown[0]!r}; allowed: flip, shift, pad")
             return QuerySet(**queries)
-        raise bad_value("queries", "'auto', 'none', None, a QuerySet or a dict {'flip', 'shift'}", queries)
+        raise bad_value("queries", "'auto', 'none', None, a QuerySet or a dict {'flip', 'shift', 'pad'}", queries)
 
     def augmentations(self, X_shape: tuple[int, ...]) -> list[tuple[bool, int, int]]:
         """(flip, dy, dx) per query, in storage order; [(False, 0, 0)] for non-images."""
@@ -83,16 +94,26 @@ class QuerySet:
         return len(self.augmentations(X_shape))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"flip": self.flip, "shift": self.shift}
+        """The fields a reference store records; ``pad`` only when it is not ``"zero"``, so that
+        stores written before queries had a padding (all zero-padded) keep their metadata."""
+        return {"flip": self.flip, "shift": self.shift, **({"pad": self.pad} if self.pad != "zero" else {})}
 
 
-def augment(X: np.ndarray, flip: bool, dy: int, dx: int) -> np.ndarray:
+def augment(X: np.ndarray, flip: bool, dy: int, dx: int, pad: str = "zero") -> np.ndarray:
     """A new array of images (n, C, H, W): flipped left-right if ``flip``, then moved by
-    ``dy`` rows and ``dx`` columns (positive = down / right) with zeros shifted in."""
+    ``dy`` rows and ``dx`` columns (positive = down / right), with zeros shifted in
+    (``pad="zero"``) or the border's reflection (``"reflect"``, the edge pixel not repeated:
+    numpy's and TensorFlow's ``reflect``)."""
     out = X[..., ::-1] if flip else X
     if dy == 0 and dx == 0:
         return np.ascontiguousarray(out)
     H, W = out.shape[-2:]
+    if pad == "reflect":
+        if abs(dy) >= H or abs(dx) >= W:
+            raise InputError(f"a reflect-padded shift must be smaller than the image; got ({dy}, {dx}) on {H}x{W}")
+        p = max(abs(dy), abs(dx))
+        padded = np.pad(out, [(0, 0)] * (out.ndim - 2) + [(p, p), (p, p)], mode="reflect")
+        return np.ascontiguousarray(padded[..., p - dy:p - dy + H, p - dx:p - dx + W])
     shifted = np.zeros_like(out)
     src_r, dst_r = (slice(0, H - dy), slice(dy, H)) if dy >= 0 else (slice(-dy, H), slice(0, H + dy))
     src_c, dst_c = (slice(0, W - dx), slice(dx, W)) if dx >= 0 else (slice(-dx, W), slice(0, W + dx))
@@ -145,7 +166,7 @@ def query_signals(model: Any, X: Any, y: Any, queries: QuerySet, *, batch_size: 
     y_np = np.asarray(y)
     lc_parts, conf_parts = [], []
     for flip, dy, dx in queries.augmentations(X_np.shape):
-        Xa = augment(X_np, flip, dy, dx) if X_np.ndim == 4 else X_np
+        Xa = augment(X_np, flip, dy, dx, queries.pad) if X_np.ndim == 4 else X_np
         signals = compute_signals(adapter.predict(Xa, batch_size=batch_size), y_np)
         if signals.logit_confidence is None:
             return QuerySignals(None, None)

@@ -379,7 +379,7 @@ def ulira_references(X: Any, y: Any, *, model: ModelRecipe, unlearner: Any,
     method = make_unlearner(unlearner, unlearner_options)
     n_models = check_n_models(n_models)
     parts = positive_int("forget_sets_per_model", forget_sets_per_model, minimum=2)  # 1 would forget everything
-    query_set = QuerySet.for_data(X.shape, queries)
+    query_set = QuerySet.for_data(X.shape, queries, augment=getattr(model.recipe, "augment", None))
     seed = check_seed(seed)
     n = X.shape[0]
     if n // 2 < parts + 1:

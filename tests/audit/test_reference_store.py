@@ -171,6 +171,58 @@ def test_image_queries_flip_and_shift():
         QuerySet.for_data((5, 1, 8, 8), {"mirror": True})
 
 
+def _reflect_shift_naive(img, dy, dx):
+    """(H, W) image moved by (dy, dx) with the border reflected in, one pixel at a time."""
+    H, W = img.shape
+
+    def mirror(i, n):  # numpy / TensorFlow "reflect": -1 -> 1, n -> n - 2
+        return -i if i < 0 else (2 * (n - 1) - i if i >= n else i)
+
+    return np.array([[img[mirror(r - dy, H), mirror(c - dx, W)] for c in range(W)] for r in range(H)])
+
+
+def test_reflect_padded_queries_match_a_naive_loop_and_the_reference_codes_crops():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 2, 5, 6)).astype(np.float32)
+    for dy, dx in [(1, 1), (-1, 1), (0, -2), (2, 0), (-2, -2)]:
+        got = augment(x, False, dy, dx, "reflect")
+        for n in range(3):
+            for c in range(2):
+                np.testing.assert_array_equal(got[n, c], _reflect_shift_naive(x[n, c], dy, dx))
+    # mi_lira_2021's 9 crops of the 1-pixel reflect-padded image are the 9 shifts by -1, 0, 1
+    padded = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)], mode="reflect")
+    crops = {padded[..., a:a + 5, b:b + 6].tobytes() for a in range(3) for b in range(3)}
+    ours = {augment(x, False, dy, dx, "reflect").tobytes() for dy in (-1, 0, 1) for dx in (-1, 0, 1)}
+    assert ours == crops
+    np.testing.assert_array_equal(augment(x, True, 0, 0, "reflect"), x[..., ::-1])  # no shift: padding moot
+    with pytest.raises(InputError, match="smaller than the image"):
+        augment(x, False, 5, 0, "reflect")
+
+
+def test_query_padding_follows_the_training_augmentation():
+    shape = (5, 3, 32, 32)
+    assert QuerySet.for_data(shape, augment="flip-translate") == QuerySet(flip=True, shift=1, pad="reflect")
+    assert QuerySet.for_data(shape, augment="flip-crop") == QuerySet(flip=True, shift=1, pad="zero")
+    assert QuerySet.for_data(shape) == QuerySet(flip=True, shift=1, pad="zero")  # unknown training: zeros
+    assert QuerySet.for_data((5, 64), augment="flip-translate") == QuerySet()
+    # a store's record of zero-padded queries is what it was before queries had a padding
+    assert QuerySet(flip=True, shift=1).to_dict() == {"flip": True, "shift": 1}
+    assert QuerySet(flip=True, shift=1, pad="reflect").to_dict() == {"flip": True, "shift": 1, "pad": "reflect"}
+    with pytest.raises(InputError, match="queries.pad must be one of 'zero', 'reflect'; got 'wrap'"):
+        QuerySet.for_data(shape, {"flip": True, "pad": "wrap"})
+
+
+def test_airnet_reference_specs_query_with_reflection():
+    from mia_audit.reference.build import make_spec
+    from mia_audit.training import recipe_for
+
+    X, y = np.zeros((4, 3, 32, 32), np.float32), np.arange(4) % 2
+    spec = make_spec(X, y, model="airnet", n_models=2, seed=0)
+    assert spec.recipe.augment == "flip-translate" and spec.queries.pad == "reflect"
+    spec = make_spec(X, y, model="resnet18", n_models=2, seed=0, recipe=recipe_for("resnet18", "image"))
+    assert spec.queries.pad == "zero"
+
+
 def test_images_store_per_query_signals(tmp_path):
     d = load_dataset("digits")
     X, y = d.X[:120], d.y[:120]
