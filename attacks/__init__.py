@@ -17,7 +17,8 @@ from . import two_model as _two_model  # noqa: F401  (registers two-model: needs
 from . import ulira as _ulira  # noqa: F401  (registers u-lira: needs unlearned reference models)
 from . import qmia as _qmia  # noqa: F401  (registers qmia: needs population records)
 from .base import ACCESS_KINDS
-from .reference_base import access_of, attack_evidence, evidence_by_attack, needs_more_than_signals, run_query_attack, run_reference_attack, signal_attack_names
+from .reference_base import (ReferenceScorer, access_of, attack_evidence, evidence_by_attack, needs_more_than_signals,
+                             run_query_attack, run_reference_attack, signal_attack_names)
 
 
 def create_attack(name: str, /, *, seed: int | None = None, **options) -> Attack:
@@ -28,5 +29,5 @@ def create_attack(name: str, /, *, seed: int | None = None, **options) -> Attack
     return ATTACKS.create(name, **options)
 
 
-__all__ = ["ACCESS_KINDS", "ATTACKS", "Attack", "access_of", "attack_evidence", "create_attack", "evidence_by_attack", "needs_more_than_signals", "run_query_attack",
+__all__ = ["ACCESS_KINDS", "ATTACKS", "Attack", "ReferenceScorer", "access_of", "attack_evidence", "create_attack", "evidence_by_attack", "needs_more_than_signals", "run_query_attack",
            "run_reference_attack", "signal_attack_names"]

@@ -90,6 +90,9 @@ class Context:
     X_pool: Optional[np.ndarray] = None
     y_pool: Optional[np.ndarray] = None
     population_positions: Optional[np.ndarray] = None
+    #: the store's attack scorer (mia_audit.attacks.reference_base.ReferenceScorer): each audited
+    #: model variant queried once per record, however many reference attacks and member sets
+    scorer: Any = None
     #: records in neither train, test nor validation (indices into ``dataset``): RMIA's z and QMIA's fit set
     population: Optional[np.ndarray] = None
     shadow_rows: Optional[np.ndarray] = None

@@ -90,7 +90,7 @@ def released_probs(wrapper: Any, probs: np.ndarray) -> np.ndarray:
 def reference_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray) -> np.ndarray:
     """The "references" handler: ``attack`` (LiRA, RMIA) on ``adapter``, members then the test
     set, against the reference store ``ctx`` holds."""
-    from mia_audit.attacks import run_reference_attack
+    from mia_audit.attacks import ReferenceScorer
 
     if getattr(attack, "needs_population", False) and ctx.population_positions is None:
         raise NotApplicableError(f"{attack.name} compares each record with population records, records in neither "
@@ -98,8 +98,9 @@ def reference_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray
                                  "data.test_size (or give target.population)")
     split = ctx.split
     rows = np.r_[np.searchsorted(ctx.pool, member_idx), np.searchsorted(ctx.pool, split.test)]
-    return run_reference_attack(attack, ctx.store, adapter, ctx.X_pool, ctx.y_pool, rows,
-                                population_indices=ctx.population_positions)
+    if ctx.scorer is None or ctx.scorer.store is not ctx.store:  # one check of the pool, one read of the store
+        ctx.scorer = ReferenceScorer(ctx.store, ctx.X_pool, ctx.y_pool)
+    return ctx.scorer.score(attack, adapter, rows, population_indices=ctx.population_positions)
 
 
 def query_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray) -> np.ndarray:
