@@ -190,7 +190,8 @@ class ReferenceConfig:
     n_models: int = 16              # LiRA / RMIA reference models, each on a random half of the pool
     store: str | None = None        # store folder (reused across runs); default: a folder keyed by the
                                     # settings under $MIA_AUDIT_CACHE or ~/.cache/mia-audit/references
-    executor: str = "auto"          # auto | sequential | batched | process | ray
+    executor: str = "auto"          # auto | sequential | batched | process | ray ("auto": batched, except
+                                    # convolutional nets on the CPU; process for xgboost)
     ray_address: str | None = None  # with executor = "ray": an existing cluster ("auto" or host:port)
     population: int = 1000          # records outside train/test/validation added to the pool (RMIA's z)
     shadow_models: int = 4          # two-model: shadow originals per unlearner

@@ -183,8 +183,10 @@ def accuracy(model: Any, X: np.ndarray, y: np.ndarray) -> float:
 def lira_config(*, model: str, data_dir: Optional[str], pool: int, population: int, n_models: int,
                 store: str, epochs: Optional[int], device: str, seed: int = 0, small: bool = False,
                 params: Optional[dict[str, Any]] = None, fixed_variance: bool = False, n_bootstrap: int = 200,
-                training: Optional[dict[str, Any]] = None):
-    """The audit of one pass of the LiRA benchmark (see the module docstring)."""
+                training: Optional[dict[str, Any]] = None, executor: str = "auto"):
+    """The audit of one pass of the LiRA benchmark (see the module docstring); ``executor``:
+    how the reference models train ("auto": batched on a GPU, one by one for convolutional
+    nets on the CPU)."""
     from mia_audit.config import AttackConfig, AuditConfig, ForgetConfig, MetricsConfig, ReferenceConfig
 
     half = int(pool) // 2
@@ -196,7 +198,8 @@ def lira_config(*, model: str, data_dir: Optional[str], pool: int, population: i
         forget=ForgetConfig(kind="random", size=1),  # not used: the attacks score members = train
         attacks=AttackConfig(names=list(names), members=["train"], options=options),
         metrics=MetricsConfig(n_bootstrap=n_bootstrap),
-        references=ReferenceConfig(n_models=int(n_models), store=str(store), population=int(population)),
+        references=ReferenceConfig(n_models=int(n_models), store=str(store), population=int(population),
+                                   executor=executor),
         seed=seed, device=device)
 
 
@@ -273,7 +276,8 @@ def run_lira(*, model: str, data_dir: Optional[str], pool: int, population: int,
              params: Optional[dict[str, Any]] = None, n_bootstrap: int = 200, fixed_variance_pass: bool = True,
              reference_accuracy: bool = True, deadline: Optional[float] = None,
              on_update: Optional[Callable[[dict[str, Any]], None]] = None, show_progress: bool = False,
-             training: Optional[dict[str, Any]] = None, results: Optional[list] = None) -> dict[str, Any]:
+             training: Optional[dict[str, Any]] = None, results: Optional[list] = None,
+             executor: str = "auto") -> dict[str, Any]:
     """The LiRA benchmark with ``n_models`` reference models (see the module docstring).
 
     Returns a JSON-able dict: settings, ``rows`` (one per attack and variance), the target's
@@ -286,7 +290,7 @@ def run_lira(*, model: str, data_dir: Optional[str], pool: int, population: int,
 
     common = dict(model=model, data_dir=data_dir, pool=pool, population=population, n_models=n_models, store=store,
                   epochs=epochs, device=device, seed=seed, small=small, params=params, n_bootstrap=n_bootstrap,
-                  training=training)
+                  training=training, executor=executor)
     config = lira_config(**common)
     out: dict[str, Any] = {"model": model, "params": config.model.params, "training": config.model.training,
                            "pool": int(pool), "population": int(population), "n_models": int(n_models),

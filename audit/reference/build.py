@@ -113,8 +113,8 @@ def train_spec(path: str | os.PathLike, spec: ReferenceSpec, X_pool: Any, y_pool
     pending = store.pending()
     if not pending:
         return store
-    runner: Executor = make_executor(executor, spec, ray_address=ray_address)
     torch_device = resolve_device(device)
+    runner: Executor = make_executor(executor, spec, ray_address=ray_address, device=torch_device)
     device_name = str(torch_device)
     bar = tqdm(total=spec.n_models, initial=spec.n_models - len(pending), unit="model", desc="reference models",
                disable=not progress_enabled(progress), leave=False, bar_format=None)

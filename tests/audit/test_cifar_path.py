@@ -112,14 +112,15 @@ def test_lira_and_rmia_with_18_queries_through_run_audit(tmp_path):
 
     store, raw = tmp_path / "store", []
     run = cifar_common.run_lira(model="cnn", data_dir=str(_data_dir()), pool=120, population=30, n_models=4,
-                                store=str(store), epochs=1, device="cpu", small=True, n_bootstrap=20, results=raw)
+                                store=str(store), epochs=1, device="cpu", small=True, n_bootstrap=20, results=raw,
+                                executor="batched")  # "auto" trains conv nets one by one on a CPU
     assert len(raw) == 2
     for result in raw:
         _validates(result)
         assert result["reference_models"]["references"]["n_population"] == 30
     opened = ReferenceStore(store)
     assert opened.n_models == 4 and opened.completed() == [0, 1, 2, 3]
-    assert batchable(opened.spec)  # trained with torch.func, not one by one
+    assert batchable(opened.spec) and raw[0]["reference_models"]["references"]["executor"] == "batched"
     assert opened.meta["n_queries"] == 18 == run["n_queries"] and opened.mask.shape == (4, 150)
     assert (opened.mask.sum(axis=0) == 2).all()  # every record IN for exactly half of the models
     sig = opened.signals()

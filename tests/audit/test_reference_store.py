@@ -254,6 +254,20 @@ def test_bad_inputs_name_the_parameter(pool, tmp_path):
         BatchedExecutor(chunk_size=0)
 
 
+def test_auto_executor_batches_convolutions_only_on_a_gpu(pool):
+    from mia_audit.reference import BatchedExecutor
+
+    X, y = pool
+    images = np.zeros((8, 1, 8, 8), np.float32)
+    mlp = make_spec(X, y, model="mlp", n_models=2, seed=0)
+    cnn = make_spec(images, np.arange(8) % 2, model="cnn", n_models=2, seed=0)
+    assert isinstance(make_executor("auto", mlp, device="cpu"), BatchedExecutor)
+    assert isinstance(make_executor("auto", mlp), BatchedExecutor)
+    assert isinstance(make_executor("auto", cnn, device="cpu"), SequentialExecutor)  # grouped convs are slower there
+    assert isinstance(make_executor("auto", cnn, device="cuda"), BatchedExecutor)
+    assert isinstance(make_executor("batched", cnn, device="cpu"), BatchedExecutor)  # asked for: as asked
+
+
 def test_missing_ray_names_the_extra(pool, tmp_path):
     try:
         import ray  # noqa: F401
