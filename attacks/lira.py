@@ -97,6 +97,10 @@ class _Lira(ReferenceAttack):
     reference = ("Carlini, Chien, Nasr, Song, Terzis, Tramer. Membership inference attacks from first principles. "
                  "IEEE S&P 2022.")
 
+    #: each record has K / 2 IN and K / 2 OUT models (complementary pairs); a variance needs 2 of a side
+    #: (per record), or some record with 2 (fixed): K = 2 gives neither
+    min_reference_models = 4
+
     def __init__(self, fixed_variance: bool = False):
         self.fixed_variance = boolean("fixed_variance", fixed_variance)
 

@@ -252,6 +252,11 @@ class ReferenceScorer:
         if not isinstance(attack, ReferenceAttack):
             raise bad_value("attack", "a reference attack (access = 'references'), e.g. create_attack('lira-online')",
                             type(attack).__name__)
+        least = int(getattr(attack, "min_reference_models", 2))
+        if self.store.n_models < least:
+            raise NotApplicableError(f"{attack.name} estimates a variance from each record's IN and OUT reference "
+                                     f"models, which needs at least {least} reference models (references.n_models); "
+                                     f"the store has {self.store.n_models}")
         idx = _pool_indices(pool_indices, self.store.n_records, "pool_indices")
         target_signals = self.target_signals(target, idx)
         population = None

@@ -65,6 +65,7 @@ from __future__ import annotations
 import argparse
 import copy
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -142,6 +143,67 @@ def matmul_peaks(model, K: int, batch_size: int, device) -> dict[str, tuple[str,
     return peaks
 
 
+def step_kernels(model, K: int, batch_size: int, device) -> Optional[dict[str, float]]:
+    """Seconds of each kernel of one batched training step, timed alone (best of several runs) at
+    the trainer's shapes, for a chain of Linear layers with ReLU between them (the ``mlp``); None
+    for other models. Per layer: the forward product with its bias (``baddbmm``), the ReLU and
+    its backward mask, the weight-gradient and input-gradient products, the bias-gradient sum;
+    then the loss and its gradient and one fused Adam step over the stacked weights. Their sum
+    is what the step would take with no other cost (no allocation, dispatch or cache misses
+    between kernels): the ceiling of this way of training, in the same run as the peaks."""
+    import torch
+    from torch import nn
+
+    layers = list(model.modules())[1:]
+    linears = [m for m in layers if isinstance(m, nn.Linear)]
+    others = [m for m in layers if not isinstance(m, (nn.Linear, nn.ReLU, nn.Sequential, nn.Identity))
+              and not (isinstance(m, nn.Dropout) and m.p == 0)]
+    if not linears or others:
+        return None
+    gen = torch.Generator(device="cpu").manual_seed(0)
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=gen).to(device)
+
+    times: dict[str, float] = {}
+
+    def add(key: str, fn) -> None:
+        times[key] = times.get(key, 0.0) + best_seconds(fn, device, 10)
+
+    B = batch_size
+    h = rand(K, B, linears[0].in_features)
+    inputs, params = [], []
+    for i, lin in enumerate(linears):
+        W, b = rand(K, lin.in_features, lin.out_features), rand(K, 1, lin.out_features)
+        params += [W, b]
+        inputs.append(h)
+        out = torch.empty(K, B, lin.out_features, device=device)
+        add("forward products", lambda h=h, W=W, b=b, out=out: torch.baddbmm(b, h, W, out=out))
+        h = torch.baddbmm(b, h, W)
+        if i < len(linears) - 1:
+            add("ReLU", lambda h=h: torch.relu(h))
+            h = torch.relu(h)
+    logits = h.detach().reshape(K * B, -1).requires_grad_()
+    labels = torch.randint(0, logits.shape[1], (K * B,), generator=gen).to(device)
+    add("loss and its gradient",
+        lambda: torch.autograd.grad(nn.functional.cross_entropy(logits, labels, reduction="sum"), logits))
+    g = rand(K, B, linears[-1].out_features)
+    for i in range(len(linears) - 1, -1, -1):
+        W, x = params[2 * i], inputs[i]
+        add("weight-gradient products", lambda x=x, g=g: torch.bmm(x.transpose(1, 2), g))
+        add("bias-gradient sums", lambda g=g: g.sum(1, keepdim=True))
+        if i > 0:
+            add("input-gradient products", lambda g=g, W=W: torch.bmm(g, W.transpose(1, 2)))
+            g = torch.bmm(g, W.transpose(1, 2))
+            add("ReLU backward", lambda g=g, x=x: torch.ops.aten.threshold_backward(g, x, 0))
+    for p in params:
+        p.grad = torch.randn_like(p)
+    adam = torch.optim.Adam(params, lr=1e-3, fused=True)
+    add("fused Adam", adam.step)
+    return times
+
+
+# ---------------------------------------------------------------------------- one K
 # ---------------------------------------------------------------------------- one K
 
 
@@ -224,6 +286,18 @@ def run_one(K: int, args, data, X, y, pool, test, recipe, device) -> None:
     for label, value in peaks.values():
         print(f"peak        {value:8.1f} GFLOP/s  {label} on {threads} thread(s): batched reaches "
               f"{100 * achieved / value:.0f} %")
+    with training_threads(models[0].to(device), sample, recipe.batch_size, device=device, models=K):
+        kernels = step_kernels(models[0], K, recipe.batch_size, device)
+    models[0].to("cpu")
+    if kernels is not None and "bmm" in peaks:
+        steps = recipe.epochs * len(members[0]) / recipe.batch_size
+        alone, step = sum(kernels.values()), t_batched / steps
+        flop = per_record * recipe.batch_size * K
+        print(f"one step    {1e3 * step:8.2f} ms in the trainer; its kernels timed alone add up to {1e3 * alone:.2f} ms "
+              f"({flop / alone / 1e9:.1f} GFLOP/s, {100 * flop / alone / 1e9 / peaks['bmm'][1]:.0f} % of the bmm peak: "
+              "the ceiling of this step)")
+        for key, value in sorted(kernels.items(), key=lambda kv: -kv[1]):
+            print(f"            {1e3 * value:8.2f} ms  {key}")
 
 
 def main() -> None:

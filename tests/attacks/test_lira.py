@@ -185,3 +185,23 @@ def test_a_scorer_queries_each_record_once_and_scores_as_run_reference_attack(ad
     other = _counting(adult.target)  # another target: queried afresh
     scorer.score(create_attack("lira-offline"), other, np.r_[forget, adult.nonmembers])
     assert other.asked == len(forget) + len(adult.nonmembers)
+
+
+def test_two_reference_models_make_lira_not_applicable_and_rmia_still_runs(tmp_path):
+    """K = 2 gives each record one IN and one OUT model: no variance for LiRA (either kind), so its
+    entries say why; RMIA, which needs no variance, runs on the same store."""
+    from mia_audit.config import AttackConfig, AuditConfig, DataConfig, MetricsConfig, ModelConfig, ReferenceConfig
+    from mia_audit.run.pipeline import run_audit
+
+    config = AuditConfig(
+        data=DataConfig(name="adult", train_size=200, test_size=200),
+        model=ModelConfig(name="mlp", params={"hidden": [16]}, training={"epochs": 2}),
+        attacks=AttackConfig(names=["lira-online", "lira-offline", "rmia-offline"], members=["train"],
+                             options={"lira-offline": {"fixed_variance": True}}),
+        references=ReferenceConfig(n_models=2, population=100, store=str(tmp_path / "store")),
+        metrics=MetricsConfig(n_bootstrap=0), seed=0, device="cpu")
+    by = {r["attack"]: r for r in run_audit(config, show_progress=False)["results"]}
+    for name in ("lira-online", "lira-offline"):
+        assert by[name]["applicable"] is False
+        assert "at least 4 reference models (references.n_models); the store has 2" in by[name]["reason"]
+    assert by["rmia-offline"]["applicable"] is not False and 0.0 <= by["rmia-offline"]["auc"] <= 1.0
