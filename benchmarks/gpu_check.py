@@ -8,7 +8,8 @@ the budget runs out (what the stage recorded until then is kept):
    fits); test accuracy on the 10,000 test images with and without the test-time flip, and
    seconds (after a short warm-up run, CUDA synchronised);
 2. ``references``: K reference models trained batched (torch.func, K per GPU) against the
-   sequential loop on a few of them (the toolkit's ``train_references`` with each executor):
+   sequential loop on a few of them and against 4 processes sharing the device, each training
+   its models one by one (the toolkit's ``train_references`` with each executor):
    seconds, models per minute, the ratio, each model's held-out accuracy; and the cost of the
    18 LiRA queries per record, which sizes stage 3;
 3. ``lira``: the LiRA benchmark of ``cifar_lira.py`` (LiRA online / offline, per-record and
@@ -59,6 +60,7 @@ LOG_TAIL = 3000
 LIRA_PLANS = ((64, 50000, 1000), (32, 50000, 1000), (16, 50000, 1000), (16, 20000, 1000), (8, 10000, 500),
               (4, 4000, 200), (4, 1000, 100))
 TOY_LIRA = (4, 120, 40)
+PROCESSES = 4  # worker processes sharing one device in the references stage's "processes" run
 
 
 # ---------------------------------------------------------------------------- budget (pure)
@@ -308,9 +310,14 @@ def stage_references(rec: Recorder, s: dict[str, Any]) -> None:
 
     def one(executor: str, k: int) -> dict[str, Any]:
         path = root / f"{executor}-{k}"
+        runner: Any = executor
+        if executor == "processes":  # several processes per device, each training its models one by one
+            from mia_audit.reference import ProcessExecutor
+
+            runner = ProcessExecutor(n_jobs=PROCESSES, models_per_job=max(1, k // PROCESSES))
         start = time.perf_counter()
         store = train_references(path, X, y, model=model, n_models=k, seed=0, recipe=recipe, model_params=params,
-                                 n_classes=10, queries="none", executor=executor, device=device, progress=False)
+                                 n_classes=10, queries="none", executor=runner, device=device, progress=False)
         seconds = time.perf_counter() - start
         accs = [accuracy(store.load_model(j, device=device), X[~store.mask[j]][:5000], y[~store.mask[j]][:5000])
                 for j in range(k)]
@@ -319,17 +326,23 @@ def stage_references(rec: Recorder, s: dict[str, Any]) -> None:
                 "accuracy": accs, "mean_accuracy": float(np.mean(accs)), "s_per_record_epoch": per_record_epoch,
                 "store": store}
 
-    # the first K batched, then the sequential loop on k_seq models (the ratio), then larger K batched
-    plan = [("batched", ks[0]), ("sequential", k_seq)] + [("batched", k) for k in ks[1:]]
+    # the first K batched, then the sequential loop on k_seq models (the ratio), then the first K in
+    # PROCESSES processes sharing the device (issue 14 §2: torch.func or processes, by measurement),
+    # then larger K batched
+    plan = ([("batched", ks[0]), ("sequential", k_seq), ("processes", ks[0])]
+            + [("batched", k) for k in ks[1:]])
     for executor, k in plan:
         done = [x for x in runs if "seconds" in x and x["executor"] == "batched"]
         if not done:
             need = 0.0
         elif executor == "batched":
             need = 1.5 * done[-1]["seconds"] * k / done[-1]["k"] + 10
+        elif executor == "processes":  # as the sequential loop, shared by the processes (plus their start)
+            need = 4 * k * estimates.get("train_sequential", estimates["train_batched"]) * pool / 2 \
+                * recipe.epochs / PROCESSES + 30
         else:  # the sequential loop is slower per model than the batched one: allow 4x
             need = 4 * k * estimates["train_batched"] * pool / 2 * recipe.epochs + 10
-        if (executor == "sequential" and not done) or _left(s) < need:
+        if (executor != "batched" and not done) or _left(s) < need:
             runs.append({"executor": executor, "k": k, "skipped": f"about {need:.0f} s needed, {_left(s):.0f} s left"})
             rec.set("runs", runs)
             continue
@@ -337,6 +350,9 @@ def stage_references(rec: Recorder, s: dict[str, Any]) -> None:
         store: ReferenceStore = r.pop("store")
         if executor == "sequential":
             estimates["train_sequential"] = r["s_per_record_epoch"]
+            r["batched_speedup"] = done[0]["models_per_minute"] / r["models_per_minute"]
+        elif executor == "processes":
+            r["processes"] = PROCESSES
             r["batched_speedup"] = done[0]["models_per_minute"] / r["models_per_minute"]
         else:
             estimates["train_batched"] = r["s_per_record_epoch"]
@@ -420,7 +436,8 @@ def stage_line(name: str, r: dict[str, Any]) -> str:
                 continue
             parts.append(f"{run['executor']} K={run['k']}: {run['seconds']:.1f} s, {run['models_per_minute']:.1f} "
                          f"models/min, mean acc {run['mean_accuracy']:.3f}"
-                         + (f", batched/sequential speed {run['batched_speedup']:.2f}x" if "batched_speedup" in run else ""))
+                         + (f", batched/{run['executor']} speed {run['batched_speedup']:.2f}x"
+                            if "batched_speedup" in run else ""))
     elif name == "lira":
         run = r.get("run") or {}
         plan = r.get("plan") or {}
