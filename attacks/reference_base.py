@@ -26,7 +26,7 @@ Scores: higher = more likely a member, as everywhere in the toolkit.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import abc
 
@@ -202,7 +202,8 @@ class ReferenceScorer:
     :func:`run_reference_attack`, which is this class used once.
     """
 
-    def __init__(self, store: Any, X_pool: Any, y_pool: Any, *, batch_size: Optional[int] = None):
+    def __init__(self, store: Any, X_pool: Any, y_pool: Any, *, batch_size: Optional[int] = None,
+                 device: Any = "cpu"):
         from mia_audit.reference import ReferenceStore
 
         self.store = store if isinstance(store, ReferenceStore) else ReferenceStore(store)
@@ -210,17 +211,39 @@ class ReferenceScorer:
         self.y = np.asarray(y_pool)
         self.store.check_data(self.X, self.y)
         self.batch_size = batch_size
+        self.device = device
         self._references: Optional[QuerySignals] = None
+        self._released: Optional[tuple[Any, QuerySignals]] = None  # (release, the references' signals under it)
         self._target: Any = None  # the last target (held, so that its id cannot be reused)
         self._seen: Optional[np.ndarray] = None  # (N,) rows of the pool the last target has answered
         self._lc: Optional[np.ndarray] = None
         self._conf: Optional[np.ndarray] = None
         self._label_only = False
 
-    def reference_signals(self) -> QuerySignals:
-        if self._references is None:
-            self._references = self.store.signals()
-        return self._references
+    @property
+    def can_release(self) -> bool:
+        """Whether the reference models can answer through a target's output mitigation: their
+        weights are in the store (not for models of a user's training function or imported
+        ones, kept as their signals)."""
+        return not self.store.spec.is_custom
+
+    def reference_signals(self, release: Optional[Callable[[Any, Any], Any]] = None) -> QuerySignals:
+        """The reference models' per-query signals (K, N, A): as stored, or, with ``release`` (a
+        fitted output mitigation's ``transform``), their outputs put through it: each model is
+        loaded from the store and queried again, so that they answer as the mitigated target
+        does (an adaptive attacker, who knows the mitigation). The last ``release`` is kept."""
+        if release is None or not self.can_release:
+            if self._references is None:
+                self._references = self.store.signals()
+            return self._references
+        if self._released is None or self._released[0] != release:
+            parts = [query_signals(self.store.load_model(k, device=self.device), self.X, self.y,
+                                   self.store.spec.queries, batch_size=self.batch_size, release=release)
+                     for k in range(self.store.n_models)]
+            if not all(p.has_posteriors for p in parts):  # a label-only release: the attack says what it needs
+                return QuerySignals(None, None)
+            self._released = (release, QuerySignals.stack(parts))
+        return self._released[1]
 
     def target_signals(self, target: Any, pool_indices: Any) -> QuerySignals:
         """``target``'s per-query signals (n, A) on the pool records ``pool_indices``."""
@@ -246,9 +269,11 @@ class ReferenceScorer:
         return QuerySignals(logit_confidence=self._lc[idx], confidence=self._conf[idx])
 
     def score(self, attack: "ReferenceAttack", target: Any, pool_indices: Any, *,
-              population_indices: Any = None) -> np.ndarray:
+              population_indices: Any = None, release: Optional[Callable[[Any, Any], Any]] = None) -> np.ndarray:
         """Scores (n,) of ``target`` on the pool records ``pool_indices``, by ``attack`` (see
-        :func:`run_reference_attack`)."""
+        :func:`run_reference_attack`). ``release``: the output mitigation ``target`` answers
+        through (its ``transform``), applied to the reference models too where
+        :attr:`can_release` (else they answer unmitigated: a non-adaptive attacker)."""
         if not isinstance(attack, ReferenceAttack):
             raise bad_value("attack", "a reference attack (access = 'references'), e.g. create_attack('lira-online')",
                             type(attack).__name__)
@@ -263,7 +288,11 @@ class ReferenceScorer:
         if population_indices is not None:
             z = _pool_indices(population_indices, self.store.n_records, "population_indices")
             population = (self.target_signals(target, z), z)
-        attack.fit_references(self.reference_signals(), self.store.mask)
+        references = self.reference_signals(release if target_signals.has_posteriors else None)
+        if not references.has_posteriors:
+            raise NotApplicableError(f"{attack.name} needs posterior outputs (logits or probs) of the reference "
+                                     "models; under this mitigation they release labels only")
+        attack.fit_references(references, self.store.mask)
         return attack.score_target(target_signals, idx, population=population)
 
 

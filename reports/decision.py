@@ -54,8 +54,8 @@ def records_at_risk_lines(result: Mapping[str, Any]) -> list[str]:
 def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
     """One sentence per output mitigation on the original model: the highest AUC (train vs test)
     without and with it, the test accuracy without and with it, what it made not applicable, and
-    a caution where reference attacks ran under it (their reference models do not get the
-    mitigation, so they are not adaptive); then one per training-time mitigation (its own model
+    a caution where reference attacks ran under it with reference models that could not answer
+    through it (kept as signals only: not adaptive; the others are, ``reference_outputs``); then one per training-time mitigation (its own model
     against the original)."""
     entries = [e for e in result.get("results") or [] if e.get("members") == "train"]
     models = {m.get("name"): m for m in result.get("models") or []}
@@ -81,8 +81,10 @@ def mitigation_lines(result: Mapping[str, Any]) -> list[str]:
         lost = sorted({e["attack"] for e in entries if e["model"] == model and e.get("mitigation") == label
                        and not e.get("applicable")})
         auc, acc = _arrow("highest AUC", before, after), _arrow("test accuracy", acc_before, acc_after)
+        marked = [e.get("reference_outputs") for e in result.get("results") or []
+                  if e.get("model") == model and e.get("mitigation") == label and e.get("reference_outputs")]
         adaptive = ""
-        if label in with_references:
+        if "unmitigated" in marked or (label in with_references and not marked):  # (unmarked: written before 2026-12)
             adaptive = ("; its reference attacks compare the mitigated outputs with unmitigated reference models "
                         "(a non-adaptive attacker), so their drop may overstate the gain")
         out.append(f"{label}: {auc}; {acc}" + (f"; makes {len(lost)} attack{'s' if len(lost) != 1 else ''} not applicable ({', '.join(lost)})"

@@ -33,7 +33,7 @@ code: one Gaussian per query, the per-query log-likelihood ratios averaged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -150,12 +150,15 @@ class QuerySignals:
         )
 
 
-def query_signals(model: Any, X: Any, y: Any, queries: QuerySet, *, batch_size: Optional[int] = None) -> QuerySignals:
+def query_signals(model: Any, X: Any, y: Any, queries: QuerySet, *, batch_size: Optional[int] = None,
+                  release: Optional[Callable[[Any, Any], Any]] = None) -> QuerySignals:
     """Signals of ``model`` (anything :func:`mia_audit.adapters.as_adapter` takes) on every
     record of ``X`` under every query of ``queries``: arrays (n, A), float32.
 
-    Label-only models give ``QuerySignals(None, None)`` (the attacks that need posteriors
-    then say so). ``X`` and ``y`` are not modified.
+    ``release(outputs, X_query)``: what is released instead of the model's outputs, e.g. a
+    fitted output mitigation's ``transform`` (so that reference models answer as the
+    mitigated target does). Label-only outputs give ``QuerySignals(None, None)`` (the
+    attacks that need posteriors then say so). ``X`` and ``y`` are not modified.
     """
     from ..adapters import as_adapter
 
@@ -167,7 +170,8 @@ def query_signals(model: Any, X: Any, y: Any, queries: QuerySet, *, batch_size: 
     lc_parts, conf_parts = [], []
     for flip, dy, dx in queries.augmentations(X_np.shape):
         Xa = augment(X_np, flip, dy, dx, queries.pad) if X_np.ndim == 4 else X_np
-        signals = compute_signals(adapter.predict(Xa, batch_size=batch_size), y_np)
+        outputs = adapter.predict(Xa, batch_size=batch_size)
+        signals = compute_signals(outputs if release is None else release(outputs, Xa), y_np)
         if signals.logit_confidence is None:
             return QuerySignals(None, None)
         lc_parts.append(signals.logit_confidence.astype(SIGNAL_DTYPE))

@@ -206,8 +206,16 @@ def run_special_attacks(
                                                                 members=members, reason=str(exc)))
                             continue
                         n_in = member_idx.size
-                        entries.append(attack_entry(scores[:n_in], scores[n_in:], model=model_name, mitigation=label,
-                                                    attack=name, members=members, config=config))
+                        entry = attack_entry(scores[:n_in], scores[n_in:], model=model_name, mitigation=label,
+                                             attack=name, members=members, config=config)
+                        if kinds[name] == "references" and getattr(adapter, "transform", None) is not None:
+                            entry["reference_outputs"] = "mitigated" if ctx.scorer.can_release else "unmitigated"
+                            if not ctx.scorer.can_release:
+                                entry.setdefault("warnings", []).append(
+                                    "the reference models are kept as their signals only (your training code or "
+                                    "imported models), so they could not answer through this mitigation: a "
+                                    "non-adaptive attack, whose drop may overstate the mitigation's gain")
+                        entries.append(entry)
 
     pair_names = groups["pair"]
     if pair_names and not pairs:

@@ -99,8 +99,10 @@ def reference_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray
     split = ctx.split
     rows = np.r_[np.searchsorted(ctx.pool, member_idx), np.searchsorted(ctx.pool, split.test)]
     if ctx.scorer is None or ctx.scorer.store is not ctx.store:  # one check of the pool, one read of the store
-        ctx.scorer = ReferenceScorer(ctx.store, ctx.X_pool, ctx.y_pool)
-    return ctx.scorer.score(attack, adapter, rows, population_indices=ctx.population_positions)
+        ctx.scorer = ReferenceScorer(ctx.store, ctx.X_pool, ctx.y_pool, device=ctx.device)
+    # under an output mitigation the reference models answer through it too (an adaptive attacker)
+    return ctx.scorer.score(attack, adapter, rows, population_indices=ctx.population_positions,
+                            release=getattr(adapter, "transform", None))
 
 
 def query_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray) -> np.ndarray:

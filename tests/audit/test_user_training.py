@@ -91,6 +91,22 @@ def test_a_forest_from_your_own_training_function_gets_reference_attacks(tmp_pat
     assert result["verdict"]["status"] == "fail"
 
 
+def test_reference_models_of_your_code_answer_unmitigated_and_the_entry_says_so(tmp_path, monkeypatch):
+    """Models of a training function are kept as their signals only: under an output mitigation
+    they cannot answer through it, so the entry is marked and warned, and page 1 cautions."""
+    from mia_audit.reports.decision import mitigation_lines
+
+    monkeypatch.setenv("MIA_AUDIT_CACHE", str(tmp_path / "cache"))
+    _module(tmp_path, "forest_fit", FOREST)
+    config = _config(tmp_path, train="forest_fit:fit", names=["loss", "lira-offline"])
+    config.mitigations = [{"name": "rounding", "decimals": 1}]
+    result = run_audit(config)
+    (entry,) = [e for e in result["results"] if e["attack"] == "lira-offline" and e["mitigation"] != "none"]
+    assert entry["reference_outputs"] == "unmitigated"
+    assert any("could not answer through this mitigation" in w for w in entry["warnings"])
+    assert "non-adaptive" in " ".join(mitigation_lines(result))
+
+
 def test_edited_training_code_never_reuses_the_cached_reference_models(tmp_path, monkeypatch):
     from mia_audit.run.references import default_store
 

@@ -115,3 +115,14 @@ def test_a_mitigation_under_which_reference_attacks_ran_carries_a_caution():
     assert line.endswith("unmitigated reference models (a non-adaptive attacker), so their drop may overstate "
                          "the gain")
     assert "non-adaptive" not in mitigation_lines(RESULT)[0]
+
+
+def test_the_caution_follows_whether_the_reference_models_answered_through_the_mitigation():
+    coverage = {"coverage": [{"model": "original", "mitigation": "label-only", "evidence": ["label", "reference"]}]}
+
+    def with_marks(*marks):
+        extra = [{**_e("original", "lira-online", 0.6, "label-only"), "reference_outputs": m} for m in marks]
+        return {**RESULT, "results": RESULT["results"] + extra, "verdict": coverage}
+
+    assert "non-adaptive" not in mitigation_lines(with_marks("mitigated"))[0]  # an adaptive attacker: no caution
+    assert "non-adaptive" in mitigation_lines(with_marks("mitigated", "unmitigated"))[0]

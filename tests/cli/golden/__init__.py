@@ -18,7 +18,14 @@ they lead) were re-recorded on 2026-12-01 (issue 14), when the batched reference
 to torch's fused optimiser kernels and stores Linear weights as (K, in, out): its 16 Adult
 reference models now round differently, and their AUCs moved by at most 5e-4 (TPR by one
 record). That run gives the same figures under ``ATEN_CPU_CAPABILITY=avx2`` and AVX-512 (0
-differences at 1e-6). Every other figure is as recorded at c1689df.
+differences at 1e-6).
+
+The LiRA entries under temperature scaling (24 entries, and the verdict's worst entries of
+each model under it) were re-recorded on 2026-12-02: the reference models now answer through
+the target's fitted output mitigation (an adaptive attacker; before, they gave raw outputs).
+On this binary task temperature only divides the logit-scaled confidence by T, so those
+entries now equal the unmitigated ones (e.g. lira-offline on the original's train set 0.5758,
+was 0.5511). Every other figure is as recorded at c1689df.
 
 :func:`figures` reduces a result the same way; :func:`differences` compares two reductions,
 numbers within ``tol`` (never exact: two machines round differently).
