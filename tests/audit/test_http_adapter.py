@@ -186,9 +186,11 @@ def test_rate_limit_spaces_requests(fitted):
     endpoint = Endpoint(_ok(model))
     with serve(endpoint) as url:
         HttpEndpointAdapter(url, n_classes=2, batch_size=2, rate_limit=rate).predict(X[:10])
-    gaps = np.diff(endpoint.times)
-    assert len(endpoint.times) == 5
-    assert gaps.min() >= 1 / rate - 0.005, gaps
+    times = np.asarray(endpoint.times)
+    assert len(times) == 5
+    # the server stamps a request when it handles it: a late stamp shortens the next gap, so the
+    # bound is on the span (load only lengthens it), not on the smallest gap
+    assert times[-1] - times[0] >= 4 / rate - 0.005, np.diff(times)
 
 
 def test_argument_checks():
