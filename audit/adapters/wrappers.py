@@ -261,4 +261,10 @@ class OutputNoise(_Wrapper):
         return Outputs("probs", clipped / sums[:, None], self.n_classes)
 
 
-__all__ = ["LabelOnly", "Temperature", "TopK", "Rounding", "OutputNoise"]
+def release_of(adapter: Any):
+    """The release function ``transform(outputs, X)`` of an output-mitigation wrapper (what it
+    makes of any model's outputs, e.g. a reference model's), or None for an unwrapped adapter."""
+    return adapter.transform if isinstance(adapter, _Wrapper) else None
+
+
+__all__ = ["LabelOnly", "Temperature", "TopK", "Rounding", "OutputNoise", "release_of"]

@@ -135,6 +135,7 @@ def run_special_attacks(
     (model name, unlearner, its original Trained, the unlearned Trained) per unlearned model.
     Returns ``(entries, info)``; ``info`` describes the reference store and shadow settings.
     """
+    from mia_audit.adapters.wrappers import release_of
     from mia_audit.attacks import create_attack
 
     kinds = {n: handler_for(n)[0] for n in names}
@@ -208,7 +209,7 @@ def run_special_attacks(
                         n_in = member_idx.size
                         entry = attack_entry(scores[:n_in], scores[n_in:], model=model_name, mitigation=label,
                                              attack=name, members=members, config=config)
-                        if kinds[name] == "references" and getattr(adapter, "transform", None) is not None:
+                        if kinds[name] == "references" and release_of(adapter) is not None:
                             entry["reference_outputs"] = "mitigated" if ctx.scorer.can_release else "unmitigated"
                             if not ctx.scorer.can_release:
                                 entry.setdefault("warnings", []).append(

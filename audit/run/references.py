@@ -90,6 +90,7 @@ def released_probs(wrapper: Any, probs: np.ndarray) -> np.ndarray:
 def reference_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray) -> np.ndarray:
     """The "references" handler: ``attack`` (LiRA, RMIA) on ``adapter``, members then the test
     set, against the reference store ``ctx`` holds."""
+    from mia_audit.adapters.wrappers import release_of
     from mia_audit.attacks import ReferenceScorer
 
     if getattr(attack, "needs_population", False) and ctx.population_positions is None:
@@ -102,7 +103,7 @@ def reference_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray
         ctx.scorer = ReferenceScorer(ctx.store, ctx.X_pool, ctx.y_pool, device=ctx.device)
     # under an output mitigation the reference models answer through it too (an adaptive attacker)
     return ctx.scorer.score(attack, adapter, rows, population_indices=ctx.population_positions,
-                            release=getattr(adapter, "transform", None))
+                            release=release_of(adapter))
 
 
 def query_scores(ctx: Any, attack: Any, adapter: Any, member_idx: np.ndarray) -> np.ndarray:
