@@ -25,6 +25,13 @@ parameter group (so any trainer that builds one optimiser over ``parameters()`` 
 Test-time flip (``tta=True``): in eval mode the output is the mean of the logits of ``x`` and of ``x``
 flipped left-right (one forward pass over both); in train mode the plain forward. airbench's level-2
 test-time augmentation (extra one-pixel translations) is not done.
+
+Measured with ``recipe_for("airnet", "image")`` (10 epochs) on the CPU in float32, seed 0, on the
+JPEG (quality 75, 4:2:0) copy of CIFAR-10 in ``../shared/data``, not the original pixels: trained on
+all 50,000 images, 90.06 % test accuracy (89.30 % without the flip), 3,794 s on 2 cores; on a
+random half (25,000), 86.75 % (86.08 %), 2,202 s. airbench94 reports 94.01 % on the original
+pixels with what this network leaves out: Lookahead, alternating flips, freezing the whitening
+bias after 3 epochs, and the translate test-time augmentation.
 """
 
 from __future__ import annotations
