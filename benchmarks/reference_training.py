@@ -53,14 +53,15 @@ gathering, for-loop Adam, a transposing copy of every weight gradient, no thread
 
 The step's own kernels, each timed alone at the trainer's shapes (``step_kernels``: the
 forward products with their bias, ReLU and its backward mask, the weight- and input-gradient
-products, the bias sums, the loss, one fused Adam step), printed as "one step": on one thread,
-beside the same run's other work (load 2), 45.4 ms against the trainer's 67.6 ms per step,
-i.e. 88 GFLOP/s, 68 % of that run's bmm peak of 129 GFLOP/s (58 % of the quiet-machine peak
-of 150-158): the products alone take 35 ms (forward 12.5, weight gradients 12.4, input
-gradients 10.1: the backward shapes run at 110-120 GFLOP/s, below the forward shape's peak),
-Adam 5.9 ms. So 60 % of the peak is about the most a step of these kernels can give even with
-no cost between them; the trainer's remaining third is allocation, dispatch and operands
-that left the cache between kernels.
+products, the bias sums, the loss, one fused Adam step), printed as "one step". On one thread,
+on a quiet machine: 29.5 ms against the trainer's 39.5 ms per step, i.e. 135 GFLOP/s, 62 % of
+that run's bmm peak of 217 GFLOP/s, where the trainer reaches 101 GFLOP/s (47 %); the products
+take 22.1 ms (weight gradients 8.1, forward 7.9, input gradients 6.2: the backward shapes run
+below the forward shape's peak), fused Adam 3.5 ms, ReLU and its mask 2.9 ms. Beside other work
+(load 2): 45.4 ms against 67.6 ms, 68 % and 46 % of a bmm peak of 129 GFLOP/s. So about 60 % of
+the peak is the most a step of these kernels can give even with no cost between them; the
+trainer's remaining quarter to third is allocation, dispatch and operands that left the cache
+between kernels.
 
 What is left is memory traffic, not the vmap path: a step moves ~0.4 GB (fused Adam
 reads and writes 7 x 23 MB of stacked weights and states; each (64, 128, 256)
