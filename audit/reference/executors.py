@@ -232,7 +232,7 @@ def make_executor(executor: Any, spec: ReferenceSpec, *, ray_address: Optional[s
             executor = "ray"
         elif not spec.is_torch:
             executor = "process"
-        elif batchable(spec) and (_on_gpu(device) or not _convolutional(spec)):
+        elif _batch_here(spec, device):
             executor = "batched"
         else:
             executor = "sequential"
@@ -243,14 +243,16 @@ def make_executor(executor: Any, spec: ReferenceSpec, *, ray_address: Optional[s
     return {"sequential": SequentialExecutor, "batched": BatchedExecutor, "process": ProcessExecutor}[executor]()
 
 
-def _on_gpu(device: Any) -> bool:
-    return device is not None and not str(device).startswith("cpu")
-
-
-def _convolutional(spec: ReferenceSpec) -> bool:
+def _batch_here(spec: ReferenceSpec, device: Any) -> bool:
+    """Whether "auto" batches ``spec``'s models on ``device``: a batchable architecture, and on the
+    CPU none with convolutions (one model built, for both questions)."""
     from torch import nn
 
-    return any(isinstance(m, (nn.Conv1d, nn.Conv2d)) for m in spec.build(0).modules())
+    from .batched import can_batch
+
+    net = spec.build(0)
+    on_gpu = device is not None and not str(device).startswith("cpu")
+    return can_batch(net) and (on_gpu or not any(isinstance(m, (nn.Conv1d, nn.Conv2d)) for m in net.modules()))
 
 
 __all__ = ["EXECUTORS", "Executor", "SequentialExecutor", "BatchedExecutor", "ProcessExecutor", "RayExecutor",

@@ -154,36 +154,33 @@ def run_special_attacks(
     population = np.sort(order[:min(refs.population, order.size)])
     remaining = np.sort(order[population.size:])
     ctx.population = population
-    if "references" in kinds.values() and refs.imported is not None:  # trained elsewhere: their signals here
-        from mia_audit.reference.imported import import_references
-
+    if "references" in kinds.values():  # one store for every audited model
         pool = np.sort(np.r_[split.train, split.test, population]).astype(np.int64)
-        ids = dataset.ids[pool] if getattr(dataset, "ids", None) is not None else pool
-        path = Path(refs.store) if refs.store else default_store(config, dataset, pool, None,
-                                                                 imported=refs.imported)
-        with phase(f"reference models (imported from {refs.imported})", enabled=show_progress):
-            ctx.store = import_references(path, refs.imported, X[pool], y[pool], ids, n_classes=dataset.n_classes,
-                                          seed=derive_seed(config.seed, "references"),
-                                          load_options=refs.imported_options)
+        if refs.imported is not None:  # trained elsewhere: their signals here
+            from mia_audit.reference.imported import import_references
+
+            ids = dataset.ids[pool] if getattr(dataset, "ids", None) is not None else pool
+            path = Path(refs.store) if refs.store else default_store(config, dataset, pool, None,
+                                                                     imported=refs.imported)
+            with phase(f"reference models (imported from {refs.imported})", enabled=show_progress):
+                ctx.store = import_references(path, refs.imported, X[pool], y[pool], ids,
+                                              n_classes=dataset.n_classes, seed=derive_seed(config.seed, "references"),
+                                              load_options=refs.imported_options)
+            how = {"imported": refs.imported}
+        else:
+            from mia_audit.reference import train_references
+
+            path = Path(refs.store) if refs.store else default_store(config, dataset, pool, recipe, trainer=trainer)
+            threads = reference_threads(config, dataset, recipe, device) if trainer is None else contextlib.nullcontext()
+            with threads, phase(f"reference models ({refs.n_models}, trained or loaded)", enabled=show_progress):
+                ctx.store = train_references(path, X[pool], y[pool], model=config.model.name, n_models=refs.n_models,
+                                             seed=derive_seed(config.seed, "references"), recipe=recipe,
+                                             model_params=config.model.params, n_classes=dataset.n_classes,
+                                             executor=refs.executor, device=device, ray_address=refs.ray_address,
+                                             progress=progress_enabled(show_progress), trainer=trainer)
+            how = {"executor": refs.executor}
         info["references"] = {"store": str(path), "n_models": ctx.store.n_models, "n_pool": int(pool.size),
-                              "n_population": int(population.size), "imported": refs.imported,
-                              "n_queries": int(ctx.store.meta.get("n_queries", 1))}
-        ctx.pool, ctx.X_pool, ctx.y_pool = pool, X[pool], y[pool]
-        ctx.population_positions = np.searchsorted(pool, population) if population.size else None
-    elif "references" in kinds.values():  # one store for every audited model
-        from mia_audit.reference import train_references
-
-        pool = np.sort(np.r_[split.train, split.test, population]).astype(np.int64)
-        path = Path(refs.store) if refs.store else default_store(config, dataset, pool, recipe, trainer=trainer)
-        threads = reference_threads(config, dataset, recipe, device) if trainer is None else contextlib.nullcontext()
-        with threads, phase(f"reference models ({refs.n_models}, trained or loaded)", enabled=show_progress):
-            ctx.store = train_references(path, X[pool], y[pool], model=config.model.name, n_models=refs.n_models,
-                                         seed=derive_seed(config.seed, "references"), recipe=recipe,
-                                         model_params=config.model.params, n_classes=dataset.n_classes,
-                                         executor=refs.executor, device=device, ray_address=refs.ray_address,
-                                         progress=progress_enabled(show_progress), trainer=trainer)
-        info["references"] = {"store": str(path), "n_models": refs.n_models, "n_pool": int(pool.size),
-                              "n_population": int(population.size), "executor": refs.executor,
+                              "n_population": int(population.size), **how,
                               "n_queries": int(ctx.store.meta.get("n_queries", 1))}
         ctx.pool, ctx.X_pool, ctx.y_pool = pool, X[pool], y[pool]
         ctx.population_positions = np.searchsorted(pool, population) if population.size else None
