@@ -226,4 +226,6 @@ def test_under_temperature_scaling_the_reference_models_answer_through_it_too(tm
         plain, scaled = by[(name, "none")], by[(name, "temperature(T=3)")]
         assert "reference_outputs" not in plain and scaled["reference_outputs"] == "mitigated"
         assert plain["auc"] > 0.53  # it leaks (0.59 and 0.62 here): the comparison means something
-        assert abs(scaled["auc"] - plain["auc"]) < 1e-6, name
+        # equal up to rounding (a near-tie may flip: 1 pair in 90,000 is 1.1e-5); the unmitigated
+        # references of before were 0.025 away on the demo
+        assert abs(scaled["auc"] - plain["auc"]) < 1e-3, name
