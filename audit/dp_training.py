@@ -16,9 +16,11 @@ What it does
     multiplier is the smallest one reaching (target_epsilon, delta) after ``recipe.epochs``
     epochs (``make_private_with_epsilon``).
 
-    The recipe's optimiser, learning rate (schedule), weight decay, label smoothing and
-    augmentation are used as in :func:`mia_audit.training.train_model`; ``recipe.amp`` is
-    ignored (DP-SGD always trains in float32).
+    The recipe's optimiser, learning rate (schedule), weight decay, label smoothing,
+    augmentation (with ``alternating_flip``: each record's flip, drawn once, alternates by
+    epoch), ``freeze_after`` and ``lookahead`` are used as in
+    :func:`mia_audit.training.train_model` (Lookahead only combines the noisy iterates:
+    post-processing, no privacy cost); ``recipe.amp`` is ignored (DP-SGD always trains in float32).
 
 Privacy accounting
     ``delta`` defaults to ``1 / (10 * n)`` for ``n`` training records (below the ``1 / n``
@@ -61,6 +63,10 @@ from .training import (
     check_epoch_loss,
     prepare_torch_training,
     augment_images,
+    epoch_flips,
+    frozen_parameters,
+    initial_flips,
+    set_frozen,
 )
 
 DP_OPACUS_MESSAGE = "dp-sgd needs the optional extra: pip install 'mia-audit[dp]' (opacus)"
@@ -231,7 +237,10 @@ def train_model_dp(
     noise_gen.manual_seed(derive_seed(seed, "dp", "noise"))
     aug_gen = torch.Generator(device="cpu")
     aug_gen.manual_seed(derive_seed(seed, "dp", "augment"))
-    loader = DataLoader(TensorDataset(X_t, y_t), batch_size=min(recipe.batch_size, n), shuffle=True,
+    flips = initial_flips(n, aug_gen, recipe)
+    flips = None if flips is None else flips.to(torch_device)
+    positions = torch.arange(n, device=X_t.device)  # which records a Poisson batch holds (alternating flips)
+    loader = DataLoader(TensorDataset(X_t, y_t, positions), batch_size=min(recipe.batch_size, n), shuffle=True,
                         generator=loader_gen)
     steps_per_epoch = len(loader)
     optimizer = make_optimizer(net, recipe)
@@ -255,6 +264,12 @@ def train_model_dp(
         raise InputError(f"the model cannot be trained with DP-SGD (opacus): {exc}") from None
     scheduler = make_scheduler(dp_optimizer, recipe, recipe.epochs * steps_per_epoch)
     y_max = int(y_t.max().item())
+    frozen = frozen_parameters(dict(net.named_parameters()), recipe)
+    lookahead = None
+    if recipe.lookahead:
+        from .lookahead import Lookahead
+
+        lookahead = Lookahead(list(net.parameters()) + list(net.buffers()), recipe.epochs * steps_per_epoch)
 
     history: list[float] = []
     checked = False
@@ -269,10 +284,12 @@ def train_model_dp(
         dp_net.train()
         bar = tqdm(range(recipe.epochs), desc="train (dp-sgd)", unit="epoch", disable=not show, leave=False)
         for epoch in bar:
+            set_frozen(frozen, epoch)
             total, seen = 0.0, 0
-            for xb, yb in dp_loader:
+            for xb, yb, ib in dp_loader:
                 if recipe.augment is not None and len(xb):
-                    xb = augment_images(xb, recipe.augment, aug_gen)
+                    flip = None if flips is None else epoch_flips(flips, ib, epoch)
+                    xb = augment_images(xb, recipe.augment, aug_gen, flip=flip)
                 logits = dp_net(xb)
                 if not checked and len(xb):
                     check_logits(logits, y_max)
@@ -283,6 +300,8 @@ def train_model_dp(
                 dp_optimizer.step()  # an empty Poisson batch still takes a (noise-only) step
                 if scheduler is not None:
                     scheduler.step()
+                if lookahead is not None:
+                    lookahead.step()
                 if len(xb):
                     total += float(loss.detach()) * len(xb)
                     seen += len(xb)
@@ -292,6 +311,9 @@ def train_model_dp(
             history.append(mean)
             bar.set_postfix(loss=f"{mean:.4f}")
         bar.close()
+        if lookahead is not None:
+            lookahead.finish()
+        set_frozen(frozen, None)
         epsilon = float(engine.get_epsilon(delta_value))
     inner = dp_net._module if hasattr(dp_net, "_module") else dp_net
     template.load_state_dict(inner.state_dict())

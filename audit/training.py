@@ -37,7 +37,8 @@ Default recipes (:func:`recipe_for`)
                           batch 512, flip-crop augmentation
     airnet    image       airbench94's: sgd nesterov lr 1.5, momentum 0.85, weight decay 1.33e-3,
                           label smoothing 0.2, linear-warmup (23 %), 10 epochs, batch 1024,
-                          flip-translate augmentation, channels-last on CUDA
+                          flip-translate augmentation with alternating flips, Lookahead, the
+                          whitening bias trained for 3 epochs, channels-last on CUDA
     lstm      sequence    adam lr 3e-3, 40 epochs, batch 128
     bilstm    sequence    adam lr 3e-3, 40 epochs, batch 128
     xgboost   tabular     None (settings live in the estimator: build_model params)
@@ -77,7 +78,8 @@ LINEAR_WARMUP_START = 0.2
 LINEAR_WARMUP_END = 0.07
 #: fields added after the first release: to_dict() leaves them out while they keep their default
 #: (the behaviour before they existed), so stored metadata and cache keys of older recipes are unchanged
-_LATER_FIELDS = {"nesterov": False, "warmup_fraction": 0.23, "channels_last": False}
+_LATER_FIELDS = {"nesterov": False, "warmup_fraction": 0.23, "channels_last": False, "alternating_flip": False,
+                 "lookahead": False, "freeze_after": ()}
 
 
 # ---------------------------------------------------------------------------- recipe
@@ -106,6 +108,18 @@ class TrainRecipe:
                     horizontal flip, then a random crop after 4-pixel zero padding ("flip-crop")
                     or a random shift by up to 2 pixels with reflect padding ("flip-translate"),
                     per record, per epoch
+    alternating_flip with an augment: each record's flip is drawn once, before the first epoch
+                    (probability 1/2), and every other epoch flips all records again, so each
+                    record is seen in both orientations in turn (airbench94's alternating flip);
+                    the shifts stay random per epoch
+    lookahead       airbench94's Lookahead: after every 5th optimiser step the weights and the
+                    floating-point buffers (BatchNorm statistics) are pulled to a slow copy
+                    ``slow = d * slow + (1 - d) * weights; weights = slow`` with
+                    ``d = 0.95**5 * (step / steps)**3``; after the last step the model is the slow copy
+    freeze_after    ((parameter name, epochs), ...): each named parameter (as in the model's
+                    ``named_parameters()``) is trained in the first ``epochs`` epochs only, then
+                    left as it is (no gradient, no decay, no momentum); airnet's whitening bias is
+                    trained for 3 epochs, as in airbench94
     amp             bfloat16 autocast on CUDA (ignored on CPU)
     channels_last   on CUDA, the model and every batch of 4-D inputs in channels-last memory
                     format (faster convolutions under bf16); ignored on the CPU
@@ -124,6 +138,9 @@ class TrainRecipe:
     nesterov: bool = False
     warmup_fraction: float = 0.23
     channels_last: bool = False
+    alternating_flip: bool = False
+    lookahead: bool = False
+    freeze_after: tuple = ()
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -143,7 +160,7 @@ class TrainRecipe:
         if augment not in AUGMENTS:
             raise bad_value("recipe.augment", "None, 'flip-crop' or 'flip-translate'", self.augment)
         object.__setattr__(self, "augment", augment)
-        for name in ("amp", "nesterov", "channels_last"):
+        for name in ("amp", "nesterov", "channels_last", "alternating_flip", "lookahead"):
             if not isinstance(getattr(self, name), bool):
                 raise bad_value(f"recipe.{name}", "True or False", getattr(self, name))
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
@@ -153,6 +170,10 @@ class TrainRecipe:
             )
         number("recipe.warmup_fraction", self.warmup_fraction, low=0.0, high=1.0, high_open=True)
         object.__setattr__(self, "warmup_fraction", float(self.warmup_fraction))
+        if self.alternating_flip and augment is None:
+            raise InputError("recipe.alternating_flip=True needs an augment ('flip-crop' or 'flip-translate'); "
+                             "got augment None")
+        object.__setattr__(self, "freeze_after", _freeze_pairs(self.freeze_after))
 
     def replace(self, **changes: Any) -> "TrainRecipe":
         """A copy with some fields changed (validated again)."""
@@ -160,12 +181,31 @@ class TrainRecipe:
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as JSON types; ``TrainRecipe(**d)`` gives the recipe back. Fields added later
-        (nesterov, warmup_fraction, channels_last) are left out while at their defaults."""
+        (nesterov, warmup_fraction, channels_last, alternating_flip, lookahead, freeze_after) are left
+        out while at their defaults."""
         fields = dataclasses.asdict(self)
+        fields["freeze_after"] = [list(pair) for pair in self.freeze_after]
         for name, default in _LATER_FIELDS.items():
-            if fields[name] == default:
+            if fields[name] == (list(default) if isinstance(default, tuple) else default):
                 del fields[name]
         return fields
+
+
+def _freeze_pairs(value: Any) -> tuple:
+    """``recipe.freeze_after`` as a tuple of (name, epochs) pairs (JSON and TOML give lists)."""
+    allowed = "a list of [parameter name, epochs >= 0] pairs, e.g. [['whiten.bias', 3]]"
+    if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple)):
+        raise bad_value("recipe.freeze_after", allowed, value)
+    pairs = []
+    for pair in value:
+        if (not isinstance(pair, (list, tuple)) or len(pair) != 2 or not isinstance(pair[0], str) or not pair[0]
+                or isinstance(pair[1], bool) or not isinstance(pair[1], (int, np.integer)) or pair[1] < 0):
+            raise bad_value("recipe.freeze_after", allowed, value)
+        pairs.append((pair[0], int(pair[1])))
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise bad_value("recipe.freeze_after", allowed + " with each name once", value)
+    return tuple(pairs)
 
 
 _RECIPES: dict[tuple[str, str], Optional[TrainRecipe]] = {
@@ -199,6 +239,9 @@ _RECIPES: dict[tuple[str, str], Optional[TrainRecipe]] = {
         warmup_fraction=0.23,
         augment="flip-translate",
         channels_last=True,
+        alternating_flip=True,
+        lookahead=True,
+        freeze_after=(("whiten.bias", 3),),  # airbench94's whiten_bias_epochs
     ),
     ("lstm", "sequence"): TrainRecipe(epochs=40, batch_size=128, lr=3e-3, optimizer="adam"),
     ("bilstm", "sequence"): TrainRecipe(epochs=40, batch_size=128, lr=3e-3, optimizer="adam"),
@@ -347,6 +390,14 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     data_gen = torch.Generator(device="cpu")
     data_gen.manual_seed(derive_seed(seed, "train", "data"))
     y_max = int(y_t.max().item()) if n else -1
+    frozen = frozen_parameters(dict(net.named_parameters()), recipe)
+    flips = initial_flips(n, data_gen, recipe)  # drawn before the first epoch's order
+    flips = None if flips is None else flips.to(device)
+    lookahead = None
+    if recipe.lookahead:
+        from .lookahead import Lookahead
+
+        lookahead = Lookahead(list(net.parameters()) + list(net.buffers()), total_steps)
 
     history: list[float] = []
     checked = False
@@ -358,12 +409,14 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
         net.train()
         bar = tqdm(range(recipe.epochs), desc="train", unit="epoch", disable=not show, leave=False)
         for epoch in bar:
+            set_frozen(frozen, epoch)
             order = torch.randperm(n, generator=data_gen).to(device, non_blocking=True)
             total = torch.zeros((), device=device, dtype=torch.float32)
             for index in split_batches(order, recipe.batch_size):
                 xb, yb = X_t[index], y_t[index]
                 if recipe.augment is not None:
-                    xb = augment_images(xb, recipe.augment, data_gen)
+                    flip = None if flips is None else epoch_flips(flips, index, epoch)
+                    xb = augment_images(xb, recipe.augment, data_gen, flip=flip)
                 if channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 with autocast():
@@ -377,18 +430,63 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
+                if lookahead is not None:
+                    lookahead.step()
                 total += loss.detach().float() * index.numel()
             mean = total.item() / n
             check_epoch_loss(mean, epoch, recipe)
             history.append(mean)
             bar.set_postfix(loss=f"{mean:.4f}")
         bar.close()
+        if lookahead is not None:
+            lookahead.finish()
+        set_frozen(frozen, None)
     if channels_last:  # back to the usual layout (contiguous weights, e.g. for safetensors)
         net = net.to(memory_format=torch.contiguous_format)
     net.eval()
     synchronize(device)
     seconds = time.perf_counter() - start
     return TrainResult(model=net, seconds=seconds, device=str(device), history=tuple(history), amp=amp)
+
+
+def frozen_parameters(named: dict, recipe: TrainRecipe) -> list:
+    """``recipe.freeze_after`` as (parameter, epochs) pairs of the model's ``named`` parameters
+    (those it trains: a parameter that does not require grad stays untrained)."""
+    pairs = []
+    for name, epochs in recipe.freeze_after:
+        if name not in named:
+            names = list(named)
+            shown = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+            raise InputError(f"recipe.freeze_after names the parameter {name!r}, which the model does not have; "
+                             f"its parameters are: {shown}")
+        if named[name].requires_grad:
+            pairs.append((named[name], epochs))
+    return pairs
+
+
+def set_frozen(pairs: list, epoch: Optional[int]) -> None:
+    """Train each parameter of ``pairs`` in ``epoch`` only while ``epoch < epochs`` (torch optimisers
+    skip a parameter without a gradient: no step, no decay, no momentum); ``epoch=None``: after
+    training, every one is trainable again (as the caller's model was)."""
+    for param, epochs in pairs:
+        param.requires_grad_(epoch is None or epoch < epochs)
+
+
+def initial_flips(n: int, generator, recipe: TrainRecipe):
+    """For ``recipe.alternating_flip``: each of the n records' flip in even epochs (a bool CPU
+    tensor drawn from ``generator``, probability 1/2); None without it."""
+    if not recipe.alternating_flip:
+        return None
+    import torch
+
+    return torch.rand(n, generator=generator) < 0.5
+
+
+def epoch_flips(flips, positions, epoch: int):
+    """The flips of the records at ``positions`` (of the training set) in ``epoch``: as drawn in
+    even epochs, the other way in odd ones."""
+    chosen = flips[positions]
+    return ~chosen if epoch % 2 else chosen
 
 
 def init_from_data(net, X_t) -> None:
@@ -515,26 +613,29 @@ def seeded_default_generators(seed: int, device) -> Iterator[None]:
             yield
 
 
-def augment_images(images, augment: str, generator):
-    """The recipe augmentation ``augment`` ("flip-crop" or "flip-translate") of a batch (B, C, H, W)."""
+def augment_images(images, augment: str, generator, flip=None):
+    """The recipe augmentation ``augment`` ("flip-crop" or "flip-translate") of a batch (B, C, H, W);
+    ``flip``: the B images' flips when they are not drawn (``recipe.alternating_flip``)."""
     padding, mode = AUGMENT_PADDING[augment]
-    return flip_crop(images, generator, padding=padding, mode=mode)
+    return flip_crop(images, generator, padding=padding, mode=mode, flip=flip)
 
 
-def flip_crop(images, generator, padding: int = CROP_PADDING, mode: str = "constant"):
+def flip_crop(images, generator, padding: int = CROP_PADDING, mode: str = "constant", flip=None):
     """Random horizontal flip and random crop (after ``padding`` pixels of padding) per image.
 
     ``mode`` is torch's padding mode: "constant" (zeros; "flip-crop") or "reflect" (mirror
     without repeating the edge, needs H and W > padding; "flip-translate"). ``images``
-    (B, C, H, W) on any device; the random draws (B flips, then B x 2 shifts in
-    [0, 2 * padding]) come from ``generator`` (a CPU ``torch.Generator``) and the image work
-    runs in batched ops on the images' device. Returns a new tensor; the input is not modified.
+    (B, C, H, W) on any device; the random draws (B flips, unless ``flip`` gives them as B
+    booleans, then B x 2 shifts in [0, 2 * padding]) come from ``generator`` (a CPU
+    ``torch.Generator``) and the image work runs in batched ops on the images' device. Returns a
+    new tensor; the input is not modified.
     """
     import torch
     from torch.nn import functional as F
 
     B, C, H, W = images.shape
-    flip = torch.rand(B, generator=generator) < 0.5
+    if flip is None:
+        flip = torch.rand(B, generator=generator) < 0.5
     shift = torch.randint(0, 2 * padding + 1, (B, 2), generator=generator)
     dev = images.device
     flip, shift = flip.to(dev, non_blocking=True), shift.to(dev, non_blocking=True)

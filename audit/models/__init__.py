@@ -7,7 +7,8 @@ mlp        (F,)                    hidden=(256, 256), dropout=0.0
 cnn        (C, H, W), H, W >= 4    channels=(32, 64), hidden=128, dropout=0.0
 resnet18   (C, H, W)               width=64 (stages 64-128-256-512)
 airnet     (C, H, W), H, W >= 9    widths=(64, 256, 256), tta=True (airbench-style fast CIFAR net;
-                                   H, W >= 2**len(widths) + 1)
+                                   H, W >= 2**len(widths) + 1; tta: True or 1 the flip, 2 flip
+                                   and shifts, False or 0 none)
 lstm       (T, F)                  hidden_size=128, num_layers=1, dropout=0.0
 bilstm     (T, F)                  hidden_size=128, num_layers=1, dropout=0.0
 xgboost    (F,)                    n_estimators=200, max_depth=6, learning_rate=0.1, and
@@ -27,7 +28,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from ..checks import boolean, is_int, positive_int, positive_number, probability
+import numpy as np
+
+from ..checks import is_int, positive_int, positive_number, probability
 from ..errors import InputError, bad_value
 from ..registry import Registry
 from ..seeding import check_seed, isolated_torch_seed
@@ -122,12 +125,17 @@ def _build_resnet18(*, input_shape, n_classes, seed, width: int = 64):
 
 @MODELS.register("airnet", help="fast airbench-style VGG net with patch whitening for (C, H, W) images "
                                  "(widths=(64, 256, 256), tta=True)")
-def _build_airnet(*, input_shape, n_classes, seed, widths: Sequence[int] = (64, 256, 256), tta: bool = True):
-    from .airnet import AirNet, smallest_side
+def _build_airnet(*, input_shape, n_classes, seed, widths: Sequence[int] = (64, 256, 256), tta: bool | int = True):
+    from .airnet import TTA_LEVELS, AirNet, smallest_side
 
     _need_rank("airnet", input_shape, 3, "an image shape (C, H, W)")
     widths = _int_tuple("widths", widths, allow_empty=False)
-    tta = boolean("tta", tta)
+    if isinstance(tta, (bool, np.bool_)):
+        tta = bool(tta)
+    elif isinstance(tta, (int, np.integer)) and int(tta) in TTA_LEVELS:
+        tta = int(tta)
+    else:
+        raise bad_value("tta", "True (the flip), False (none) or a level 0, 1 or 2 (2: flip and shifts)", tta)
     side = smallest_side(len(widths))
     if min(input_shape[1:]) < side:
         raise InputError(

@@ -70,8 +70,10 @@ def test_build_and_shapes():
     assert small(torch.rand(2, 3, 9, 9)).shape == (2, 3)
     with pytest.raises(InputError, match="input_shape"):
         build_model("airnet", input_shape=(3, 8, 8), n_classes=3, seed=0)
-    with pytest.raises(InputError, match="tta"):
-        build_model("airnet", input_shape=(3, 32, 32), n_classes=3, seed=0, tta=1)
+    for bad in (3, -1, "2", 1.0):
+        with pytest.raises(InputError, match="tta"):
+            build_model("airnet", input_shape=(3, 32, 32), n_classes=3, seed=0, tta=bad)
+    assert build_model("airnet", input_shape=(3, 32, 32), n_classes=3, seed=0, tta=2).tta == 2
     with pytest.raises(InputError, match="widths"):
         build_model("airnet", input_shape=(3, 32, 32), n_classes=3, seed=0, widths=())
 
