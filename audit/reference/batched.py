@@ -20,6 +20,10 @@ models share. Per model, as in ``train_model``:
   seeded from ``derive_seed(seed_k, "train", "data")``; the augmentation
   (``recipe.augment``, applied by training.py's own code, see :func:`augment_batch`)
   draws from the same generator, in the same order (one call per model per batch);
+* with ``recipe.alternating_flip``, each record's flip is drawn once from that generator before
+  the first epoch's order and alternates by epoch; ``recipe.freeze_after`` stops the named
+  stacked parameters after their epochs; ``recipe.lookahead`` pulls the stacked weights and
+  float buffers to their slow copy (:mod:`mia_audit.lookahead`, element-wise, so per model);
 * batches of ``recipe.batch_size`` records, a last batch of one record merged into the
   one before; the loss is the mean cross-entropy (with label smoothing) of the batch;
 * bfloat16 autocast on CUDA when the recipe asks for it, float32 on the CPU; on CUDA
