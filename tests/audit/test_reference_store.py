@@ -439,4 +439,9 @@ def test_missing_files_are_retrained_and_stale_temp_files_swept(copy, pool):
     store = train(copy, X, y, n_models=6, executor=resume)
     assert resume.trained == [1, 4] and store.is_complete
     assert not any(p.exists() for p in stale) and keep.exists()
-    np.testing.assert_array_equal(store.signals().logit_confidence, before)  # CPU, same seeds: bitwise
+    after = store.signals().logit_confidence
+    kept = [k for k in range(6) if k not in (1, 4)]
+    np.testing.assert_array_equal(after[kept], before[kept])  # read back from the files untouched
+    # retrained one by one where the store was built batched ("auto"): the same models to rounding
+    # (a batched product adds in another order; bitwise only on some CPUs)
+    np.testing.assert_allclose(after[[1, 4]], before[[1, 4]], rtol=1e-5, atol=1e-5)
