@@ -82,10 +82,9 @@ def load(name: str) -> dict[str, Any]:
     return json.loads(GOLDEN[name].read_text(encoding="utf-8"))
 
 
-def differences(expected: Any, actual: Any, *, tol: float = 1e-9, path: str = "", allow_added: bool = False) -> list[str]:
-    """Every place where ``actual`` departs from ``expected``: a missing key, an extra key (unless
-    ``allow_added``: the schema only ever adds fields, so a later version may record more), a list of
-    another length, a number more than ``tol`` away, or any other value that differs."""
+def _walk(expected: Any, actual: Any, leaf, path: str, allow_added: bool) -> list[str]:
+    """The structural comparison both checks share; ``leaf(path, expected, actual)`` judges the
+    values that are neither dicts nor lists (it returns the messages)."""
     out: list[str] = []
     if isinstance(expected, dict) and isinstance(actual, dict):
         for key in sorted(set(expected) | set(actual)):
@@ -95,22 +94,36 @@ def differences(expected: Any, actual: Any, *, tol: float = 1e-9, path: str = ""
                 if not allow_added:
                     out.append(f"{path}/{key}: not in the golden result")
             else:
-                out += differences(expected[key], actual[key], tol=tol, path=f"{path}/{key}", allow_added=allow_added)
+                out += _walk(expected[key], actual[key], leaf, f"{path}/{key}", allow_added)
     elif isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             out.append(f"{path}: {len(actual)} items, golden {len(expected)}")
         else:
             for i, (e, a) in enumerate(zip(expected, actual)):
-                out += differences(e, a, tol=tol, path=f"{path}[{i}]", allow_added=allow_added)
-    elif (isinstance(expected, (int, float)) and isinstance(actual, (int, float))
-          and not isinstance(expected, bool) and not isinstance(actual, bool)):
-        if not (math.isclose(expected, actual, rel_tol=0, abs_tol=tol)
-                or (math.isnan(expected) and math.isnan(actual))):
-            out.append(f"{path}: {actual!r}, golden {expected!r}")
-    elif expected != actual:
-        out.append(f"{path}: {actual!r}, golden {expected!r}")
+                out += _walk(e, a, leaf, f"{path}[{i}]", allow_added)
+    else:
+        out += leaf(path, expected, actual)
     return out
 
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _close(expected: float, actual: float, tol: float) -> bool:
+    return math.isclose(expected, actual, rel_tol=0, abs_tol=tol) or (math.isnan(expected) and math.isnan(actual))
+
+
+def differences(expected: Any, actual: Any, *, tol: float = 1e-9, path: str = "", allow_added: bool = False) -> list[str]:
+    """Every place where ``actual`` departs from ``expected``: a missing key, an extra key (unless
+    ``allow_added``: the schema only ever adds fields, so a later version may record more), a list of
+    another length, a number more than ``tol`` away, or any other value that differs."""
+    def leaf(where: str, e: Any, a: Any) -> list[str]:
+        if _is_number(e) and _is_number(a):
+            return [] if _close(e, a, tol) else [f"{where}: {a!r}, golden {e!r}"]
+        return [] if e == a else [f"{where}: {a!r}, golden {e!r}"]
+
+    return _walk(expected, actual, leaf, path, allow_added)
 
 #: the canary figures of :func:`same_arithmetic`: each model's calibration error before a mitigation, and
 #: the unlearners' retain losses per epoch (the digits run has no mitigation)
@@ -155,36 +168,20 @@ def banded_differences(expected: Any, actual: Any, *, path: str = "", allow_adde
     """:func:`differences` for a machine with other arithmetic (see the module docstring): the same
     structure, strings equal with their numbers masked, integers equal, AUCs and accuracies within
     their bands, other floats not compared."""
-    out: list[str] = []
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        for key in sorted(set(expected) | set(actual)):
-            if key not in actual:
-                out.append(f"{path}/{key}: missing")
-            elif key not in expected:
-                if not allow_added:
-                    out.append(f"{path}/{key}: not in the golden result")
-            else:
-                out += banded_differences(expected[key], actual[key], path=f"{path}/{key}", allow_added=allow_added)
-    elif isinstance(expected, list) and isinstance(actual, list):
-        if len(expected) != len(actual):
-            out.append(f"{path}: {len(actual)} items, golden {len(expected)}")
+    mask = re.compile(r"\d+(\.\d+)?")
+
+    def leaf(where: str, e: Any, a: Any) -> list[str]:
+        if isinstance(e, int) and isinstance(a, int) or isinstance(e, bool) or isinstance(a, bool):
+            same = e == a
+        elif _is_number(e) and _is_number(a):
+            band = _band(where)
+            if band is not None and not _close(e, a, band):
+                return [f"{where}: {a!r}, golden {e!r} (band {band})"]
+            same = True
+        elif isinstance(e, str) and isinstance(a, str):
+            same = mask.sub("#", e) == mask.sub("#", a)
         else:
-            for i, (e, a) in enumerate(zip(expected, actual)):
-                out += banded_differences(e, a, path=f"{path}[{i}]", allow_added=allow_added)
-    elif isinstance(expected, bool) or isinstance(actual, bool):
-        if expected != actual:
-            out.append(f"{path}: {actual!r}, golden {expected!r}")
-    elif isinstance(expected, int) and isinstance(actual, int):
-        if expected != actual:
-            out.append(f"{path}: {actual!r}, golden {expected!r}")
-    elif isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
-        band = _band(path)
-        if band is not None and not (abs(expected - actual) <= band or (math.isnan(expected) and math.isnan(actual))):
-            out.append(f"{path}: {actual!r}, golden {expected!r} (band {band})")
-    elif isinstance(expected, str) and isinstance(actual, str):
-        mask = re.compile(r"\d+(\.\d+)?")
-        if mask.sub("#", expected) != mask.sub("#", actual):
-            out.append(f"{path}: {actual!r}, golden {expected!r}")
-    elif expected != actual:
-        out.append(f"{path}: {actual!r}, golden {expected!r}")
-    return out
+            same = e == a
+        return [] if same else [f"{where}: {a!r}, golden {e!r}"]
+
+    return _walk(expected, actual, leaf, path, allow_added)
