@@ -8,7 +8,8 @@ Layers, for an input (n, C, H, W) (C = 3 for CIFAR):
    eigenvectors ``v`` of the covariance of the 2x2 patches of the training images, scaled by
    ``1 / sqrt(lambda + eps)``, each both as ``+v`` and ``-v`` (2 * C * 4 = 24 channels for RGB).
    :meth:`AirNet.init_from_data` sets them (and the bias, to centre the patches) from at most the first
-   5,000 training images; the filter weights are a buffer (never trained), the bias is trained. Before
+   5,000 training images; the filter weights are a buffer (never trained), the bias is trained (airnet's
+   recipe: for the first 3 epochs, ``freeze_after``). Before
    that call the filters are the pixel basis (``+e_i``, ``-e_i``) with zero bias. Then GELU;
 2. one block per entry of ``widths`` (default 64, 256, 256): conv 3x3 (padding 1, no bias), max-pool 2,
    BatchNorm, GELU, conv 3x3, BatchNorm, GELU. Each convolution starts as kaiming-uniform weights with
@@ -27,12 +28,13 @@ Test-time augmentation, in eval mode only (train mode: the plain forward), as ai
 gives that pair half the weight and the same pair for ``x`` shifted one pixel up-left and one pixel
 down-right (reflect padding) a quarter each (6 views, one forward pass); ``tta=False`` (or 0): none.
 
-Measured with ``recipe_for("airnet", "image")`` (10 epochs) on the CPU in float32, seed 0, on the
-JPEG (quality 75, 4:2:0) copy of CIFAR-10 in ``../shared/data``, not the original pixels: trained on
-all 50,000 images, 90.06 % test accuracy (89.30 % without the flip), 3,794 s on 2 cores; on a
-random half (25,000), 86.75 % (86.08 %), 2,202 s. airbench94 reports 94.01 % on the original
-pixels with what this network leaves out: Lookahead, alternating flips, freezing the whitening
-bias after 3 epochs, and the translate test-time augmentation.
+Measured with ``recipe_for("airnet", "image")`` (10 epochs; since 2026-12-02 with airbench94's
+alternating flips, Lookahead and the whitening bias trained for 3 epochs) on the CPU in float32, seed 0,
+on the JPEG (quality 75, 4:2:0) copy of CIFAR-10 in ``../shared/data``, not the original pixels
+(``benchmarks/airnet_accuracy.py``): on a random half (25,000 images), 87.54 % test accuracy with the
+flip (86.54 % without, 87.87 % with the flip and shifts), 1,558 s on 2 cores of an AMD EPYC. The recipe
+before those three pieces, on an Intel Xeon: 86.75 % on the half (86.08 % without the flip), 2,202 s;
+90.06 % on all 50,000 (89.30 %), 3,794 s. airbench94 reports 94.01 % on all 50,000 original images.
 """
 
 from __future__ import annotations
