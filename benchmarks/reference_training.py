@@ -63,6 +63,17 @@ the peak is the most a step of these kernels can give even with no cost between 
 trainer's remaining quarter to third is allocation, dispatch and operands that left the cache
 between kernels.
 
+On another machine (2026-12-02: an AMD EPYC, 2 cores, AVX-512, quiet), the same run: on one thread,
+best of 2, batched 6.38 s against sequential 8.30 s (1.30x), 58.6 GFLOP/s, **68 % of a bmm peak of
+86.0 GFLOP/s** (62 % of the mm peak of 94.9), its kernels alone 56.9 ms against the trainer's 68.0 ms
+per step (81 % of the peak); on the policy's 2 threads, 4.29 s against 8.31 s (1.94x), 53 % of a bmm
+peak of 164.5 GFLOP/s (48 % of mm), kernels alone 76 %. The EPYC's products are slower than the Xeon's
+(86 against 217 GFLOP/s on one thread) while its memory traffic is not, so the same step gives a larger
+share there: the share depends on the machine, and the one-thread figure meets 60 % on the EPYC only.
+A custom autograd function for the narrow output layer (256 -> 2: its weight gradient as g^T x, (K, 2, 256),
+instead of x^T g, (K, 256, 2), which MKL runs at 5 GFLOP/s) saved 2.1 of that layer's 5.4 ms per step
+on the EPYC, about 3 % of a step: not done.
+
 What is left is memory traffic, not the vmap path: a step moves ~0.4 GB (fused Adam
 reads and writes 7 x 23 MB of stacked weights and states; each (64, 128, 256)
 activation is 8 MB), against 4 GFLOP of products; a hand-written step (preallocated
