@@ -207,6 +207,13 @@ def _train_builtin(config: AuditConfig, dataset, split, device, training_mitigat
         if recipe is None:
             raise InputError(f"model.training: model {config.model.name!r} takes its options in model.params")
         recipe = _with_training(recipe, config.model.training)
+        if recipe.freeze_after:  # the names must be this model's, said before any training
+            from mia_audit.training import frozen_parameters
+
+            try:
+                frozen_parameters(dict(model.named_parameters()), recipe)
+            except InputError as exc:
+                raise _as_training_error(exc) from None
     if training_mitigations and recipe is None:
         raise InputError(f"mitigations: {training_mitigations[0].name} trains torch models only; "
                          f"got model {config.model.name!r}")
@@ -241,9 +248,14 @@ def _with_training(recipe: Any, training: dict[str, Any]) -> Any:
         raise InputError(f"model.training: unknown key {unknown[0]!r}; allowed keys are {', '.join(sorted(allowed))}")
     try:
         return dataclasses.replace(recipe, **training)
-    except InputError as exc:  # name the key as the user wrote it: model.training.epochs, not recipe.epochs
-        text = str(exc)
-        raise InputError("model.training." + text[len("recipe."):] if text.startswith("recipe.") else text) from None
+    except InputError as exc:
+        raise _as_training_error(exc) from None
+
+
+def _as_training_error(exc: InputError) -> InputError:
+    """``exc`` naming the key as the user wrote it: model.training.epochs, not recipe.epochs."""
+    text = str(exc)
+    return InputError("model.training." + text[len("recipe."):] if text.startswith("recipe.") else text)
 
 
 def audit_released_model(adapter, dataset, split, *, model_name: str, attack_names, mitigations, config: AuditConfig,

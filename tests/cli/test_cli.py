@@ -182,6 +182,11 @@ def _bad_cases():
                                              "--out", out], "metrics.n_bootstrap must be an integer from 0 to"),
         ("epochs-as-text", lambda cfg, out: ["run", cfg(**{"epochs = 2": 'epochs = "3"'}), "--out", out],
          "model.training.epochs must be an integer >= 1; got '3'"),
+        ("freeze-a-parameter-the-model-lacks",
+         lambda cfg, out: ["run", cfg(**{"epochs = 2": 'epochs = 2, freeze_after = [["whiten.bias", 3]]'}),
+                           "--out", out], "model.training.freeze_after names the parameter 'whiten.bias'"),
+        ("freeze-as-text", lambda cfg, out: ["run", cfg(**{"epochs = 2": 'epochs = 2, freeze_after = "x"'}),
+                                             "--out", out], "model.training.freeze_after must be a list"),
     ]
     if no_gpu:
         cases.append(("cuda-without-gpu", lambda cfg, out: ["demo", "--quick", "--out", out, "--device", "cuda"],
