@@ -34,8 +34,9 @@ on the JPEG (quality 75, 4:2:0) copy of CIFAR-10 in ``../shared/data``, not the 
 (``benchmarks/airnet_accuracy.py``): on a random half (25,000 images), 87.54 % test accuracy with the
 flip (86.54 % without, 87.87 % with the flip and shifts), 1,558 s on 2 cores of an AMD EPYC; with 20
 epochs (the steps of 10 epochs on all 50,000), 88.76 % (87.74 %, 88.84 %), 2,580 s (beside other jobs). The recipe
-before those three pieces, on an Intel Xeon: 86.75 % on the half (86.08 % without the flip), 2,202 s;
-90.06 % on all 50,000 (89.30 %), 3,794 s. airbench94 reports 94.01 % on all 50,000 original images.
+without those three pieces, same machine, rows and seed: 87.17 % (86.07 %, 87.34 %), 1,459 s, so they add
+0.4-0.5 points here (one run each; the binomial SE of one accuracy is 0.33 points). On an Intel Xeon that
+recipe gave 86.75 % on the half (86.08 % without the flip), 2,202 s, and 90.06 % on all 50,000 (89.30 %), 3,794 s. airbench94 reports 94.01 % on all 50,000 original images.
 """
 
 from __future__ import annotations
