@@ -63,10 +63,7 @@ from .training import (
     check_epoch_loss,
     prepare_torch_training,
     augment_images,
-    epoch_flips,
-    frozen_parameters,
-    initial_flips,
-    set_frozen,
+    RecipeSteps,
 )
 
 DP_OPACUS_MESSAGE = "dp-sgd needs the optional extra: pip install 'mia-audit[dp]' (opacus)"
@@ -237,12 +234,12 @@ def train_model_dp(
     noise_gen.manual_seed(derive_seed(seed, "dp", "noise"))
     aug_gen = torch.Generator(device="cpu")
     aug_gen.manual_seed(derive_seed(seed, "dp", "augment"))
-    flips = initial_flips(n, aug_gen, recipe)
-    flips = None if flips is None else flips.to(torch_device)
     positions = torch.arange(n, device=X_t.device)  # which records a Poisson batch holds (alternating flips)
     loader = DataLoader(TensorDataset(X_t, y_t, positions), batch_size=min(recipe.batch_size, n), shuffle=True,
                         generator=loader_gen)
     steps_per_epoch = len(loader)
+    steps = RecipeSteps(recipe, dict(net.named_parameters()), list(net.parameters()) + list(net.buffers()),
+                        n=n, generators=[aug_gen], total_steps=recipe.epochs * steps_per_epoch, device=X_t.device)
     optimizer = make_optimizer(net, recipe)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=float(recipe.label_smoothing))
 
@@ -264,12 +261,6 @@ def train_model_dp(
         raise InputError(f"the model cannot be trained with DP-SGD (opacus): {exc}") from None
     scheduler = make_scheduler(dp_optimizer, recipe, recipe.epochs * steps_per_epoch)
     y_max = int(y_t.max().item())
-    frozen = frozen_parameters(dict(net.named_parameters()), recipe)
-    lookahead = None
-    if recipe.lookahead:
-        from .lookahead import Lookahead
-
-        lookahead = Lookahead(list(net.parameters()) + list(net.buffers()), recipe.epochs * steps_per_epoch)
 
     history: list[float] = []
     checked = False
@@ -284,12 +275,11 @@ def train_model_dp(
         dp_net.train()
         bar = tqdm(range(recipe.epochs), desc="train (dp-sgd)", unit="epoch", disable=not show, leave=False)
         for epoch in bar:
-            set_frozen(frozen, epoch)
+            steps.start_epoch(epoch)
             total, seen = 0.0, 0
             for xb, yb, ib in dp_loader:
                 if recipe.augment is not None and len(xb):
-                    flip = None if flips is None else epoch_flips(flips, ib, epoch)
-                    xb = augment_images(xb, recipe.augment, aug_gen, flip=flip)
+                    xb = augment_images(xb, recipe.augment, aug_gen, flip=steps.flip(ib, epoch))
                 logits = dp_net(xb)
                 if not checked and len(xb):
                     check_logits(logits, y_max)
@@ -300,8 +290,7 @@ def train_model_dp(
                 dp_optimizer.step()  # an empty Poisson batch still takes a (noise-only) step
                 if scheduler is not None:
                     scheduler.step()
-                if lookahead is not None:
-                    lookahead.step()
+                steps.after_step()
                 if len(xb):
                     total += float(loss.detach()) * len(xb)
                     seen += len(xb)
@@ -311,9 +300,7 @@ def train_model_dp(
             history.append(mean)
             bar.set_postfix(loss=f"{mean:.4f}")
         bar.close()
-        if lookahead is not None:
-            lookahead.finish()
-        set_frozen(frozen, None)
+        steps.finish()
         epsilon = float(engine.get_epsilon(delta_value))
     inner = dp_net._module if hasattr(dp_net, "_module") else dp_net
     template.load_state_dict(inner.state_dict())

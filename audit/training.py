@@ -390,14 +390,8 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
     data_gen = torch.Generator(device="cpu")
     data_gen.manual_seed(derive_seed(seed, "train", "data"))
     y_max = int(y_t.max().item()) if n else -1
-    frozen = frozen_parameters(dict(net.named_parameters()), recipe)
-    flips = initial_flips(n, data_gen, recipe)  # drawn before the first epoch's order
-    flips = None if flips is None else flips.to(device)
-    lookahead = None
-    if recipe.lookahead:
-        from .lookahead import Lookahead
-
-        lookahead = Lookahead(list(net.parameters()) + list(net.buffers()), total_steps)
+    steps = RecipeSteps(recipe, dict(net.named_parameters()), list(net.parameters()) + list(net.buffers()),
+                        n=n, generators=[data_gen], total_steps=total_steps, device=device)
 
     history: list[float] = []
     checked = False
@@ -409,14 +403,13 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
         net.train()
         bar = tqdm(range(recipe.epochs), desc="train", unit="epoch", disable=not show, leave=False)
         for epoch in bar:
-            set_frozen(frozen, epoch)
+            steps.start_epoch(epoch)
             order = torch.randperm(n, generator=data_gen).to(device, non_blocking=True)
             total = torch.zeros((), device=device, dtype=torch.float32)
             for index in split_batches(order, recipe.batch_size):
                 xb, yb = X_t[index], y_t[index]
                 if recipe.augment is not None:
-                    flip = None if flips is None else epoch_flips(flips, index, epoch)
-                    xb = augment_images(xb, recipe.augment, data_gen, flip=flip)
+                    xb = augment_images(xb, recipe.augment, data_gen, flip=steps.flip(index, epoch))
                 if channels_last:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 with autocast():
@@ -430,17 +423,14 @@ def _train_torch(model, X, y, recipe: TrainRecipe, *, seed: int, device, progres
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                if lookahead is not None:
-                    lookahead.step()
+                steps.after_step()
                 total += loss.detach().float() * index.numel()
             mean = total.item() / n
             check_epoch_loss(mean, epoch, recipe)
             history.append(mean)
             bar.set_postfix(loss=f"{mean:.4f}")
         bar.close()
-        if lookahead is not None:
-            lookahead.finish()
-        set_frozen(frozen, None)
+        steps.finish()
     if channels_last:  # back to the usual layout (contiguous weights, e.g. for safetensors)
         net = net.to(memory_format=torch.contiguous_format)
     net.eval()
@@ -487,6 +477,43 @@ def epoch_flips(flips, positions, epoch: int):
     even epochs, the other way in odd ones."""
     chosen = flips[positions]
     return ~chosen if epoch % 2 else chosen
+
+
+class RecipeSteps:
+    """What ``recipe.freeze_after``, ``alternating_flip`` and ``lookahead`` add to a training loop, one
+    object for train_model, the batched trainer and DP-SGD. ``named``: the trained parameters by name;
+    ``tensors``: what Lookahead pulls (parameters and buffers); ``generators``: one per model (the
+    batched trainer has K), each drawing its n records' flips now, before the first epoch's order;
+    the flips live on ``device``, where the loop's record positions are."""
+
+    def __init__(self, recipe: TrainRecipe, named: dict, tensors: list, *, n: int, generators: list,
+                 total_steps: int, device):
+        self.frozen = frozen_parameters(named, recipe)
+        drawn = [initial_flips(n, g, recipe) for g in generators]
+        self.flips = [None if f is None else f.to(device) for f in drawn]
+        self.lookahead = None
+        if recipe.lookahead:
+            from .lookahead import Lookahead
+
+            self.lookahead = Lookahead(tensors, total_steps)
+
+    def start_epoch(self, epoch: int) -> None:
+        set_frozen(self.frozen, epoch)
+
+    def flip(self, positions, epoch: int, model: int = 0):
+        """The flips of the records at ``positions`` in ``epoch`` for ``model``; None: draw them."""
+        flips = self.flips[model]
+        return None if flips is None else epoch_flips(flips, positions, epoch)
+
+    def after_step(self) -> None:
+        if self.lookahead is not None:
+            self.lookahead.step()
+
+    def finish(self) -> None:
+        """After the last step: the Lookahead's slow copy, every frozen parameter trainable again."""
+        if self.lookahead is not None:
+            self.lookahead.finish()
+        set_frozen(self.frozen, None)
 
 
 def init_from_data(net, X_t) -> None:

@@ -100,9 +100,8 @@ import numpy as np
 from ..device import resolve_device, synchronize
 from ..errors import InputError, bad_value
 from ..seeding import check_seed, derive_seed
-from ..training import (TrainRecipe, TrainResult, augment_images, check_epoch_loss, epoch_flips, frozen_parameters,
-                        init_from_data, initial_flips, make_optimizer, prepare_torch_training, seeded_default_generators,
-                        set_frozen, split_batches)
+from ..training import (RecipeSteps, TrainRecipe, TrainResult, augment_images, check_epoch_loss, init_from_data,
+                        make_optimizer, prepare_torch_training, seeded_default_generators, split_batches)
 from ..training import check_logits, make_scheduler  # the same checks and schedules as train_model
 
 Tick = Optional[Callable[[float], None]]
@@ -368,15 +367,9 @@ def _train(nets, X_t, y_t, index, recipe: TrainRecipe, seeds, device, tick: Tick
 
     K, n = int(index.shape[0]), int(index.shape[1])
     weights, buffers, optimizer, leaves = _stacked_state(nets, recipe, device)
-    frozen = frozen_parameters(leaves, recipe)
     base = copy.deepcopy(nets[0]).to("meta")
     base.train()
     bounds = _batch_bounds(n, recipe.batch_size)
-    lookahead = None
-    if recipe.lookahead:  # element-wise: each stacked slice gets its own model's pulls
-        from ..lookahead import Lookahead
-
-        lookahead = Lookahead(list(leaves.values()) + list(buffers.values()), recipe.epochs * len(bounds))
     scheduler = make_scheduler(optimizer, recipe, recipe.epochs * len(bounds))
     amp = device.type == "cuda" and recipe.amp and torch.cuda.is_bf16_supported()
     smoothing = float(recipe.label_smoothing)
@@ -398,13 +391,16 @@ def _train(nets, X_t, y_t, index, recipe: TrainRecipe, seeds, device, tick: Tick
         g = torch.Generator(device="cpu")
         g.manual_seed(derive_seed(s, "train", "data"))
         gens.append(g)
-    flips = [initial_flips(n, g, recipe) for g in gens]  # drawn before the first epoch's orders, as train_model
+    # Lookahead is element-wise, so each stacked slice gets its own model's pulls; each model's flips are drawn
+    # from its own generator before the first epoch's orders, as train_model; positions (orders) are on the CPU
+    steps = RecipeSteps(recipe, leaves, list(leaves.values()) + list(buffers.values()), n=n, generators=gens,
+                        total_steps=recipe.epochs * len(bounds), device="cpu")
     y_max = int(y_t[index.reshape(-1).to(y_t.device)].max().item())
     histories: list[list[float]] = [[] for _ in range(K)]
     checked = False
     with seeded_default_generators(derive_seed(seeds[0], "batched", K, "dropout"), device):
         for epoch in range(recipe.epochs):
-            set_frozen(frozen, epoch)
+            steps.start_epoch(epoch)
             orders = torch.stack([torch.randperm(n, generator=g) for g in gens])  # train_model's orders, (K, n)
             rows_epoch = torch.gather(index, 1, orders).to(X_t.device, non_blocking=True)
             total = torch.zeros(K, device=device, dtype=torch.float32)
@@ -414,8 +410,7 @@ def _train(nets, X_t, y_t, index, recipe: TrainRecipe, seeds, device, tick: Tick
                 xb = X_t.index_select(0, flat).view(K, hi - lo, *X_t.shape[1:])
                 yb = y_t.index_select(0, flat).view(K, hi - lo)
                 if recipe.augment is not None:
-                    xb = torch.stack([augment_batch(xb[k], gens[k], recipe, flip=None if flips[k] is None else
-                                                    epoch_flips(flips[k], orders[k, lo:hi], epoch))
+                    xb = torch.stack([augment_batch(xb[k], gens[k], recipe, flip=steps.flip(orders[k, lo:hi], epoch, k))
                                       for k in range(K)])
                 if channels_last:
                     xb = _grouped_channels_last(xb)
@@ -428,8 +423,7 @@ def _train(nets, X_t, y_t, index, recipe: TrainRecipe, seeds, device, tick: Tick
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                if lookahead is not None:
-                    lookahead.step()
+                steps.after_step()
                 total += losses.detach().float() * (hi - lo)
             means = (total / n).tolist()
             for k, mean in enumerate(means):
@@ -437,9 +431,7 @@ def _train(nets, X_t, y_t, index, recipe: TrainRecipe, seeds, device, tick: Tick
                 histories[k].append(mean)
             if tick is not None:
                 tick(K / (recipe.epochs + 1))
-    if lookahead is not None:
-        lookahead.finish()
-    set_frozen(frozen, None)
+    steps.finish()
     final = weights()
     with torch.no_grad():
         for k, net in enumerate(nets):
