@@ -92,12 +92,8 @@ def test_demo_quick_writes_report_and_plot(tmp_path, capsys, monkeypatch):
     # the golden figures (issue 10): the same seed gives the same numbers as before the redesign, to
     # 1e-5 where the machine computes as the recording one did, else within bands (golden/__init__.py)
     for name, path in (("main", out / "report.json"), ("digits", out / "digits" / "report.json")):
-        expected, actual = golden.load(name), golden.figures(json.loads(path.read_text()))
-        if golden.same_arithmetic(expected, actual):
-            found = golden.differences(expected, actual, tol=1e-5, allow_added=True)  # new optional fields may appear
-        else:
-            found = golden.banded_differences(expected, actual, allow_added=True)
-        assert found == [], f"{name}: {len(found)} figures differ from the golden run:\n" + "\n".join(found[:20])
+        how, found = golden.comparison(name, golden.figures(json.loads(path.read_text())))
+        assert found == [], f"{name}: {len(found)} figures differ from the golden run ({how}):\n" + "\n".join(found[:20])
 
 
 def test_run_config_writes_outputs_and_keeps_unrelated_files(tmp_path, capsys):

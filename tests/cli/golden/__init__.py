@@ -43,6 +43,13 @@ checks what can be compared across machines: the same structure (keys, list leng
 string with its numbers masked, every integer), AUCs within 0.10 and accuracies within 0.05 (about
 twice and five times the largest moves measured on the EPYC); the noisier figures (TPR at small
 FPR, epsilon bounds, fitted temperatures, losses) are not compared there.
+
+A second recording, so that such a machine gets the exact check too: ``demo_quick_seed0_epyc.json``
+is the main result of the same command at commit b42896e on that AMD EPYC (2026-12-02; the same
+figures under ``ATEN_CPU_CAPABILITY=avx2``, 0 differences at 1e-5; 0 banded differences from the Xeon
+recording). The digits run matches the Xeon recording exactly there, so it has no second one.
+:func:`comparison` checks a run exactly against the first recording whose canaries it shares, and
+banded against the golden (Xeon) one when it shares none.
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = {"main": HERE / "demo_quick_seed0.json", "digits": HERE / "demo_quick_seed0_digits.json"}
+#: recordings of the same runs on a machine with other arithmetic (see the module docstring)
+SECOND = {"main": HERE / "demo_quick_seed0_epyc.json"}
 #: keys whose values a second run cannot repeat, wherever they appear
 UNREPEATABLE = {"created", "environment", "store", "roc", "histogram", "time_ratio"}
 
@@ -80,6 +89,25 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
 
 def load(name: str) -> dict[str, Any]:
     return json.loads(GOLDEN[name].read_text(encoding="utf-8"))
+
+
+def recordings(name: str) -> list[dict[str, Any]]:
+    """The golden result of ``name`` (first) and its recordings on other machines (:data:`SECOND`)."""
+    out = [load(name)]
+    if name in SECOND:
+        out.append(json.loads(SECOND[name].read_text(encoding="utf-8")))
+    return out
+
+
+def comparison(name: str, actual: dict[str, Any]) -> tuple[str, list[str]]:
+    """How ``actual`` is checked against the recordings of ``name``, and what differs: exactly (to
+    1e-5) against the first recording whose arithmetic it shares (:func:`same_arithmetic`), else
+    banded against the golden result (:func:`banded_differences`)."""
+    found = recordings(name)
+    for i, expected in enumerate(found):
+        if same_arithmetic(expected, actual):  # new optional fields may appear
+            return f"exact (recording {i})", differences(expected, actual, tol=1e-5, allow_added=True)
+    return "banded", banded_differences(found[0], actual, allow_added=True)
 
 
 def _walk(expected: Any, actual: Any, leaf, path: str, allow_added: bool) -> list[str]:
