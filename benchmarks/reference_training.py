@@ -17,6 +17,7 @@ output), and the share of each (for convolutional nets compare with the mm peak)
     python benchmarks/reference_training.py --threads 1          # both on one torch thread
     python benchmarks/reference_training.py --repeats 3          # best of 3 runs of each trainer
     python benchmarks/reference_training.py --models 8,16,64     # a sweep over K
+    python benchmarks/reference_training.py --workers 2          # also: 2 processes x 1 thread, K/2 models each
     python benchmarks/reference_training.py --device cuda --models 16,64,256,1024 --sequential-max 64
     python benchmarks/reference_training.py --dataset cifar10 --model resnet18 --width 16 --device cuda \\
         --pool 10000 --models 8,32
@@ -74,6 +75,14 @@ A custom autograd function for the narrow output layer (256 -> 2: its weight gra
 instead of x^T g, (K, 256, 2), which MKL runs at 5 GFLOP/s) saved 2.1 of that layer's 5.4 ms per step
 on the EPYC, about 3 % of a step: not done.
 
+The same EPYC type in a later session (2026-12-02, quiet, best of 3): on the policy's 2 threads, batched
+3.30 s against sequential 6.84 s (2.07x), 113.2 GFLOP/s, **62 % of a bmm peak of 182.6 GFLOP/s** (56 % of
+the mm peak of 201.6), kernels alone 81 %; on one thread (best of 2) 6.05 s against 7.50 s (1.24x),
+**69 %** of 89.9 GFLOP/s (62 % of mm). The earlier session's 53 % on 2 threads had run beside the airnet
+benchmark. ``--workers 2`` (2 loky processes of one thread, 32 batched models each, the same models
+bitwise) took 3.34 s, 61 %: no faster than one process on 2 threads here, plus 2.6 s to start the
+processes, so the in-process trainer stays the default.
+
 What is left is memory traffic, not the vmap path: a step moves ~0.4 GB (fused Adam
 reads and writes 7 x 23 MB of stacked weights and states; each (64, 128, 256)
 activation is 8 MB), against 4 GFLOP of products; a hand-written step (preallocated
@@ -107,6 +116,8 @@ def parse() -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=1, help="runs of each trainer; the fastest is kept")
     p.add_argument("--sequential-max", type=int, default=None,
                    help="time the sequential loop on at most this many models and scale to K")
+    p.add_argument("--workers", type=int, default=None,
+                   help="also train the K models as N worker processes of one thread, K / N batched models each")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args()
 
@@ -226,7 +237,43 @@ def step_kernels(model, K: int, batch_size: int, device) -> Optional[dict[str, f
     return times
 
 
-# ---------------------------------------------------------------------------- one K
+# ---------------------------------------------------------------------------- worker processes
+
+
+def train_slice(model_name: str, params: dict, input_shape, n_classes: int, init_seeds, X_pool, y_pool, members,
+                recipe, seeds, device) -> list[dict]:
+    """In a worker process on one torch thread: build the models of ``init_seeds`` and train them
+    batched; their state dicts (CPU tensors)."""
+    from mia_audit.models import build_model
+    from mia_audit.reference import train_batched
+    from mia_audit.threads import use_threads
+
+    with use_threads(1):
+        models = [build_model(model_name, input_shape=input_shape, n_classes=n_classes, seed=s, **params)
+                  for s in init_seeds]
+        trained = train_batched(models, X_pool, y_pool, members, recipe, seeds, device=device)
+    return [{k: v.detach().cpu() for k, v in r.model.state_dict().items()} for r in trained]
+
+
+def train_in_workers(n_workers: int, args, data, X_pool, y_pool, members, recipe, seeds, device):
+    """The K models in ``n_workers`` loky processes (joblib), one thread each, K / n_workers
+    consecutive models batched per worker; (state dicts in order, seconds)."""
+    from joblib import Parallel, delayed
+
+    from mia_audit.reference import init_seed
+
+    K = len(members)
+    params = {"width": args.width} if args.model == "resnet18" and args.width else {}
+    bounds = np.linspace(0, K, n_workers + 1).astype(int)
+    start = time.perf_counter()
+    parts = Parallel(n_jobs=n_workers, backend="loky")(
+        delayed(train_slice)(args.model, params, X_pool.shape[1:], data.n_classes,
+                             [init_seed(args.seed, k) for k in range(a, b)], X_pool, y_pool, members[a:b],
+                             recipe, seeds[a:b], device)
+        for a, b in zip(bounds[:-1], bounds[1:]))
+    return [sd for part in parts for sd in part], time.perf_counter() - start
+
+
 # ---------------------------------------------------------------------------- one K
 
 
@@ -274,6 +321,20 @@ def run_one(K: int, args, data, X, y, pool, test, recipe, device) -> None:
                       for m, idx, s in zip(models[:n_seq], members[:n_seq], seeds[:n_seq])]
         t_sequential = min(t_sequential, (time.perf_counter() - start) * K / n_seq)
 
+    t_workers = cold = None
+    if args.workers:
+        start = time.perf_counter()  # starts the processes and imports torch there
+        train_in_workers(args.workers, args, data, X_pool, y_pool, [m[:256] for m in members[:args.workers]], small,
+                         seeds[:args.workers], device)
+        cold = time.perf_counter() - start
+        t_workers = float("inf")
+        for _ in range(max(1, args.repeats)):
+            states, seconds = train_in_workers(args.workers, args, data, X_pool, y_pool, members, recipe, seeds,
+                                               device)
+            t_workers = min(t_workers, seconds)
+        worker_diff = max(float((states[k][n].float() - batched[k].state_dict()[n].float().cpu()).abs().max())
+                          for k in range(K) for n in states[k])
+
     X_t = torch.as_tensor(X_test, device=device)
 
     def probabilities(net) -> np.ndarray:
@@ -309,6 +370,21 @@ def run_one(K: int, args, data, X, y, pool, test, recipe, device) -> None:
     for label, value in peaks.values():
         print(f"peak        {value:8.1f} GFLOP/s  {label} on {threads} thread(s): batched reaches "
               f"{100 * achieved / value:.0f} %")
+    if t_workers is not None:
+        on_workers, peak_threads, worker_peaks = total / t_workers / 1e9, threads, peaks
+        if args.workers != threads:  # the peak of as many threads as there are workers
+            from mia_audit.threads import use_threads
+
+            with use_threads(args.workers):
+                worker_peaks = matmul_peaks(models[0].to(device), K, recipe.batch_size, device)
+            models[0].to("cpu")
+            peak_threads = args.workers
+        print(f"workers     {t_workers:8.2f} s   {args.workers} processes x 1 thread, {K // args.workers} batched models "
+              f"each ({cold:.1f} s to start them and a warm-up): {on_workers:.1f} GFLOP/s, "
+              + ", ".join(f"{100 * on_workers / v:.0f} % of the {label.split()[0]} peak on {peak_threads} thread(s)"
+                          for label, v in worker_peaks.values())
+              + f"; {t_sequential / t_workers:.2f}x the sequential loop; largest |weight difference| from the "
+              f"in-process batched models {worker_diff:.2e}")
     with training_threads(models[0].to(device), sample, recipe.batch_size, device=device, models=K):
         kernels = step_kernels(models[0], K, recipe.batch_size, device)
     models[0].to("cpu")

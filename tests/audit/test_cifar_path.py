@@ -360,3 +360,41 @@ def _toml_lines(raw: dict, prefix: str = "") -> list[str]:
         if isinstance(v, dict):
             lines += [f"[{prefix}{k}]"] + [f"{kk} = {value(vv)}" for kk, vv in v.items()]
     return lines
+
+
+# ---------------------------------------------------------------- benchmarks/jpeg_effect.py (no data needed)
+
+
+def _truncated_batch(images: np.ndarray, keep_bytes: int) -> bytes:
+    """A stand-in for a truncated python batch: pickle-like opcodes, the array's BINSTRING header, its
+    rows, cut at ``keep_bytes`` of the rows."""
+    import jpeg_effect
+
+    head = b"\x80\x02}q\x00(U\x06labelsq\x01]q\x02(K\x06K\tK\te" + b"cnumpy\ndtype\n" + jpeg_effect.ARRAY_HEADER
+    return head + images.tobytes()[:keep_bytes]
+
+
+def test_jpeg_effect_reads_the_complete_rows_of_a_truncated_batch(tmp_path):
+    import jpeg_effect
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(5, 3, 32, 32), dtype=np.uint8)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(_truncated_batch(images, 3 * jpeg_effect.ROW + 100))  # 3 whole rows and a part
+    got = jpeg_effect.exact_images(path)
+    assert got.shape == (3, 3, 32, 32) and np.array_equal(got, images[:3])
+    path.write_bytes(b"no array here")
+    with pytest.raises(SystemExit, match="header"):
+        jpeg_effect.exact_images(path)
+
+
+def test_jpeg_effect_refuses_a_wrong_pairing():
+    import jpeg_effect
+
+    rng = np.random.default_rng(1)
+    exact = rng.integers(0, 256, size=(6, 3, 32, 32), dtype=np.uint8)
+    noisy = np.clip(exact.astype(int) + rng.integers(-6, 7, size=exact.shape), 0, 255).astype(np.uint8)
+    checks = jpeg_effect.check_pairing(exact, noisy, "test")
+    assert checks["mae_mean"] < 4.0 < 60.0 < checks["mae_to_next_image_mean"]
+    with pytest.raises(SystemExit, match="pairing is wrong"):
+        jpeg_effect.check_pairing(exact, np.roll(noisy, 1, axis=0), "test")
