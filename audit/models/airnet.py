@@ -37,6 +37,11 @@ epochs (the steps of 10 epochs on all 50,000), 88.76 % (87.74 %, 88.84 %), 2,580
 without those three pieces, same machine, rows and seed: 87.17 % (86.07 %, 87.34 %), 1,459 s, so they add
 0.4-0.5 points here (one run each; the binomial SE of one accuracy is 0.33 points). On an Intel Xeon that
 recipe gave 86.75 % on the half (86.08 % without the flip), 2,202 s, and 90.06 % on all 50,000 (89.30 %), 3,794 s. airbench94 reports 94.01 % on all 50,000 original images.
+
+What the JPEG copy costs (``benchmarks/jpeg_effect.py``): the exact pixels of 5,085 train and 1,017
+test images survive in truncated copies of the original batches. Trained (20 epochs) and tested on those
+exact images airnet reaches 79.50 %, on their JPEG versions 75.66 % (mean of seeds 0 and 1): 3.8 points
+lost to the compression at that size, about the gap between the figures above and airbench94's.
 """
 
 from __future__ import annotations
