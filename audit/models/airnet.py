@@ -42,6 +42,7 @@ What the JPEG copy costs (``benchmarks/jpeg_effect.py``): the exact pixels of 5,
 test images survive in truncated copies of the original batches. Trained (20 epochs) and tested on those
 exact images airnet reaches 79.50 %, on their JPEG versions 75.66 % (mean of seeds 0 and 1): 3.8 points
 lost to the compression at that size, about the gap between the figures above and airbench94's.
+With this recipe on all 50,000 JPEG images: 90.24 % (89.53 % without the flip, 90.40 % with the flip and shifts).
 """
 
 from __future__ import annotations
