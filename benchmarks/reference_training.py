@@ -255,7 +255,7 @@ def train_slice(model_name: str, params: dict, input_shape, n_classes: int, init
     return [{k: v.detach().cpu() for k, v in r.model.state_dict().items()} for r in trained]
 
 
-def train_in_workers(n_workers: int, args, data, X_pool, y_pool, members, recipe, seeds, device):
+def train_in_workers(n_workers: int, args, params: dict, data, X_pool, y_pool, members, recipe, seeds, device):
     """The K models in ``n_workers`` loky processes (joblib), one thread each, K / n_workers
     consecutive models batched per worker; (state dicts in order, seconds)."""
     from joblib import Parallel, delayed
@@ -263,7 +263,6 @@ def train_in_workers(n_workers: int, args, data, X_pool, y_pool, members, recipe
     from mia_audit.reference import init_seed
 
     K = len(members)
-    params = {"width": args.width} if args.model == "resnet18" and args.width else {}
     bounds = np.linspace(0, K, n_workers + 1).astype(int)
     start = time.perf_counter()
     parts = Parallel(n_jobs=n_workers, backend="loky")(
@@ -324,12 +323,12 @@ def run_one(K: int, args, data, X, y, pool, test, recipe, device) -> None:
     t_workers = cold = None
     if args.workers:
         start = time.perf_counter()  # starts the processes and imports torch there
-        train_in_workers(args.workers, args, data, X_pool, y_pool, [m[:256] for m in members[:args.workers]], small,
+        train_in_workers(args.workers, args, params, data, X_pool, y_pool, [m[:256] for m in members[:args.workers]], small,
                          seeds[:args.workers], device)
         cold = time.perf_counter() - start
         t_workers = float("inf")
         for _ in range(max(1, args.repeats)):
-            states, seconds = train_in_workers(args.workers, args, data, X_pool, y_pool, members, recipe, seeds,
+            states, seconds = train_in_workers(args.workers, args, params, data, X_pool, y_pool, members, recipe, seeds,
                                                device)
             t_workers = min(t_workers, seconds)
         worker_diff = max(float((states[k][n].float() - batched[k].state_dict()[n].float().cpu()).abs().max())

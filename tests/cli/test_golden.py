@@ -48,7 +48,7 @@ def test_a_third_arithmetic_gets_the_banded_check_and_its_catches():
     assert any("/verdict/status" in line for line in golden.comparison("main", flipped)[1])
 
 
-def _move_canaries(value, key_path: str = "") -> int:
+def _move_canaries(value) -> int:
     """Add 1e-3 to every canary figure (another machine's rounding); the count moved."""
     count = 0
     if isinstance(value, dict):
